@@ -1,0 +1,130 @@
+"""The model bundle: ONNX graphs plus ``manifest.json`` (layout in docs/sampling.md).
+
+:class:`ModelBundle` is the Python twin of ``org.xpcvae.ModelBundle``: it loads a
+bundle directory and refuses, with a message naming the problem, a bundle of
+another format version, with missing keys or files, or whose files do not match
+their sha256 in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import params, rng
+
+FORMAT = "xpcvae-bundle"
+FORMAT_VERSION = 1
+ROLES = ("r1_encoder", "decoder_context", "decoder_sample")
+REQUIRED_KEYS = (
+    "format", "format_version", "parameters", "wavelength_nm", "latent_size",
+    "mixture_components", "context_size", "posterior_family", "rng",
+    "draws_per_sample", "onnx_opset", "files",
+)
+
+
+class BundleError(ValueError):
+    """A model bundle is missing, malformed, of another version or corrupted."""
+
+
+def sha256_of(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    root: Path
+    manifest: dict
+
+    @property
+    def wavelength(self) -> np.ndarray:
+        return np.asarray(self.manifest["wavelength_nm"], dtype=float)
+
+    @property
+    def latent_size(self) -> int:
+        return int(self.manifest["latent_size"])
+
+    @property
+    def mixture_components(self) -> int:
+        return int(self.manifest["mixture_components"])
+
+    @property
+    def context_size(self) -> int:
+        return int(self.manifest["context_size"])
+
+    @property
+    def draws_per_sample(self) -> int:
+        return int(self.manifest["draws_per_sample"])
+
+    @property
+    def low(self) -> np.ndarray:
+        return np.array([p["low"] for p in self.manifest["parameters"]], dtype=float)
+
+    @property
+    def high(self) -> np.ndarray:
+        return np.array([p["high"] for p in self.manifest["parameters"]], dtype=float)
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return [p["name"] for p in self.manifest["parameters"]]
+
+    def path(self, role: str) -> Path:
+        return self.root / self.manifest["files"][role]["path"]
+
+    @classmethod
+    def load(cls, root) -> "ModelBundle":
+        root = Path(root)
+        mf = root / "manifest.json"
+        if not root.is_dir():
+            raise BundleError(f"bundle {root}: not a directory")
+        if not mf.exists():
+            raise BundleError(f"bundle {root}: manifest.json is missing")
+        try:
+            manifest = json.loads(mf.read_text())
+        except json.JSONDecodeError as exc:
+            raise BundleError(f"bundle {root}: manifest.json is not valid JSON ({exc})") from None
+        if manifest.get("format") != FORMAT:
+            raise BundleError(f"bundle {root}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise BundleError(
+                f"bundle {root}: format_version {manifest.get('format_version')} is not supported "
+                f"(this version of xpcvae reads format_version {FORMAT_VERSION})"
+            )
+        missing = [k for k in REQUIRED_KEYS if k not in manifest]
+        if missing:
+            raise BundleError(f"bundle {root}: manifest.json lacks {', '.join(missing)}")
+        if manifest["rng"] != rng.ALGORITHM:
+            raise BundleError(f"bundle {root}: random-number scheme {manifest['rng']!r} is not {rng.ALGORITHM!r}")
+        if manifest["posterior_family"] != "logit-normal":
+            raise BundleError(f"bundle {root}: posterior family {manifest['posterior_family']!r} is not supported")
+        L, P = int(manifest["latent_size"]), len(manifest["parameters"])
+        if manifest["draws_per_sample"] != 1 + 2 * L + 2 * P:
+            raise BundleError(f"bundle {root}: draws_per_sample {manifest['draws_per_sample']} != 1 + 2L + 2P")
+        try:
+            params.check_matches(manifest["parameters"], what=f"bundle {root}")
+        except params.ParameterError as exc:
+            raise BundleError(str(exc)) from None
+        if len(manifest["wavelength_nm"]) != 343:
+            raise BundleError(f"bundle {root}: wavelength grid has {len(manifest['wavelength_nm'])} points, expected 343")
+        for role in ROLES:
+            entry = manifest["files"].get(role)
+            if entry is None:
+                raise BundleError(f"bundle {root}: manifest.json names no file for {role}")
+            f = root / entry["path"]
+            if not f.exists():
+                raise BundleError(f"bundle {root}: {entry['path']} ({role}) is missing")
+            digest = sha256_of(f)
+            if digest != entry["sha256"]:
+                raise BundleError(
+                    f"bundle {root}: checksum mismatch for {entry['path']} "
+                    f"(manifest {entry['sha256'][:12]}..., file {digest[:12]}...)"
+                )
+        return cls(root=root, manifest=manifest)

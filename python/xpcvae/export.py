@@ -1,0 +1,177 @@
+"""Export a trained run to a self-describing ONNX model bundle (docs/sampling.md).
+
+The three graphs are exported with ``torch.onnx.export``, checked with
+``onnx.checker`` and compared against the PyTorch model on ONNX Runtime before the
+bundle is written; the manifest records sha256 checksums, the parameter space, the
+wavelength grid, the architecture, provenance and (if given) evaluation metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import __version__, params, rng
+from .bundle import FORMAT, FORMAT_VERSION, ROLES, ModelBundle, sha256_of
+from .model import CVAE
+
+OPSET = 17
+N_WAVE = 343
+
+
+class _R1Graph(nn.Module):
+    def __init__(self, model: CVAE):
+        super().__init__()
+        self.features, self.r1 = model.features, model.r1
+
+    def forward(self, flux, flux_error):
+        return self.r1(self.features(flux, flux_error))
+
+
+class _ContextGraph(nn.Module):
+    def __init__(self, model: CVAE):
+        super().__init__()
+        self.features, self.r2 = model.features, model.r2
+
+    def forward(self, flux, flux_error):
+        return self.r2.context(self.features(flux, flux_error))
+
+
+class _SampleGraph(nn.Module):
+    def __init__(self, model: CVAE):
+        super().__init__()
+        self.r2 = model.r2
+
+    def forward(self, context, z):
+        return self.r2.sample_head(context, z)
+
+
+GRAPHS = {
+    "r1_encoder": (_R1Graph, ("flux", "flux_error"), ("mix_logits", "mix_mean", "mix_log_std")),
+    "decoder_context": (_ContextGraph, ("flux", "flux_error"), ("context",)),
+    "decoder_sample": (_SampleGraph, ("context", "z"), ("loc", "log_scale")),
+}
+
+
+def git_revision() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
+                               cwd=Path(__file__).resolve().parent).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _example_inputs(model: CVAE, spectra: np.ndarray | None, n: int = 128):
+    """Realistic test inputs: given spectra, else the standardisation means with noise."""
+    if spectra is not None:
+        flux, err = spectra
+        return torch.as_tensor(flux[:n], dtype=torch.float32), torch.as_tensor(err[:n], dtype=torch.float32)
+    g = torch.Generator().manual_seed(0)
+    f = model.features
+    flux = (f.flux_mean + f.flux_std * 0.3 * torch.randn(n, N_WAVE, generator=g)).clamp_min(1e-3)
+    err = torch.exp(f.log_err_mean + f.log_err_std * 0.3 * torch.randn(n, N_WAVE, generator=g))
+    return flux, err
+
+
+def _export_graph(module: nn.Module, inputs, input_names, output_names, path: Path):
+    dyn = {name: {0: "batch"} for name in (*input_names, *output_names)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, tuple(inputs), str(path), input_names=list(input_names),
+                          output_names=list(output_names), dynamic_axes=dyn, opset_version=OPSET,
+                          do_constant_folding=True, dynamo=False)
+
+
+def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metrics: dict | None = None,
+                 check_spectra=None, description: str = "") -> tuple[ModelBundle, dict]:
+    """Write the bundle of ``model`` to ``out_dir`` atomically; return it and the check report.
+
+    ``check_spectra`` is an optional ``(flux, flux_error)`` pair of arrays (>= 100 rows)
+    used to compare ONNX Runtime against PyTorch; the maximum absolute difference over
+    every output must be <= 1e-5 or the export fails.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    model = model.eval()
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        flux, err = _example_inputs(model, check_spectra)
+        with torch.no_grad():
+            feats = model.features(flux, err)
+            ctx = model.r2.context(feats)
+            logits, mmean, mlogstd = model.r1(feats)
+            z = (mmean[:, 0, :] + torch.exp(mlogstd[:, 0, :]) * torch.randn(mmean[:, 0, :].shape,
+                 generator=torch.Generator().manual_seed(1))).float()
+        inputs = {"r1_encoder": (flux, err), "decoder_context": (flux, err), "decoder_sample": (ctx, z)}
+        files, report = {}, {"n_check": int(flux.shape[0]), "max_abs_diff": {}}
+        for role, (cls, in_names, out_names) in GRAPHS.items():
+            module = cls(model).eval()
+            path = tmp_dir / f"{role}.onnx"
+            _export_graph(module, inputs[role], in_names, out_names, path)
+            onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = 1
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            got = sess.run(None, {n: t.numpy() for n, t in zip(in_names, inputs[role])})
+            with torch.no_grad():
+                want = module(*inputs[role])
+            want = want if isinstance(want, tuple) else (want,)
+            diff = max(float(np.max(np.abs(g - w.numpy()))) for g, w in zip(got, want))
+            report["max_abs_diff"][role] = diff
+            if not diff <= 1e-5:
+                raise RuntimeError(f"export check failed: {role} differs from PyTorch by {diff:g} (> 1e-5)")
+            files[role] = {"path": path.name, "sha256": sha256_of(path)}
+        cfg = model.cfg
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "description": description,
+            "parameters": params.as_dicts(),
+            "wavelength_nm": [float(w) for w in np.arange(336.0, 1021.0, 2.0)],
+            "latent_size": cfg.latent_size,
+            "mixture_components": cfg.mixture_components,
+            "context_size": cfg.context_size,
+            "posterior_family": "logit-normal",
+            "rng": rng.ALGORITHM,
+            "draws_per_sample": 1 + 2 * cfg.latent_size + 2 * cfg.n_params,
+            "onnx_opset": OPSET,
+            "files": files,
+            "input": {
+                "flux": "sampled XP flux on wavelength_nm, any unit",
+                "flux_error": "1-sigma flux uncertainty, same unit, > 0",
+                "normalisation": "inside the graphs: flux and flux_error divided by the mean flux, then "
+                                 "flux standardised per wavelength and log(flux_error) standardised per wavelength",
+            },
+            "architecture": cfg.to_dict(),
+            "provenance": {"xpcvae_version": __version__, "git_revision": git_revision(),
+                           "torch_version": torch.__version__, **(provenance or {})},
+            "metrics": metrics or {},
+            "export_check": report,
+        }
+        (tmp_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        ModelBundle.load(tmp_dir)  # the bundle must pass its own validation
+        if out_dir.exists():
+            # keep files that are not ours (model card, figures) in an existing bundle dir
+            for f in out_dir.iterdir():
+                if not (tmp_dir / f.name).exists():
+                    shutil.move(str(f), tmp_dir / f.name)
+            shutil.rmtree(out_dir)
+        tmp_dir.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return ModelBundle.load(out_dir), report

@@ -1,0 +1,246 @@
+"""The conditional VAE of Gabbard et al. (2022, Nature Physics 18, 112; "VItamin").
+
+Three networks, all conditioned on a spectrum ``y`` (flux and its uncertainties):
+
+- ``r1(z | y)``    -- :class:`MixtureEncoder`: Gaussian mixture over the latent space;
+  the "prior" used at inference time.
+- ``q(z | x, y)``  -- :class:`RecognitionEncoder`: diagonal Gaussian, training only.
+- ``r2(x | y, z)`` -- :class:`Decoder`: an independent logit-normal per parameter on
+  the unit box (see docs/sampling.md for why not a truncated normal).
+
+The decoder is split so that everything that depends on ``y`` alone runs once per
+spectrum (:meth:`Decoder.context`) and only a small latent-dependent head runs per
+posterior draw (:meth:`Decoder.sample_head`): the first per-draw layer is
+``act(W_y h(y) + b + W_z z)`` and ``W_y h(y) + b`` is the exported "context".
+
+Inputs are the spectrum as observed (any flux unit): :class:`SpectrumFeatures`
+divides flux and uncertainty by the mean flux and standardises them with statistics
+stored as buffers, so the exported ONNX graphs carry their own preprocessing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import params
+
+N_WAVE = 343
+LOG_2PI = math.log(2.0 * math.pi)
+
+#: Unit-box targets are kept this far from the bounds before the logit transform, so
+#: that a grid point exactly on a bound (e.g. ff = 0) has a finite logit.
+UNIT_EPS = 1e-4
+
+LOG_STD_MIN, LOG_STD_MAX = -7.0, 2.0
+
+
+@dataclass
+class CVAEConfig:
+    """Architecture hyper-parameters (stored with every run and bundle)."""
+
+    n_wave: int = N_WAVE
+    n_params: int = params.NDIM
+    latent_size: int = 10
+    mixture_components: int = 8
+    trunk_widths: tuple = (512, 256)
+    context_size: int = 128
+    head_widths: tuple = (128,)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["trunk_widths"] = list(self.trunk_widths)
+        d["head_widths"] = list(self.head_widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CVAEConfig":
+        d = dict(d)
+        d["trunk_widths"] = tuple(d["trunk_widths"])
+        d["head_widths"] = tuple(d["head_widths"])
+        return cls(**d)
+
+
+class SpectrumFeatures(nn.Module):
+    """Spectrum (flux, flux_error) in any unit -> standardised feature vector.
+
+    Both are divided by the mean flux (distance is unknown, shapes are compared);
+    the flux is standardised per wavelength and the uncertainty enters as a
+    standardised logarithm, so one network serves bright and faint stars.
+    """
+
+    def __init__(self, n_wave: int = N_WAVE):
+        super().__init__()
+        self.register_buffer("flux_mean", torch.zeros(n_wave))
+        self.register_buffer("flux_std", torch.ones(n_wave))
+        self.register_buffer("log_err_mean", torch.zeros(n_wave))
+        self.register_buffer("log_err_std", torch.ones(n_wave))
+
+    @property
+    def size(self) -> int:
+        return 2 * self.flux_mean.shape[0]
+
+    @staticmethod
+    def normalise(flux: torch.Tensor, flux_error: torch.Tensor):
+        scale = flux.mean(dim=1, keepdim=True)
+        return flux / scale, flux_error / scale
+
+    def fit(self, flux: torch.Tensor, flux_error: torch.Tensor) -> None:
+        """Set the standardisation from a representative sample of training inputs."""
+        f, e = self.normalise(flux.double(), flux_error.double())
+        le = torch.log(e)
+        self.flux_mean.copy_(f.mean(0).float())
+        self.flux_std.copy_(f.std(0).clamp_min(1e-6).float())
+        self.log_err_mean.copy_(le.mean(0).float())
+        self.log_err_std.copy_(le.std(0).clamp_min(1e-6).float())
+
+    def forward(self, flux: torch.Tensor, flux_error: torch.Tensor) -> torch.Tensor:
+        f, e = self.normalise(flux, flux_error)
+        f = (f - self.flux_mean) / self.flux_std
+        le = (torch.log(e) - self.log_err_mean) / self.log_err_std
+        return torch.cat([f, le], dim=1)
+
+
+def mlp(n_in: int, widths, n_out: int | None = None) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for w in widths:
+        layers += [nn.Linear(n_in, w), nn.SiLU()]
+        n_in = w
+    if n_out is not None:
+        layers.append(nn.Linear(n_in, n_out))
+    return nn.Sequential(*layers)
+
+
+class MixtureEncoder(nn.Module):
+    """r1(z | y): a K-component diagonal Gaussian mixture in the latent space."""
+
+    def __init__(self, cfg: CVAEConfig, n_features: int):
+        super().__init__()
+        self.k, self.l = cfg.mixture_components, cfg.latent_size
+        self.net = mlp(n_features, cfg.trunk_widths, self.k * (1 + 2 * self.l))
+
+    def forward(self, features: torch.Tensor):
+        out = self.net(features)
+        b = out.shape[0]
+        logits = out[:, : self.k]
+        mean = out[:, self.k : self.k * (1 + self.l)].reshape(b, self.k, self.l)
+        log_std = out[:, self.k * (1 + self.l) :].reshape(b, self.k, self.l)
+        return logits, mean, torch.clamp(log_std, LOG_STD_MIN, LOG_STD_MAX)
+
+
+class RecognitionEncoder(nn.Module):
+    """q(z | x, y): diagonal Gaussian, used only in training."""
+
+    def __init__(self, cfg: CVAEConfig, n_features: int):
+        super().__init__()
+        self.l = cfg.latent_size
+        self.net = mlp(n_features + cfg.n_params, cfg.trunk_widths, 2 * self.l)
+
+    def forward(self, features: torch.Tensor, x_unit: torch.Tensor):
+        out = self.net(torch.cat([features, x_unit], dim=1))
+        return out[:, : self.l], torch.clamp(out[:, self.l :], LOG_STD_MIN, LOG_STD_MAX)
+
+
+class Decoder(nn.Module):
+    """r2(x | y, z): independent logit-normal per parameter on the unit box."""
+
+    def __init__(self, cfg: CVAEConfig, n_features: int):
+        super().__init__()
+        self.trunk = mlp(n_features, cfg.trunk_widths)
+        self.context_proj = nn.Linear(cfg.trunk_widths[-1], cfg.context_size)
+        self.latent_proj = nn.Linear(cfg.latent_size, cfg.context_size, bias=False)
+        self.head = mlp(cfg.context_size, cfg.head_widths, 2 * cfg.n_params)
+        self.n_params = cfg.n_params
+
+    def context(self, features: torch.Tensor) -> torch.Tensor:
+        """Spectrum-dependent part: pre-activation of the first per-draw layer."""
+        return self.context_proj(self.trunk(features))
+
+    def sample_head(self, context: torch.Tensor, z: torch.Tensor):
+        """Latent-dependent part: (loc, log_scale) of the logit-normal per parameter."""
+        out = self.head(torch.nn.functional.silu(context + self.latent_proj(z)))
+        loc = out[:, : self.n_params]
+        log_scale = torch.clamp(out[:, self.n_params :], LOG_STD_MIN, LOG_STD_MAX)
+        return loc, log_scale
+
+
+def gaussian_log_prob(x, mean, log_std):
+    return -0.5 * (((x - mean) * torch.exp(-log_std)) ** 2 + 2.0 * log_std + LOG_2PI)
+
+
+def mixture_log_prob(z, logits, mean, log_std):
+    """log of a diagonal Gaussian mixture at z (B, L); mixture tensors (B, K[, L])."""
+    comp = gaussian_log_prob(z[:, None, :], mean, log_std).sum(-1)  # (B, K)
+    return torch.logsumexp(torch.log_softmax(logits, dim=1) + comp, dim=1)
+
+
+def logit_normal_log_prob(x_unit, loc, log_scale):
+    """log density on the unit box of independent logit-normals, summed over parameters."""
+    u = x_unit.clamp(UNIT_EPS, 1.0 - UNIT_EPS)
+    w = torch.log(u) - torch.log1p(-u)
+    return (gaussian_log_prob(w, loc, log_scale) - torch.log(u) - torch.log1p(-u)).sum(-1)
+
+
+def kl_annealing(epoch: float, start: float, end: float) -> float:
+    """KL weight: 0 before ``start``, logarithmic rise to 1 at ``end``, 1 after.
+
+    beta(e) = ln(1 + e - start) / ln(1 + end - start) between the knots, as in the
+    talk (KL ignored for 50 epochs, then raised logarithmically to 1 at epoch 150).
+    """
+    if epoch <= start:
+        return 0.0
+    if epoch >= end:
+        return 1.0
+    return math.log1p(epoch - start) / math.log1p(end - start)
+
+
+class CVAE(nn.Module):
+    """The three networks plus the shared input standardisation."""
+
+    def __init__(self, cfg: CVAEConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or CVAEConfig()
+        self.features = SpectrumFeatures(self.cfg.n_wave)
+        nf = self.features.size
+        self.r1 = MixtureEncoder(self.cfg, nf)
+        self.q = RecognitionEncoder(self.cfg, nf)
+        self.r2 = Decoder(self.cfg, nf)
+
+    def loss_terms(self, flux, flux_error, x_unit):
+        """Per-example reconstruction cost -log r2(x|y,z) and single-sample KL(q || r1)."""
+        feats = self.features(flux, flux_error)
+        q_mean, q_log_std = self.q(feats, x_unit)
+        z = q_mean + torch.exp(q_log_std) * torch.randn_like(q_mean)
+        logits, m_mean, m_log_std = self.r1(feats)
+        kl = gaussian_log_prob(z, q_mean, q_log_std).sum(-1) - mixture_log_prob(z, logits, m_mean, m_log_std)
+        loc, log_scale = self.r2.sample_head(self.r2.context(feats), z)
+        recon = -logit_normal_log_prob(x_unit, loc, log_scale)
+        return recon, kl
+
+    @torch.no_grad()
+    def sample(self, flux, flux_error, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Posterior draws in physical units, shape (B, n, 7), with torch's own RNG.
+
+        This is the eager PyTorch path (training diagnostics, benchmarks); the
+        reference sampler shared with Java is :mod:`xpcvae.sampler`.
+        """
+        feats = self.features(flux, flux_error)
+        b = feats.shape[0]
+        logits, m_mean, m_log_std = self.r1(feats)
+        ctx = self.r2.context(feats)
+        comp = torch.multinomial(torch.softmax(logits, 1), n, replacement=True, generator=generator)  # (B, n)
+        idx = comp[..., None].expand(b, n, self.cfg.latent_size)
+        mu = torch.gather(m_mean, 1, idx)
+        sd = torch.exp(torch.gather(m_log_std, 1, idx))
+        z = mu + sd * torch.randn(mu.shape, generator=generator)
+        ctx_rep = ctx[:, None, :].expand(b, n, ctx.shape[1]).reshape(b * n, -1)
+        loc, log_scale = self.r2.sample_head(ctx_rep, z.reshape(b * n, -1))
+        w = loc + torch.exp(log_scale) * torch.randn(loc.shape, generator=generator)
+        u = torch.sigmoid(w).reshape(b, n, -1).double()
+        low = torch.as_tensor(params.LOW)
+        high = torch.as_tensor(params.HIGH)
+        return low + (high - low) * u

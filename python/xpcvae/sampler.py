@@ -1,0 +1,171 @@
+"""Reference posterior sampler on ONNX Runtime -- the algorithm of docs/sampling.md.
+
+``org.xpcvae.PosteriorSampler`` implements the same steps in Java; with the same
+bundle, spectra, seed and source indices both return the same draws (to float32
+round-off of the network outputs).
+
+Example::
+
+    from xpcvae.sampler import PosteriorSampler, summarize
+    with PosteriorSampler("export/default") as sampler:
+        draws = sampler.sample(flux, flux_error, n_samples=1000, seed=42)   # (B, 1000, 7)
+    table = summarize(draws)                                               # per-parameter percentiles
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import rng
+from .bundle import ModelBundle
+
+PERCENTILES = {"median": 50.0, "p16": 16.0, "p84": 84.0, "p2.5": 2.5, "p97.5": 97.5}
+
+
+class InvalidSpectrumError(ValueError):
+    """A spectrum cannot be used: the message names the source and the problem."""
+
+
+def check_spectrum(flux, flux_error, source_id, n_wave: int = 343) -> tuple[np.ndarray, np.ndarray]:
+    """Validate one spectrum; return it as float32 arrays or raise :class:`InvalidSpectrumError`."""
+    f = np.asarray(flux, dtype=np.float64)
+    e = np.asarray(flux_error, dtype=np.float64)
+    where = f"source {source_id}"
+    if f.shape != (n_wave,):
+        raise InvalidSpectrumError(f"{where}: flux has {f.size} samples, expected {n_wave}")
+    if e.shape != (n_wave,):
+        raise InvalidSpectrumError(f"{where}: flux_error has {e.size} samples, expected {n_wave}")
+    for name, arr in (("flux", f), ("flux_error", e)):
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise InvalidSpectrumError(f"{where}: {name}[{bad[0]}] = {arr[bad[0]]} is not finite")
+    bad = np.flatnonzero(e <= 0)
+    if bad.size:
+        raise InvalidSpectrumError(f"{where}: flux_error[{bad[0]}] = {e[bad[0]]:g} is not positive")
+    if not f.mean() > 0:
+        raise InvalidSpectrumError(f"{where}: mean flux is {f.mean():g}; a spectrum needs a positive mean flux")
+    return f.astype(np.float32), e.astype(np.float32)
+
+
+def percentiles(draws: np.ndarray) -> dict[str, np.ndarray]:
+    """Summary percentiles over the draw axis (-2) of ``draws`` (..., N, P), NumPy 'linear' method."""
+    q = np.percentile(draws, list(PERCENTILES.values()), axis=-2, method="linear")
+    return {k: q[i] for i, k in enumerate(PERCENTILES)}
+
+
+def summarize(draws: np.ndarray) -> dict[str, np.ndarray]:
+    """Alias of :func:`percentiles` (median, p16, p84, p2.5, p97.5 per parameter)."""
+    return percentiles(draws)
+
+
+@dataclass
+class _Outputs:
+    logits: np.ndarray
+    mean: np.ndarray
+    log_std: np.ndarray
+    context: np.ndarray
+
+
+class PosteriorSampler:
+    """Samples posteriors from a model bundle with ONNX Runtime (one thread by default)."""
+
+    def __init__(self, bundle, intra_op_threads: int = 1):
+        import onnxruntime as ort
+
+        self.bundle = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = intra_op_threads
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._sessions = {}
+        for role in ("r1_encoder", "decoder_context", "decoder_sample"):
+            try:
+                self._sessions[role] = ort.InferenceSession(str(self.bundle.path(role)), so,
+                                                            providers=["CPUExecutionProvider"])
+            except Exception as exc:  # ORT raises its own exception types for corrupt graphs
+                from .bundle import BundleError
+                raise BundleError(f"bundle {self.bundle.root}: cannot load {self.bundle.path(role).name}: {exc}") from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self._sessions.clear()
+
+    # -- network passes ----------------------------------------------------------
+    def encode(self, flux: np.ndarray, flux_error: np.ndarray) -> _Outputs:
+        feed = {"flux": np.ascontiguousarray(flux, dtype=np.float32),
+                "flux_error": np.ascontiguousarray(flux_error, dtype=np.float32)}
+        logits, mean, log_std = self._sessions["r1_encoder"].run(None, feed)
+        (context,) = self._sessions["decoder_context"].run(None, feed)
+        return _Outputs(logits, mean, log_std, context)
+
+    def decode(self, context: np.ndarray, z: np.ndarray):
+        return self._sessions["decoder_sample"].run(
+            None, {"context": np.ascontiguousarray(context, dtype=np.float32),
+                   "z": np.ascontiguousarray(z, dtype=np.float32)})
+
+    # -- sampling ------------------------------------------------------------------
+    def latent_draws(self, out: _Outputs, row: int, key: np.uint64, n: int) -> np.ndarray:
+        """Latent draws z (n, L) of one spectrum: steps 1-2 of docs/sampling.md, in double."""
+        L, D = self.bundle.latent_size, self.bundle.draws_per_sample
+        base = np.arange(n, dtype=np.uint64) * np.uint64(D)
+        logits = out.logits[row].astype(np.float64)
+        w = np.exp(logits - logits.max())
+        w /= w.sum()
+        cum = np.cumsum(w)
+        u = rng.uniform(key, base)
+        k = np.searchsorted(cum, u, side="right")  # first k with u < cum[k]
+        k = np.minimum(k, len(w) - 1)
+        counters = base[:, None] + np.uint64(1) + np.uint64(2) * np.arange(L, dtype=np.uint64)[None, :]
+        eps = rng.normal(key, counters)
+        mean = out.mean[row].astype(np.float64)[k]
+        std = np.exp(out.log_std[row].astype(np.float64))[k]
+        return mean + std * eps
+
+    def parameter_draws(self, loc, log_scale, key: np.uint64, n: int) -> np.ndarray:
+        """Step 3 of docs/sampling.md: decoder outputs -> physical parameters (n, P)."""
+        L, D = self.bundle.latent_size, self.bundle.draws_per_sample
+        P = loc.shape[1]
+        base = np.arange(n, dtype=np.uint64) * np.uint64(D)
+        counters = (base[:, None] + np.uint64(1 + 2 * L)
+                    + np.uint64(2) * np.arange(P, dtype=np.uint64)[None, :])
+        eps = rng.normal(key, counters)
+        w = loc.astype(np.float64) + np.exp(log_scale.astype(np.float64)) * eps
+        u = 1.0 / (1.0 + np.exp(-w))
+        low, high = self.bundle.low, self.bundle.high
+        return low + (high - low) * u
+
+    def sample(self, flux, flux_error, n_samples: int = 1000, seed: int = 42, source_indices=None,
+               source_ids=None) -> np.ndarray:
+        """Posterior draws (B, n_samples, 7) in physical units.
+
+        ``source_indices`` (default 0..B-1) select each spectrum's random stream, so a
+        spectrum gets the same draws whatever batch it is processed in.
+        """
+        flux = np.atleast_2d(np.asarray(flux))
+        flux_error = np.atleast_2d(np.asarray(flux_error))
+        if flux.shape != flux_error.shape:
+            raise InvalidSpectrumError(f"flux {flux.shape} and flux_error {flux_error.shape} differ in shape")
+        b = flux.shape[0]
+        ids = list(source_ids) if source_ids is not None else list(range(b))
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        checked = [check_spectrum(flux[i], flux_error[i], ids[i], len(self.bundle.wavelength)) for i in range(b)]
+        f32 = np.stack([c[0] for c in checked])
+        e32 = np.stack([c[1] for c in checked])
+        idx = np.arange(b) if source_indices is None else np.asarray(source_indices)
+        keys = rng.stream_key(seed, np.asarray(idx, dtype=np.int64))
+        out = self.encode(f32, e32)
+        draws = np.empty((b, n_samples, len(self.bundle.low)))
+        for i in range(b):
+            z = self.latent_draws(out, i, keys[i], n_samples).astype(np.float32)
+            ctx = np.broadcast_to(out.context[i], (n_samples, out.context.shape[1]))
+            loc, log_scale = self.decode(ctx, z)
+            draws[i] = self.parameter_draws(loc, log_scale, keys[i], n_samples)
+        return draws

@@ -1,0 +1,322 @@
+"""Training of the CVAE on a model grid with per-batch noise augmentation.
+
+A run directory holds everything needed to resume, evaluate and export:
+
+- ``config.json``   model architecture, training settings, grid path and provenance
+- ``split.npz``     the deterministic train / validation / test indices into the grid
+- ``last.pt``       checkpoint after the latest epoch (resume point)
+- ``best.pt``       checkpoint with the lowest validation cost once KL annealing is over
+- ``log.csv``       one row per epoch
+- ``training.png``  the talk's Figure 6: cost, KL and reconstruction terms vs epoch
+
+Determinism: every epoch reseeds torch from ``(seed, epoch)``, so an interrupted run
+resumed from ``last.pt`` continues exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import params
+from .atomic import atomic_path
+from .model import CVAE, CVAEConfig, kl_annealing
+
+LOG_FIELDS = (
+    "epoch", "lr", "kl_weight", "train_recon", "train_kl", "train_cost",
+    "val_recon", "val_kl", "val_cost", "seconds",
+)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 200
+    batch_size: int = 512
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    weight_decay: float = 0.0
+    kl_start: float = 5.0     # talk: 50 (of 3800 epochs)
+    kl_end: float = 30.0      # talk: 150
+    patience: int = 20        # early stopping on the validation cost, after kl_end
+    g_mag_min: float = 11.0   # noise augmentation: G uniform in [g_mag_min, g_mag_max]
+    g_mag_max: float = 17.5
+    val_fraction: float = 0.05
+    test_fraction: float = 0.05
+    split_seed: int = 2024
+    seed: int = 1
+    threads: int = 2
+    max_val: int = 8192       # validation subset evaluated each epoch
+    time_limit_s: float | None = None  # stop (resumably) after this wall time
+
+
+def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict:
+    """Deterministic train/validation/test split of ``n`` grid rows."""
+    if n < 3:
+        raise ValueError(f"a grid of {n} spectra is too small to split into train/validation/test")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test = max(1, int(round(n * test_fraction)))
+    n_val = max(1, int(round(n * val_fraction)))
+    return {
+        "test": np.sort(perm[:n_test]),
+        "val": np.sort(perm[n_test : n_test + n_val]),
+        "train": np.sort(perm[n_test + n_val :]),
+    }
+
+
+def noisy_batch(flux: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Generator):
+    """Add noise from ``noise`` (a :class:`xpcvae.noise.NoiseModel`) at magnitudes ``g_mag``."""
+    sigma = noise.sigma(flux, g_mag[:, None]).to(flux.dtype)
+    sigma = torch.clamp(sigma, min=1e-8)
+    return flux + sigma * torch.randn(flux.shape, generator=generator, dtype=flux.dtype), sigma
+
+
+class Trainer:
+    """Owns a run directory; :meth:`fit` trains (or resumes) to completion."""
+
+    def __init__(self, grid, run_dir, noise, model_cfg: CVAEConfig | None = None,
+                 train_cfg: TrainConfig | None = None, grid_path: str | None = None):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.noise = noise
+        self.grid = grid
+        cfg_file = self.run_dir / "config.json"
+        if cfg_file.exists():
+            # a resumed run keeps its original settings; only the time limit may change
+            saved = json.loads(cfg_file.read_text())
+            self.model_cfg = CVAEConfig.from_dict(saved["model"])
+            limit = train_cfg.time_limit_s if train_cfg else None
+            self.cfg = TrainConfig(**saved["training"])
+            self.cfg.time_limit_s = limit
+            if saved.get("grid_size") not in (None, len(grid.parameters)):
+                raise ValueError(
+                    f"run {self.run_dir} was started on a grid of {saved['grid_size']} spectra, "
+                    f"this grid has {len(grid.parameters)}"
+                )
+        else:
+            self.model_cfg = model_cfg or CVAEConfig()
+            self.cfg = train_cfg or TrainConfig()
+            saved = {
+                "model": self.model_cfg.to_dict(),
+                "training": asdict(self.cfg),
+                "grid_path": str(grid_path) if grid_path else None,
+                "grid_size": int(len(grid.parameters)),
+                "grid_attrs": {k: _jsonable(v) for k, v in dict(grid.attrs).items()},
+                "noise": noise.describe() if hasattr(noise, "describe") else type(noise).__name__,
+            }
+            with atomic_path(cfg_file) as tmp:
+                tmp.write_text(json.dumps(saved, indent=2))
+        split_file = self.run_dir / "split.npz"
+        if split_file.exists():
+            with np.load(split_file) as z:
+                self.split = {k: z[k] for k in ("train", "val", "test")}
+        else:
+            self.split = split_indices(len(grid.parameters), self.cfg.val_fraction,
+                                       self.cfg.test_fraction, self.cfg.split_seed)
+            with atomic_path(split_file, suffix=".npz") as tmp:
+                np.savez(tmp, **self.split)
+        torch.set_num_threads(self.cfg.threads)
+        self.flux = torch.as_tensor(np.asarray(grid.flux, dtype=np.float32))
+        self.x_unit = torch.as_tensor(params.to_unit(grid.parameters).astype(np.float32))
+        self.model = CVAE(self.model_cfg)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr,
+                                          weight_decay=self.cfg.weight_decay)
+        self.epoch = 0
+        self.best_val = math.inf
+        self.best_epoch = -1
+        self.stale = 0
+        self.history: list[dict] = []
+        if (self.run_dir / "last.pt").exists():
+            self._load(self.run_dir / "last.pt")
+        else:
+            self._fit_input_standardisation()
+
+    # -- state -----------------------------------------------------------------
+    def _fit_input_standardisation(self):
+        g = torch.Generator().manual_seed(self.cfg.seed)
+        idx = torch.as_tensor(self.split["train"][: 20000])
+        gm = self.cfg.g_mag_min + (self.cfg.g_mag_max - self.cfg.g_mag_min) * torch.rand(len(idx), generator=g)
+        flux, sigma = noisy_batch(self.flux[idx], self.noise, gm, g)
+        self.model.features.fit(flux, sigma)
+
+    def _state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "best_val": self.best_val,
+            "best_epoch": self.best_epoch,
+            "stale": self.stale,
+            "history": self.history,
+            "model_cfg": self.model_cfg.to_dict(),
+        }
+
+    def _save(self, name: str):
+        with atomic_path(self.run_dir / name, suffix=".pt") as tmp:
+            torch.save(self._state(), tmp)
+
+    def _load(self, path):
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = state["epoch"]
+        self.best_val = state["best_val"]
+        self.best_epoch = state["best_epoch"]
+        self.stale = state["stale"]
+        self.history = state["history"]
+
+    def lr_at(self, epoch: int) -> float:
+        """Cosine decay from lr to lr_min over the configured epochs."""
+        c = self.cfg
+        return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * min(epoch, c.epochs) / c.epochs))
+
+    # -- loop ------------------------------------------------------------------
+    def _evaluate(self) -> tuple[float, float]:
+        idx = torch.as_tensor(self.split["val"][: self.cfg.max_val])
+        g = torch.Generator().manual_seed(self.cfg.seed + 7919)
+        gm = self.cfg.g_mag_min + (self.cfg.g_mag_max - self.cfg.g_mag_min) * torch.rand(len(idx), generator=g)
+        torch.manual_seed(self.cfg.seed + 104729)
+        self.model.eval()
+        recon_sum = kl_sum = 0.0
+        with torch.no_grad():
+            for chunk in torch.split(idx, 2048):
+                gm_c = gm[: len(chunk)]
+                gm = gm[len(chunk):]
+                flux, sigma = noisy_batch(self.flux[chunk], self.noise, gm_c, g)
+                recon, kl = self.model.loss_terms(flux, sigma, self.x_unit[chunk])
+                recon_sum += float(recon.sum())
+                kl_sum += float(kl.sum())
+        return recon_sum / len(idx), kl_sum / len(idx)
+
+    def fit(self, progress: bool = True) -> dict:
+        c = self.cfg
+        t_start = time.time()
+        train_idx = torch.as_tensor(self.split["train"])
+        n_batches = max(1, len(train_idx) // c.batch_size)
+        epochs = tqdm(range(self.epoch, c.epochs), initial=self.epoch, total=c.epochs,
+                      desc="training", unit="epoch", disable=not progress)
+        stopped = "completed"
+        for epoch in epochs:
+            t0 = time.time()
+            lr = self.lr_at(epoch)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            g = torch.Generator().manual_seed(c.seed * 100003 + epoch)
+            torch.manual_seed(c.seed * 100019 + epoch)
+            perm = train_idx[torch.randperm(len(train_idx), generator=g)]
+            self.model.train()
+            tr_recon = tr_kl = 0.0
+            for b in range(n_batches):
+                idx = perm[b * c.batch_size : (b + 1) * c.batch_size]
+                gm = c.g_mag_min + (c.g_mag_max - c.g_mag_min) * torch.rand(len(idx), generator=g)
+                flux, sigma = noisy_batch(self.flux[idx], self.noise, gm, g)
+                recon, kl = self.model.loss_terms(flux, sigma, self.x_unit[idx])
+                beta = kl_annealing(epoch + b / n_batches, c.kl_start, c.kl_end)
+                loss = (recon + beta * kl).mean()
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+                self.optimizer.step()
+                tr_recon += float(recon.detach().mean())
+                tr_kl += float(kl.detach().mean())
+            val_recon, val_kl = self._evaluate()
+            row = {
+                "epoch": epoch + 1, "lr": lr, "kl_weight": kl_annealing(epoch + 1, c.kl_start, c.kl_end),
+                "train_recon": tr_recon / n_batches, "train_kl": tr_kl / n_batches,
+                "train_cost": (tr_recon + tr_kl) / n_batches,
+                "val_recon": val_recon, "val_kl": val_kl, "val_cost": val_recon + val_kl,
+                "seconds": time.time() - t0,
+            }
+            self.history.append(row)
+            self.epoch = epoch + 1
+            if self.epoch >= c.kl_end:
+                if row["val_cost"] < self.best_val:
+                    self.best_val, self.best_epoch, self.stale = row["val_cost"], self.epoch, 0
+                    self._save("best.pt")
+                else:
+                    self.stale += 1
+            self._save("last.pt")
+            self.write_log()
+            epochs.set_postfix(val_cost=f"{row['val_cost']:.3f}", kl=f"{val_kl:.2f}", beta=f"{row['kl_weight']:.2f}")
+            if self.epoch >= c.kl_end and self.stale >= c.patience:
+                stopped = f"early stop: no validation improvement for {c.patience} epochs"
+                break
+            if c.time_limit_s is not None and time.time() - t_start > c.time_limit_s:
+                stopped = "time limit reached (resume with the same command)"
+                break
+        if not (self.run_dir / "best.pt").exists():
+            self._save("best.pt")
+            self.best_epoch = self.epoch
+        self.plot_history()
+        return {"stopped": stopped, "epochs": self.epoch, "best_epoch": self.best_epoch,
+                "best_val_cost": self.best_val, "seconds": time.time() - t_start}
+
+    # -- outputs ---------------------------------------------------------------
+    def write_log(self):
+        with atomic_path(self.run_dir / "log.csv", suffix=".csv") as tmp:
+            with open(tmp, "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
+                w.writeheader()
+                w.writerows(self.history)
+
+    def plot_history(self):
+        plot_training_history(self.history, self.run_dir / "training.png")
+
+
+def plot_training_history(history: list[dict], out) -> None:
+    """The talk's Figure 6: total cost H, KL term and reconstruction term L vs epoch."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not history:
+        return
+    ep = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, key, title in zip(axes, ("cost", "kl", "recon"),
+                              ("total cost H = L + KL", "KL divergence", "reconstruction L")):
+        ax.plot(ep, [h[f"train_{key}"] for h in history], label="training")
+        ax.plot(ep, [h[f"val_{key}"] for h in history], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    with atomic_path(Path(out), suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+
+
+def load_run_model(run_dir, checkpoint: str = "best.pt") -> tuple[CVAE, dict]:
+    """The trained model of a run (in eval mode) and the run's config."""
+    run_dir = Path(run_dir)
+    cfg_file = run_dir / "config.json"
+    if not cfg_file.exists():
+        raise FileNotFoundError(f"{run_dir} is not a training run (no config.json)")
+    cfg = json.loads(cfg_file.read_text())
+    ckpt = run_dir / checkpoint
+    if not ckpt.exists():
+        raise FileNotFoundError(f"{ckpt} does not exist (has the run finished an epoch?)")
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    model = CVAE(CVAEConfig.from_dict(cfg["model"]))
+    model.load_state_dict(state["model"])
+    model.eval()
+    cfg["checkpoint"] = {"file": checkpoint, "epoch": state["epoch"], "best_val_cost": state["best_val"]}
+    return model, cfg
+
+
+def _jsonable(v):
+    if isinstance(v, (np.generic,)):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, bytes):
+        return v.decode()
+    return v
