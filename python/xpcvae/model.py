@@ -11,7 +11,7 @@ Three networks, all conditioned on a spectrum ``y`` (flux and its uncertainties)
 The decoder is split so that everything that depends on ``y`` alone runs once per
 spectrum (:meth:`Decoder.context`) and only a small latent-dependent head runs per
 posterior draw (:meth:`Decoder.sample_head`): the first per-draw layer is
-``act(W_y h(y) + b + W_z z)`` and ``W_y h(y) + b`` is the exported "context".
+``act(c(y) + W_z z)`` with ``c(y) = LayerNorm(W_y h(y) + b)`` the exported "context".
 
 Inputs are the spectrum as observed (any flux unit): :class:`SpectrumFeatures`
 divides flux and uncertainty by the mean flux and standardises them with statistics
@@ -99,16 +99,24 @@ class SpectrumFeatures(nn.Module):
         self.log_err_std.copy_(le.std(0).clamp_min(1e-6).float())
 
     def forward(self, flux: torch.Tensor, flux_error: torch.Tensor) -> torch.Tensor:
-        f, e = self.normalise(flux, flux_error)
-        f = (f - self.flux_mean) / self.flux_std
-        le = (torch.log(e) - self.log_err_mean) / self.log_err_std
-        return torch.cat([f, le], dim=1)
+        # In double precision, then rounded once to float32: the features are then the same
+        # float32 numbers in PyTorch, ONNX Runtime (Python and Java) whatever order their
+        # reductions and logarithms evaluate in, so only the matrix products can differ.
+        f, e = self.normalise(flux.double(), flux_error.double())
+        f = (f - self.flux_mean.double()) / self.flux_std.double()
+        le = (torch.log(e) - self.log_err_mean.double()) / self.log_err_std.double()
+        return torch.cat([f, le], dim=1).float()
 
 
-def mlp(n_in: int, widths, n_out: int | None = None) -> nn.Sequential:
+def mlp(n_in: int, widths, n_out: int | None = None, norm: bool = True) -> nn.Sequential:
+    """Linear -> [LayerNorm] -> SiLU blocks, then an optional linear output layer.
+
+    LayerNorm keeps hidden activations at unit scale, which both steadies training and
+    keeps float32 round-off of the exported graphs (ONNX Runtime vs PyTorch) near 1e-6.
+    """
     layers: list[nn.Module] = []
     for w in widths:
-        layers += [nn.Linear(n_in, w), nn.SiLU()]
+        layers += [nn.Linear(n_in, w)] + ([nn.LayerNorm(w)] if norm else []) + [nn.SiLU()]
         n_in = w
     if n_out is not None:
         layers.append(nn.Linear(n_in, n_out))
@@ -152,13 +160,16 @@ class Decoder(nn.Module):
         super().__init__()
         self.trunk = mlp(n_features, cfg.trunk_widths)
         self.context_proj = nn.Linear(cfg.trunk_widths[-1], cfg.context_size)
+        # Unit-scale context: keeps the exported float32 graphs within 1e-5 of PyTorch in
+        # absolute terms (rounding error grows with the magnitude of the activations).
+        self.context_norm = nn.LayerNorm(cfg.context_size, elementwise_affine=False)
         self.latent_proj = nn.Linear(cfg.latent_size, cfg.context_size, bias=False)
-        self.head = mlp(cfg.context_size, cfg.head_widths, 2 * cfg.n_params)
+        self.head = mlp(cfg.context_size, cfg.head_widths, 2 * cfg.n_params, norm=False)  # per-draw: kept lean
         self.n_params = cfg.n_params
 
     def context(self, features: torch.Tensor) -> torch.Tensor:
-        """Spectrum-dependent part: pre-activation of the first per-draw layer."""
-        return self.context_proj(self.trunk(features))
+        """Spectrum-dependent part: the spectrum's share of the first per-draw layer."""
+        return self.context_norm(self.context_proj(self.trunk(features)))
 
     def sample_head(self, context: torch.Tensor, z: torch.Tensor):
         """Latent-dependent part: (loc, log_scale) of the logit-normal per parameter."""

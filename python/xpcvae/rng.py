@@ -14,7 +14,8 @@ and in docs/sampling.md), all arithmetic modulo 2**64:
   z *= 0x94D049BB133111EB; z ^= z >> 31``
 - stream key of source ``i`` under ``seed``: ``key = mix64(mix64(seed) ^ (i * 0xD1B54A32D192ED03))``
 - 64 random bits number ``n`` of a stream: ``bits = mix64(key + (n + 1) * 0x9E3779B97F4A7C15)``
-- uniform on the open interval (0, 1): ``((bits >> 11) + 0.5) * 2**-53``
+- uniform on the open interval (0, 1): ``((bits >> 12) + 0.5) * 2**-52`` (52 bits, so that
+  the largest value, 1 - 2**-53, is exactly representable and never rounds to 1)
 - standard normal from counters ``(a, a + 1)`` (Box-Muller, cosine branch):
   ``sqrt(-2 ln u_a) * cos(2 pi u_{a+1})``
 
@@ -84,7 +85,7 @@ def bits(key, counter) -> np.ndarray:
 def uniform(key, counter) -> np.ndarray:
     """Uniform doubles on the open interval (0, 1)."""
     b = bits(key, counter)
-    return ((b >> np.uint64(11)).astype(np.float64) + 0.5) * (2.0 ** -53)
+    return ((b >> np.uint64(12)).astype(np.float64) + 0.5) * (2.0 ** -52)
 
 
 def normal(key, counter) -> np.ndarray:

@@ -125,6 +125,7 @@ class Trainer:
         torch.set_num_threads(self.cfg.threads)
         self.flux = torch.as_tensor(np.asarray(grid.flux, dtype=np.float32))
         self.x_unit = torch.as_tensor(params.to_unit(grid.parameters).astype(np.float32))
+        torch.manual_seed(self.cfg.seed)  # reproducible initial weights
         self.model = CVAE(self.model_cfg)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr,
                                           weight_decay=self.cfg.weight_decay)
