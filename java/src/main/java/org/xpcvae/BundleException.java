@@ -1,0 +1,18 @@
+package org.xpcvae;
+
+/**
+ * A model bundle cannot be used: missing or malformed manifest, unsupported format version,
+ * missing key or file, checksum mismatch, or an ONNX graph that ONNX Runtime cannot load or whose
+ * inputs and outputs differ from docs/sampling.md. The message names the bundle and the problem.
+ */
+public class BundleException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public BundleException(String message) {
+        super(message);
+    }
+
+    public BundleException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,12 @@
+package org.xpcvae;
+
+import java.io.IOException;
+
+/** A CSV file cannot be read at all (no header line, required columns missing, duplicate columns). */
+public class CsvFormatException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    public CsvFormatException(String message) {
+        super(message);
+    }
+}

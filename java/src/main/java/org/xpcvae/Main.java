@@ -1,0 +1,306 @@
+package org.xpcvae;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Command line {@code xpcvae} (picocli). {@code xpcvae infer} samples the posterior of every
+ * spectrum of a spectra CSV and writes the summary CSV (and optionally all draws).
+ *
+ * <p>Exit status: 0 when every source succeeded, 1 when some failed (each has an error row),
+ * 2 on a usage error or when nothing could be done (unusable bundle, unreadable input, write
+ * error; no output file is then left behind).
+ */
+@Command(name = "xpcvae", mixinStandardHelpOptions = true, version = "xpcvae 0.1.0 (Java)",
+        description = "Posterior inference of stellar and accretion parameters from Gaia XP spectra (CVAE, ONNX Runtime).",
+        subcommands = {Main.Infer.class})
+public final class Main implements Runnable {
+
+    /** Exit status when some sources failed. */
+    public static final int EXIT_SOURCES_FAILED = 1;
+    /** Exit status of a usage error or a fatal error. */
+    public static final int EXIT_FATAL = 2;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new ParameterException(spec.commandLine(), "missing command (try: xpcvae infer --help)");
+    }
+
+    /** Runs the command line with the given streams and returns the exit status (no System.exit). */
+    public static int run(PrintStream out, PrintStream err, String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        // an unexpected exception is fatal (2), never confused with "some sources failed" (1)
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            commandLine.getErr().println("xpcvae: internal error: " + ex);
+            ex.printStackTrace(commandLine.getErr());
+            commandLine.getErr().flush();
+            return EXIT_FATAL;
+        });
+        return cl.execute(args);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(System.out, System.err, args));
+    }
+
+    /** Parses a seed as a signed or unsigned 64-bit integer. */
+    static final class SeedConverter implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            String v = value.trim();
+            return v.startsWith("-") ? Long.parseLong(v) : Long.parseUnsignedLong(v.startsWith("+") ? v.substring(1) : v);
+        }
+    }
+
+    @Command(name = "infer", mixinStandardHelpOptions = true,
+            description = {"Sample the posterior of each spectrum of a spectra CSV and write one summary row per input row.",
+                    "The source index of a row (which selects its random numbers) is its 0-based data row number."})
+    static final class Infer implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--bundle", required = true, paramLabel = "DIR", description = "model bundle directory")
+        Path bundle;
+
+        @Option(names = "--input", required = true, paramLabel = "FILE", description = "spectra CSV (docs/formats.md)")
+        Path input;
+
+        @Option(names = "--out", required = true, paramLabel = "FILE", description = "summary CSV to write")
+        Path out;
+
+        @Option(names = "--samples", defaultValue = "1000", paramLabel = "N",
+                description = "posterior draws per source (default: ${DEFAULT-VALUE})")
+        int samples;
+
+        @Option(names = "--seed", defaultValue = "42", paramLabel = "S", converter = SeedConverter.class,
+                description = "random seed (default: ${DEFAULT-VALUE})")
+        long seed;
+
+        @Option(names = "--samples-out", paramLabel = "FILE", description = "also write every draw to this CSV")
+        Path samplesOut;
+
+        @Option(names = "--batch", defaultValue = "64", paramLabel = "B",
+                description = "spectra per work unit handed to a worker thread (default: ${DEFAULT-VALUE})")
+        int batch;
+
+        @Option(names = "--threads", defaultValue = "1", paramLabel = "T",
+                description = "worker threads sampling batches in parallel (default: ${DEFAULT-VALUE})")
+        int threads;
+
+        @Option(names = "--intra-op-threads", defaultValue = "1", paramLabel = "T",
+                description = "ONNX Runtime threads per graph run (default: ${DEFAULT-VALUE})")
+        int intraOpThreads;
+
+        /** Result of one input row. */
+        private static final class Outcome {
+            final SpectraCsv.Row row;
+            final PosteriorSummary summary;
+            final PosteriorSamples samples;
+            final String error;
+
+            Outcome(SpectraCsv.Row row, PosteriorSummary summary, PosteriorSamples samples, String error) {
+                this.row = row;
+                this.summary = summary;
+                this.samples = samples;
+                this.error = error;
+            }
+        }
+
+        @Override
+        public Integer call() {
+            PrintWriter err = spec.commandLine().getErr();
+            if (samples < 1) {
+                throw new ParameterException(spec.commandLine(), "--samples must be >= 1, got " + samples);
+            }
+            if (batch < 1) {
+                throw new ParameterException(spec.commandLine(), "--batch must be >= 1, got " + batch);
+            }
+            if (threads < 1 || intraOpThreads < 1) {
+                throw new ParameterException(spec.commandLine(), "--threads and --intra-op-threads must be >= 1");
+            }
+            long t0 = System.nanoTime();
+            ModelBundle modelBundle;
+            try {
+                modelBundle = ModelBundle.load(bundle);
+            } catch (BundleException e) {
+                return fatal(err, e.getMessage());
+            }
+            PosteriorSampler.Options options = PosteriorSampler.Options.defaults()
+                    .withIntraOpThreads(intraOpThreads);
+            ExecutorService pool = null;
+            try (PosteriorSampler sampler = new PosteriorSampler(modelBundle, options);
+                 SpectraCsv.Reader reader = SpectraCsv.open(input, modelBundle.spectrumLength());
+                 SummaryCsv summaryCsv = SummaryCsv.create(out, modelBundle.parameters());
+                 SamplesCsv samplesCsv = samplesOut == null ? null
+                         : SamplesCsv.create(samplesOut, modelBundle.parameters())) {
+                long t1 = System.nanoTime();
+                if (threads > 1) {
+                    pool = Executors.newFixedThreadPool(threads, r -> {
+                        Thread t = new Thread(r, "xpcvae-infer");
+                        t.setDaemon(true);
+                        return t;
+                    });
+                }
+                Deque<Future<List<Outcome>>> pending = new ArrayDeque<>();
+                long[] counts = new long[2]; // sources, failures
+                while (true) {
+                    List<SpectraCsv.Row> chunk = new ArrayList<>(batch);
+                    for (SpectraCsv.Row row = null; chunk.size() < batch && (row = reader.next()) != null; ) {
+                        chunk.add(row);
+                    }
+                    if (chunk.isEmpty()) {
+                        break;
+                    }
+                    if (pool == null) {
+                        pending.add(CompletableFuture.completedFuture(process(sampler, chunk, samplesCsv != null)));
+                    } else {
+                        pending.add(pool.submit(() -> process(sampler, chunk, samplesCsv != null)));
+                    }
+                    while (pending.size() > 2 * threads) {
+                        write(pending.poll(), summaryCsv, samplesCsv, counts, err);
+                    }
+                }
+                while (!pending.isEmpty()) {
+                    write(pending.poll(), summaryCsv, samplesCsv, counts, err);
+                }
+                if (samplesCsv != null) {
+                    samplesCsv.commit();
+                }
+                summaryCsv.commit();
+                long t2 = System.nanoTime();
+                long sources = counts[0];
+                long failed = counts[1];
+                if (failed > 20) {
+                    err.println("xpcvae infer: ... and " + (failed - 20) + " more failed sources");
+                }
+                if (failed > 0) {
+                    err.println(failed + " of " + sources + " sources failed");
+                }
+                double sampling = (t2 - t1) / 1e9;
+                err.println(String.format(Locale.ROOT,
+                        "xpcvae infer: %d sources, %d samples each, %.3f s (%.3f s sampling, %.3f s loading), "
+                                + "%.2f ms/source, %d thread%s",
+                        sources, samples, (t2 - t0) / 1e9, sampling, (t1 - t0) / 1e9,
+                        sources == 0 ? 0.0 : 1e3 * sampling / sources, threads, threads == 1 ? "" : "s"));
+                err.flush();
+                return failed > 0 ? EXIT_SOURCES_FAILED : 0;
+            } catch (BundleException | CsvFormatException e) {
+                return fatal(err, e.getMessage());
+            } catch (NoSuchFileException e) {
+                return fatal(err, "no such file: " + e.getFile());
+            } catch (IOException | UncheckedIOException e) {
+                return fatal(err, e.toString());
+            } catch (ExecutionException e) {
+                return fatal(err, "sampling failed: " + e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return fatal(err, "interrupted");
+            } finally {
+                if (pool != null) {
+                    pool.shutdownNow();
+                }
+            }
+        }
+
+        private static int fatal(PrintWriter err, String message) {
+            err.println("xpcvae infer: error: " + message);
+            err.flush();
+            return EXIT_FATAL;
+        }
+
+        private static void write(Future<List<Outcome>> future, SummaryCsv summaryCsv, SamplesCsv samplesCsv,
+                                  long[] counts, PrintWriter err)
+                throws IOException, ExecutionException, InterruptedException {
+            for (Outcome o : future.get()) {
+                counts[0]++;
+                if (o.error != null) {
+                    counts[1]++;
+                    if (counts[1] <= 20) {
+                        err.println("xpcvae infer: row " + o.row.rowIndex() + ": " + o.error);
+                    }
+                    summaryCsv.writeError(o.row.sourceId(), o.error);
+                } else {
+                    summaryCsv.writeOk(o.summary);
+                    if (samplesCsv != null) {
+                        samplesCsv.write(o.samples);
+                    }
+                }
+            }
+        }
+
+        /** Samples the posterior of the rows of one chunk; bad rows become error outcomes. */
+        private List<Outcome> process(PosteriorSampler sampler, List<SpectraCsv.Row> rows, boolean keepSamples) {
+            int length = sampler.bundle().spectrumLength();
+            Outcome[] outcomes = new Outcome[rows.size()];
+            List<Integer> slots = new ArrayList<>();
+            List<Spectrum> spectra = new ArrayList<>();
+            for (int i = 0; i < rows.size(); i++) {
+                SpectraCsv.Row row = rows.get(i);
+                if (!row.ok()) {
+                    outcomes[i] = new Outcome(row, null, null, row.error());
+                    continue;
+                }
+                try {
+                    spectra.add(row.spectrum().validate(length));
+                    slots.add(i);
+                } catch (InvalidSpectrumException e) {
+                    outcomes[i] = new Outcome(row, null, null, e.getMessage());
+                }
+            }
+            long[] indices = new long[slots.size()];
+            for (int s = 0; s < indices.length; s++) {
+                indices[s] = rows.get(slots.get(s)).rowIndex();
+            }
+            List<PosteriorSamples> results = null;
+            try {
+                results = sampler.sample(spectra, indices, samples, seed);
+            } catch (InferenceException e) {
+                // isolate the failing sources (results do not depend on which spectra share a call)
+                results = null;
+            }
+            for (int s = 0; s < slots.size(); s++) {
+                int i = slots.get(s);
+                PosteriorSamples ps;
+                if (results != null) {
+                    ps = results.get(s);
+                } else {
+                    try {
+                        ps = sampler.sample(spectra.get(s), indices[s], samples, seed);
+                    } catch (InferenceException e) {
+                        outcomes[i] = new Outcome(rows.get(i), null, null, e.getMessage());
+                        continue;
+                    }
+                }
+                outcomes[i] = new Outcome(rows.get(i), ps.summary(), keepSamples ? ps : null, null);
+            }
+            return List.of(outcomes);
+        }
+    }
+}

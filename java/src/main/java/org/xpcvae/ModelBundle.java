@@ -1,0 +1,501 @@
+package org.xpcvae;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A validated model bundle (format {@code xpcvae-bundle}, version 1; docs/sampling.md): the
+ * manifest's contents and the paths of the three ONNX graphs, whose SHA-256 checksums have been
+ * verified against the manifest. Immutable and thread-safe; opens no native resources (see
+ * {@link PosteriorSampler} for that).
+ */
+public final class ModelBundle {
+
+    public static final String FORMAT = "xpcvae-bundle";
+    public static final int FORMAT_VERSION = 1;
+    public static final String MANIFEST = "manifest.json";
+    /** Number of wavelengths of a spectrum (336, 338, ..., 1020 nm). */
+    public static final int SPECTRUM_LENGTH = 343;
+    public static final String POSTERIOR_FAMILY = "logit-normal";
+
+    public static final String ROLE_R1_ENCODER = "r1_encoder";
+    public static final String ROLE_DECODER_CONTEXT = "decoder_context";
+    public static final String ROLE_DECODER_SAMPLE = "decoder_sample";
+    /** The graph roles in {@code files}, in the order they run. */
+    public static final List<String> ROLES =
+            Collections.unmodifiableList(Arrays.asList(ROLE_R1_ENCODER, ROLE_DECODER_CONTEXT, ROLE_DECODER_SAMPLE));
+
+    /** Parameter names, in the order every bundle and CSV file uses (xpcvae.params.NAMES). */
+    public static final List<String> PARAMETER_NAMES = Collections.unmodifiableList(
+            Arrays.asList("teff", "logg", "mh", "log_mdot", "ff", "mass", "a0"));
+
+    /** Keys every manifest must have. */
+    public static final List<String> REQUIRED_KEYS = Collections.unmodifiableList(Arrays.asList(
+            "format", "format_version", "parameters", "wavelength_nm", "latent_size", "mixture_components",
+            "context_size", "posterior_family", "rng", "draws_per_sample", "onnx_opset", "files", "input",
+            "provenance", "metrics"));
+
+    private final Path directory;
+    private final List<Parameter> parameters;
+    private final double[] wavelength;
+    private final int latentSize;
+    private final int mixtureComponents;
+    private final int contextSize;
+    private final int drawsPerSample;
+    private final int onnxOpset;
+    private final Map<String, Path> files;
+    private final Map<String, String> sha256;
+    private final String input;
+    private final String provenanceJson;
+    private final String metricsJson;
+
+    private ModelBundle(Path directory, List<Parameter> parameters, double[] wavelength, int latentSize,
+                        int mixtureComponents, int contextSize, int drawsPerSample, int onnxOpset,
+                        Map<String, Path> files, Map<String, String> sha256, String input,
+                        String provenanceJson, String metricsJson) {
+        this.directory = directory;
+        this.parameters = parameters;
+        this.wavelength = wavelength;
+        this.latentSize = latentSize;
+        this.mixtureComponents = mixtureComponents;
+        this.contextSize = contextSize;
+        this.drawsPerSample = drawsPerSample;
+        this.onnxOpset = onnxOpset;
+        this.files = files;
+        this.sha256 = sha256;
+        this.input = input;
+        this.provenanceJson = provenanceJson;
+        this.metricsJson = metricsJson;
+    }
+
+    /**
+     * Reads and validates {@code directory/manifest.json} and checks the SHA-256 of every graph.
+     *
+     * @throws BundleException naming the bundle directory and the problem
+     */
+    public static ModelBundle load(Path directory) {
+        final String where = "bundle " + directory;
+        Path manifestPath = directory.resolve(MANIFEST);
+        if (!Files.isDirectory(directory)) {
+            throw new BundleException(where + ": not a directory");
+        }
+        JsonElement root;
+        try (Reader r = Files.newBufferedReader(manifestPath, StandardCharsets.UTF_8)) {
+            root = JsonParser.parseReader(r);
+        } catch (NoSuchFileException e) {
+            throw new BundleException(where + ": " + MANIFEST + " is missing");
+        } catch (IOException e) {
+            throw new BundleException(where + ": cannot read " + MANIFEST + ": " + e, e);
+        } catch (JsonParseException e) {
+            throw new BundleException(where + ": " + MANIFEST + " is not valid JSON: " + e.getMessage(), e);
+        }
+        if (!root.isJsonObject()) {
+            throw new BundleException(where + ": " + MANIFEST + " is not a JSON object");
+        }
+        JsonObject m = root.getAsJsonObject();
+        Manifest j = new Manifest(where, m);
+
+        // format and version first: a newer bundle should say so, not complain about keys.
+        String format = j.string("format");
+        if (!FORMAT.equals(format)) {
+            throw new BundleException(where + ": format is '" + format + "', expected '" + FORMAT + "'");
+        }
+        JsonElement version = j.require("format_version");
+        if (!(version.isJsonPrimitive() && version.getAsJsonPrimitive().isNumber())
+                || !isInteger(version.getAsBigDecimal(), FORMAT_VERSION)) {
+            throw new BundleException(where + ": unsupported format_version " + version
+                    + " (this reader supports " + FORMAT_VERSION + ")");
+        }
+        List<String> missing = new ArrayList<>();
+        for (String key : REQUIRED_KEYS) {
+            if (!m.has(key) || m.get(key).isJsonNull()) {
+                missing.add(key);
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new BundleException(where + ": " + MANIFEST + " lacks key" + (missing.size() > 1 ? "s " : " ")
+                    + String.join(", ", missing));
+        }
+
+        List<Parameter> parameters = parseParameters(where, j.array("parameters"));
+        double[] wavelength = j.doubles("wavelength_nm");
+        if (wavelength.length != SPECTRUM_LENGTH) {
+            throw new BundleException(where + ": wavelength_nm has " + wavelength.length + " values, expected "
+                    + SPECTRUM_LENGTH);
+        }
+        for (int i = 0; i < wavelength.length; i++) {
+            if (!Double.isFinite(wavelength[i]) || (i > 0 && !(wavelength[i] > wavelength[i - 1]))) {
+                throw new BundleException(where + ": wavelength_nm is not finite and increasing at index " + i);
+            }
+        }
+        int latent = j.positiveInt("latent_size");
+        int components = j.positiveInt("mixture_components");
+        int context = j.positiveInt("context_size");
+        int draws = j.positiveInt("draws_per_sample");
+        int expectedDraws = 1 + 2 * latent + 2 * parameters.size();
+        if (draws != expectedDraws) {
+            throw new BundleException(where + ": draws_per_sample is " + draws + ", expected 1 + 2*" + latent
+                    + " + 2*" + parameters.size() + " = " + expectedDraws);
+        }
+        int opset = j.positiveInt("onnx_opset");
+        String family = j.string("posterior_family");
+        if (!POSTERIOR_FAMILY.equals(family)) {
+            throw new BundleException(where + ": posterior_family '" + family + "' is not supported (expected '"
+                    + POSTERIOR_FAMILY + "')");
+        }
+        String rng = j.string("rng");
+        if (!CounterRng.ALGORITHM.equals(rng)) {
+            throw new BundleException(where + ": rng '" + rng + "' is not supported (expected '"
+                    + CounterRng.ALGORITHM + "')");
+        }
+
+        JsonObject filesJson = j.object("files");
+        Map<String, Path> files = new LinkedHashMap<>();
+        Map<String, String> sums = new LinkedHashMap<>();
+        Path base = directory.toAbsolutePath().normalize();
+        for (String role : ROLES) {
+            JsonElement e = filesJson.get(role);
+            if (e == null || !e.isJsonObject()) {
+                throw new BundleException(where + ": files lacks role '" + role + "'");
+            }
+            JsonObject f = e.getAsJsonObject();
+            String rel = textField(where, f, "path", "files." + role);
+            String sum = textField(where, f, "sha256", "files." + role).toLowerCase(Locale.ROOT);
+            if (!sum.matches("[0-9a-f]{64}")) {
+                throw new BundleException(where + ": files." + role + ".sha256 is not a SHA-256 hex digest");
+            }
+            Path path = base.resolve(rel).normalize();
+            if (!path.startsWith(base)) {
+                throw new BundleException(where + ": files." + role + ".path '" + rel
+                        + "' points outside the bundle");
+            }
+            if (!Files.isRegularFile(path)) {
+                throw new BundleException(where + ": " + rel + " (" + role + ") is missing");
+            }
+            files.put(role, path);
+            sums.put(role, sum);
+        }
+        JsonElement inputJson = m.get("input");
+        String input = inputJson.isJsonPrimitive() ? inputJson.getAsString() : inputJson.toString();
+        ModelBundle bundle = new ModelBundle(directory, Collections.unmodifiableList(parameters), wavelength,
+                latent, components, context, draws, opset, Collections.unmodifiableMap(files),
+                Collections.unmodifiableMap(sums), input, m.get("provenance").toString(), m.get("metrics").toString());
+        for (String role : ROLES) {
+            bundle.readVerified(role, false);
+        }
+        return bundle;
+    }
+
+    /** {@link #load(Path)} of a directory given as a string. */
+    public static ModelBundle load(String directory) {
+        return load(Path.of(directory));
+    }
+
+    private static boolean isInteger(BigDecimal v, int expected) {
+        return v.compareTo(BigDecimal.valueOf(expected)) == 0;
+    }
+
+    private static String textField(String where, JsonObject o, String key, String what) {
+        JsonElement e = o.get(key);
+        if (e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
+            throw new BundleException(where + ": " + what + " lacks string key '" + key + "'");
+        }
+        return e.getAsString();
+    }
+
+    private static List<Parameter> parseParameters(String where, JsonArray array) {
+        List<Parameter> out = new ArrayList<>();
+        for (int i = 0; i < array.size(); i++) {
+            JsonElement e = array.get(i);
+            if (!e.isJsonObject()) {
+                throw new BundleException(where + ": parameters[" + i + "] is not an object");
+            }
+            JsonObject o = e.getAsJsonObject();
+            String what = "parameters[" + i + "]";
+            String name = textField(where, o, "name", what);
+            String symbol = textField(where, o, "symbol", what);
+            String unit = textField(where, o, "unit", what);
+            String description = textField(where, o, "description", what);
+            double low = number(where, o, "low", what);
+            double high = number(where, o, "high", what);
+            try {
+                out.add(new Parameter(name, symbol, unit, low, high, description));
+            } catch (IllegalArgumentException ex) {
+                throw new BundleException(where + ": " + ex.getMessage(), ex);
+            }
+        }
+        List<String> names = new ArrayList<>();
+        for (Parameter p : out) {
+            names.add(p.name());
+        }
+        if (!names.equals(PARAMETER_NAMES)) {
+            throw new BundleException(where + ": parameters " + names + " do not match " + PARAMETER_NAMES);
+        }
+        return out;
+    }
+
+    private static double number(String where, JsonObject o, String key, String what) {
+        JsonElement e = o.get(key);
+        if (e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+            throw new BundleException(where + ": " + what + " lacks number '" + key + "'");
+        }
+        return e.getAsDouble();
+    }
+
+    /** Typed access to manifest keys with error messages naming the key. */
+    private static final class Manifest {
+        private final String where;
+        private final JsonObject m;
+
+        Manifest(String where, JsonObject m) {
+            this.where = where;
+            this.m = m;
+        }
+
+        JsonElement require(String key) {
+            JsonElement e = m.get(key);
+            if (e == null || e.isJsonNull()) {
+                throw new BundleException(where + ": " + MANIFEST + " lacks key " + key);
+            }
+            return e;
+        }
+
+        String string(String key) {
+            JsonElement e = require(key);
+            if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
+                throw new BundleException(where + ": " + key + " is not a string");
+            }
+            return e.getAsString();
+        }
+
+        int positiveInt(String key) {
+            JsonElement e = require(key);
+            try {
+                if (e.isJsonPrimitive() && ((JsonPrimitive) e).isNumber()) {
+                    int v = e.getAsBigDecimal().intValueExact();
+                    if (v > 0) {
+                        return v;
+                    }
+                }
+            } catch (ArithmeticException ignored) {
+                // not an integer: reported below
+            }
+            throw new BundleException(where + ": " + key + " is " + e + ", expected a positive integer");
+        }
+
+        JsonArray array(String key) {
+            JsonElement e = require(key);
+            if (!e.isJsonArray()) {
+                throw new BundleException(where + ": " + key + " is not a list");
+            }
+            return e.getAsJsonArray();
+        }
+
+        JsonObject object(String key) {
+            JsonElement e = require(key);
+            if (!e.isJsonObject()) {
+                throw new BundleException(where + ": " + key + " is not an object");
+            }
+            return e.getAsJsonObject();
+        }
+
+        double[] doubles(String key) {
+            JsonArray a = array(key);
+            double[] out = new double[a.size()];
+            for (int i = 0; i < out.length; i++) {
+                JsonElement e = a.get(i);
+                if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+                    throw new BundleException(where + ": " + key + "[" + i + "] is not a number");
+                }
+                out[i] = e.getAsDouble();
+            }
+            return out;
+        }
+    }
+
+    /**
+     * The bytes of the graph of {@code role}, verified against the manifest's SHA-256 (read anew,
+     * so that a file changed after {@link #load} is noticed).
+     *
+     * @throws BundleException on a read error or a checksum mismatch, naming the file
+     */
+    public byte[] readGraph(String role) {
+        return readVerified(role, true);
+    }
+
+    private byte[] readVerified(String role, boolean keep) {
+        Path path = file(role);
+        String expected = sha256.get(role);
+        MessageDigest digest = newSha256();
+        byte[] bytes = null;
+        try {
+            if (keep) {
+                bytes = Files.readAllBytes(path);
+                digest.update(bytes);
+            } else {
+                try (InputStream in = Files.newInputStream(path)) {
+                    byte[] buf = new byte[1 << 16];
+                    int n;
+                    while ((n = in.read(buf)) > 0) {
+                        digest.update(buf, 0, n);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new BundleException("bundle " + directory + ": cannot read " + path.getFileName() + ": " + e, e);
+        }
+        String actual = hex(digest.digest());
+        if (!actual.equals(expected)) {
+            throw new BundleException("bundle " + directory + ": checksum mismatch for " + path.getFileName()
+                    + " (manifest " + expected.substring(0, 12) + "..., file " + actual.substring(0, 12) + "...)");
+        }
+        return bytes;
+    }
+
+    private static MessageDigest newSha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is not available", e);
+        }
+    }
+
+    /** Lower-case hex SHA-256 of a file. */
+    public static String sha256Hex(Path file) throws IOException {
+        MessageDigest digest = newSha256();
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buf = new byte[1 << 16];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                digest.update(buf, 0, n);
+            }
+        }
+        return hex(digest.digest());
+    }
+
+    private static String hex(byte[] bytes) {
+        StringBuilder sb = new StringBuilder(bytes.length * 2);
+        for (byte b : bytes) {
+            sb.append(Character.forDigit((b >> 4) & 0xF, 16)).append(Character.forDigit(b & 0xF, 16));
+        }
+        return sb.toString();
+    }
+
+    /** The bundle directory as given to {@link #load}. */
+    public Path directory() {
+        return directory;
+    }
+
+    /** The parameters, in manifest order (unmodifiable). */
+    public List<Parameter> parameters() {
+        return parameters;
+    }
+
+    public int parameterCount() {
+        return parameters.size();
+    }
+
+    /** The wavelength grid in nm (a copy; {@link #SPECTRUM_LENGTH} values). */
+    public double[] wavelength() {
+        return wavelength.clone();
+    }
+
+    /** Number of flux values a spectrum must have. */
+    public int spectrumLength() {
+        return wavelength.length;
+    }
+
+    /** L, the size of the latent space. */
+    public int latentSize() {
+        return latentSize;
+    }
+
+    /** K, the number of components of the r1 Gaussian mixture. */
+    public int mixtureComponents() {
+        return mixtureComponents;
+    }
+
+    /** H, the width of {@code decoder_context}'s output. */
+    public int contextSize() {
+        return contextSize;
+    }
+
+    /** D = 1 + 2L + 2P, random numbers reserved per posterior draw. */
+    public int drawsPerSample() {
+        return drawsPerSample;
+    }
+
+    public int onnxOpset() {
+        return onnxOpset;
+    }
+
+    /** Absolute path of the graph of {@code role} (one of {@link #ROLES}). */
+    public Path file(String role) {
+        Path p = files.get(role);
+        if (p == null) {
+            throw new IllegalArgumentException("unknown graph role '" + role + "', expected one of " + ROLES);
+        }
+        return p;
+    }
+
+    public Path r1EncoderPath() {
+        return file(ROLE_R1_ENCODER);
+    }
+
+    public Path decoderContextPath() {
+        return file(ROLE_DECODER_CONTEXT);
+    }
+
+    public Path decoderSamplePath() {
+        return file(ROLE_DECODER_SAMPLE);
+    }
+
+    /** The manifest's SHA-256 (lower-case hex) of the graph of {@code role}. */
+    public String sha256(String role) {
+        file(role);
+        return sha256.get(role);
+    }
+
+    /** The manifest's {@code input} (description of the normalisation inside the graphs). */
+    public String input() {
+        return input;
+    }
+
+    /** The manifest's {@code provenance}, as JSON text. */
+    public String provenanceJson() {
+        return provenanceJson;
+    }
+
+    /** The manifest's {@code metrics}, as JSON text. */
+    public String metricsJson() {
+        return metricsJson;
+    }
+
+    @Override
+    public String toString() {
+        return "ModelBundle(" + directory + ", L=" + latentSize + ", K=" + mixtureComponents + ", H="
+                + contextSize + ", P=" + parameters.size() + ")";
+    }
+}

@@ -1,0 +1,70 @@
+package org.xpcvae;
+
+import static org.junit.Assert.fail;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.StandardCopyOption;
+import java.util.stream.Stream;
+
+/** Shared fixtures: the test bundle (system property {@code xpcvae.bundle}) and synthetic spectra. */
+final class TestSupport {
+    private TestSupport() {
+    }
+
+    /** The bundle the tests use: {@code -Dxpcvae.bundle} (build.gradle sets it; see scripts/java_build.sh). */
+    static Path bundleDir() {
+        String dir = System.getProperty("xpcvae.bundle");
+        if (dir == null || dir.isEmpty()) {
+            fail("system property xpcvae.bundle is not set (build.gradle sets it from $XPCVAE_TEST_BUNDLE, "
+                    + "export/default or export/tiny)");
+        }
+        Path p = Paths.get(dir);
+        if (!Files.isRegularFile(p.resolve("manifest.json"))) {
+            fail("no model bundle at " + p + " (set XPCVAE_TEST_BUNDLE to a bundle directory, or export one to "
+                    + "export/default or export/tiny)");
+        }
+        return p;
+    }
+
+    static ModelBundle bundle() {
+        return ModelBundle.load(bundleDir());
+    }
+
+    /** Copies the test bundle into {@code dst} (created), to be corrupted by a test. */
+    static Path copyBundle(Path dst) throws IOException {
+        Path src = bundleDir();
+        Files.createDirectories(dst);
+        try (Stream<Path> files = Files.list(src)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                if (Files.isRegularFile(f)) {
+                    Files.copy(f, dst.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+        return dst;
+    }
+
+    /**
+     * A smooth, positive, XP-like synthetic spectrum (flux of order 1e-17 W m^-2 nm^-1) that
+     * differs with {@code variant}; uncertainties 3 percent of the flux.
+     */
+    static Spectrum spectrum(String id, int variant) {
+        int n = ModelBundle.SPECTRUM_LENGTH;
+        float[] flux = new float[n];
+        float[] err = new float[n];
+        java.util.SplittableRandom r = new java.util.SplittableRandom(1000 + variant);
+        double slope = 0.5 + 0.1 * (variant % 7);
+        for (int i = 0; i < n; i++) {
+            double wl = 336.0 + 2.0 * i;
+            double shape = Math.exp(-Math.pow((wl - 500.0 - 40.0 * (variant % 5)) / (250.0 * slope), 2));
+            double line = (variant % 3 == 0 && Math.abs(wl - 656.0) < 6.0) ? 0.8 : 0.0; // an H-alpha bump
+            double f = 1e-17 * (0.2 + shape + line) * (1.0 + 0.02 * (r.nextDouble() - 0.5));
+            flux[i] = (float) f;
+            err[i] = (float) (0.03 * f + 1e-20);
+        }
+        return new Spectrum(id, flux, err);
+    }
+}

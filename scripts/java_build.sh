@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Build the Java module (org.xpcvae) with Gradle.
+#
+#   bash scripts/java_build.sh         build java/build/install/xpcvae/{bin/xpcvae,lib/*.jar}
+#   bash scripts/java_build.sh test    run the JUnit tests, then build the distribution
+#
+# Works from a clean clone: installs Gradle (Debian package) if it is missing, and makes the
+# Maven Central dependencies (java/dependencies.txt) available to Gradle:
+#   1. if build/m2 holds a complete Maven-fetched copy of them, Gradle runs --offline on it;
+#   2. else, if Gradle can download them itself (checked once per dependency list and
+#      remembered in build/java-deps/), it does (should that stop working later, 3 follows);
+#   3. else Maven (`mvn dependency:get`) fetches them into build/m2, a project-local Maven
+#      repository that build.gradle lists first, and Gradle runs --offline.
+# XPCVAE_JAVA_DEPS=maven forces 3, XPCVAE_JAVA_DEPS=gradle forces 2.
+# The JUnit tests use the bundle $XPCVAE_TEST_BUNDLE, else export/default, else export/tiny.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MODE="${1:-build}"
+case "$MODE" in
+  build) TASKS=(installDist) ;;
+  test) TASKS=(test installDist) ;;
+  *) echo "usage: $0 [test]" >&2; exit 2 ;;
+esac
+
+log() { echo "java_build: $*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
+    log "need root to run: $*"; return 1; fi
+}
+
+apt_install() {
+  as_root apt-get update && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}
+
+if ! command -v gradle >/dev/null 2>&1; then
+  log "gradle not found: installing the Debian package"
+  apt_install gradle
+fi
+if ! command -v javac >/dev/null 2>&1; then
+  log "javac not found: installing a JDK"
+  apt_install default-jdk-headless
+fi
+
+DEPS_FILE="$ROOT/java/dependencies.txt"
+M2="$ROOT/build/m2"
+STATE="$ROOT/build/java-deps"
+DEPS_HASH="$(grep -v '^[[:space:]]*#' "$DEPS_FILE" | sha256sum | cut -c1-16)"
+MAVEN_STAMP="$M2/.xpcvae-complete-$DEPS_HASH"
+GRADLE_STAMP="$STATE/gradle-online-ok-$DEPS_HASH"
+mkdir -p "$STATE"
+
+GRADLE=(gradle --no-daemon -p "$ROOT")
+QUIET=(-q)
+[ "$MODE" = test ] && QUIET=()   # show test failures and the test count
+
+fetch_with_maven() {
+  if ! command -v mvn >/dev/null 2>&1; then
+    log "mvn not found: installing the Debian package"
+    apt_install maven
+  fi
+  log "fetching dependencies with Maven into build/m2"
+  mkdir -p "$M2"
+  local conf coord
+  while read -r conf coord _; do
+    case "$conf" in ''|'#'*) continue ;; esac
+    mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get \
+      -Dartifact="$coord" -Dtransitive=true -Dmaven.repo.local="$M2"
+  done < "$DEPS_FILE"
+  touch "$MAVEN_STAMP"
+}
+
+DEPS_MODE="${XPCVAE_JAVA_DEPS:-auto}"
+OFFLINE=()
+if [ "$DEPS_MODE" != gradle ] && [ -f "$MAVEN_STAMP" ]; then
+  OFFLINE=(--offline)
+elif [ "$DEPS_MODE" != maven ] && { [ -f "$GRADLE_STAMP" ] || \
+    { log "resolving dependencies with Gradle"; "${GRADLE[@]}" -q xpcvaeResolveDependencies; }; }; then
+  touch "$GRADLE_STAMP"
+else
+  [ "$DEPS_MODE" = gradle ] && { log "Gradle could not resolve the dependencies"; exit 1; }
+  [ "$DEPS_MODE" = maven ] || log "Gradle could not download the dependencies; using Maven"
+  fetch_with_maven
+  OFFLINE=(--offline)
+fi
+
+run_gradle() {
+  "${GRADLE[@]}" ${QUIET[@]+"${QUIET[@]}"} ${OFFLINE[@]+"${OFFLINE[@]}"} "${TASKS[@]}"
+}
+
+if ! run_gradle; then
+  # Online mode on the strength of an earlier check, but Gradle's cache may have been emptied
+  # since and the download failed: if the dependencies are indeed not resolvable, fetch them
+  # with Maven and build once more (a genuine compile or test failure just fails).
+  if [ ${#OFFLINE[@]} -eq 0 ] && [ "$DEPS_MODE" = auto ] && \
+      ! "${GRADLE[@]}" -q --offline xpcvaeResolveDependencies >/dev/null 2>&1; then
+    log "dependencies missing from Gradle's cache and not downloadable; using Maven"
+    rm -f "$GRADLE_STAMP"
+    fetch_with_maven
+    OFFLINE=(--offline)
+    run_gradle
+  else
+    exit 1
+  fi
+fi
+log "built $ROOT/java/build/install/xpcvae (bin/xpcvae, lib/*.jar)"
