@@ -1,0 +1,146 @@
+"""Sub-commands ``export`` and ``infer``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..cli import CommandError
+
+JAVA_LAUNCHER = Path(__file__).resolve().parents[3] / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="export a trained run to an ONNX model bundle")
+    p.add_argument("--run", required=True)
+    p.add_argument("--out", required=True, help="bundle directory, e.g. export/NAME")
+    p.add_argument("--metrics", default=None, help="metrics.json of `xpcvae evaluate` to record in the manifest")
+    p.add_argument("--description", default="")
+    p.set_defaults(func=_export)
+
+    i = sub.add_parser("infer", help="posterior summaries for every spectrum of a file (Gaia XP or project CSV)")
+    i.add_argument("--bundle", required=True)
+    i.add_argument("--input", required=True,
+                   help="spectra: Gaia archive XP continuous or sampled (.csv/.ecsv/.fits) or the project "
+                        "CSV (docs/formats.md)")
+    i.add_argument("--out", required=True, help="summary CSV")
+    i.add_argument("--samples", type=int, default=1000)
+    i.add_argument("--seed", type=int, default=42)
+    i.add_argument("--samples-out", default=None)
+    i.add_argument("--engine", choices=("python", "java"), default="python")
+    i.set_defaults(func=_infer)
+
+
+def _check_spectra(run_dir: Path, cfg: dict, n: int = 200):
+    """Noisy test-split spectra of the run's grid for the ONNX-vs-PyTorch check."""
+    import numpy as np
+
+    from ..gridfile import read_grid
+    from ..noise import NoiseModel
+
+    grid_path = cfg.get("grid_path")
+    if not grid_path or not Path(grid_path).exists():
+        return None
+    grid = read_grid(grid_path)
+    with np.load(run_dir / "split.npz") as z:
+        test = z["test"][:n]
+    clean = np.asarray(grid.flux, dtype=np.float64)[test]
+    g = np.linspace(11.0, 17.5, len(test))
+    sigma = np.asarray(NoiseModel.default().sigma(clean, g[:, None]))
+    flux = clean + sigma * np.random.default_rng(0).standard_normal(clean.shape)
+    return flux, sigma
+
+
+def _export(args) -> int:
+    from ..export import export_model
+    from ..training import load_run_model
+
+    run_dir = Path(args.run)
+    model, cfg = load_run_model(run_dir)
+    metrics = json.loads(Path(args.metrics).read_text()) if args.metrics else {}
+    provenance = {"run": str(run_dir), "checkpoint": cfg["checkpoint"], "training": cfg["training"],
+                  "grid_path": cfg.get("grid_path"), "grid_size": cfg.get("grid_size"),
+                  "grid_attrs": cfg.get("grid_attrs"), "noise": cfg.get("noise")}
+    bundle, report = export_model(model, args.out, provenance=provenance, metrics=metrics,
+                                  check_spectra=_check_spectra(run_dir, cfg), description=args.description)
+    print(f"wrote {bundle.root}: ONNX vs PyTorch max |diff| on {report['n_check']} spectra: "
+          + ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items()))
+    return 0
+
+
+def _infer(args) -> int:
+    t0 = time.time()
+    if args.engine == "java":
+        if not JAVA_LAUNCHER.exists():
+            raise CommandError(f"the Java engine is not built ({JAVA_LAUNCHER} missing): run `make java`")
+        return _infer_java(args)
+    from ..inference import infer_csv
+
+    ok, failed = infer_csv(args.bundle, args.input, args.out, args.samples, args.seed, args.samples_out)
+    dt = time.time() - t0
+    print(f"{ok + failed} sources, {args.samples} samples each, {dt:.2f} s", file=sys.stderr)
+    if failed:
+        print(f"{failed} of {ok + failed} sources failed (see the status column of {args.out})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _java_command(args, input_path) -> list[str]:
+    cmd = [str(JAVA_LAUNCHER), "infer", "--bundle", args.bundle, "--input", str(input_path), "--out", args.out,
+           "--samples", str(args.samples), "--seed", str(args.seed)]
+    if args.samples_out:
+        cmd += ["--samples-out", args.samples_out]
+    return cmd
+
+
+def _infer_java(args) -> int:
+    """Java engine. A project CSV goes to the Java CLI as it is; any other input (Gaia archive XP
+    continuous or sampled) is read by :func:`xpcvae.xpdata.load_spectra`, written to a temporary
+    project-layout CSV for the Java CLI, and the rows that could not be read (e.g. BP missing)
+    get their reason back in the summary's message column."""
+    import tempfile
+
+    from ..xpdata import detect_format, is_project_csv, load_spectra, write_project_csv
+
+    src = Path(args.input)
+    if not src.exists():
+        raise FileNotFoundError(f"spectra file {src} does not exist")
+    if detect_format(src) == "csv" and is_project_csv(src, allow_read_error=False):
+        return subprocess.run(_java_command(args, src)).returncode
+    rows = load_spectra(src)
+    out = Path(args.out)
+    before = out.stat().st_mtime_ns if out.exists() else None
+    with tempfile.TemporaryDirectory(prefix="xpcvae-java-") as tmp:
+        converted = Path(tmp) / "spectra.csv"
+        write_project_csv(converted, rows)
+        rc = subprocess.run(_java_command(args, converted)).returncode
+    errors = {i: r.error for i, r in enumerate(rows) if r.error is not None}
+    written = out.exists() and out.stat().st_mtime_ns != before
+    if errors and written:
+        _restore_read_errors(out, errors, len(rows))
+    return rc
+
+
+def _restore_read_errors(summary_path: Path, errors: dict, n_rows: int) -> None:
+    """Put the reader's message into the Java summary rows of spectra that could not be read."""
+    import csv
+
+    from ..atomic import atomic_path
+
+    with open(summary_path, newline="") as fh:
+        table = list(csv.reader(fh))
+    header, body = table[0], table[1:]
+    if len(body) != n_rows:
+        raise CommandError(f"the Java CLI wrote {len(body)} summary rows for {n_rows} input rows")
+    status, message = header.index("status"), header.index("message")
+    for i, msg in errors.items():
+        rec = body[i]
+        body[i] = [rec[0]] + [""] * (len(rec) - 1)
+        body[i][status], body[i][message] = "error", msg
+    with atomic_path(summary_path, suffix=".csv") as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(body)

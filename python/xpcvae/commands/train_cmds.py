@@ -1,0 +1,73 @@
+"""Sub-commands ``train`` and ``evaluate``."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train the CVAE on a grid (resumes an interrupted run)")
+    p.add_argument("--grid", required=True, help="HDF5 grid file (layout: docs/grid.md)")
+    p.add_argument("--out", required=True, help="run directory, e.g. runs/NAME")
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-min", type=float, default=1e-5)
+    p.add_argument("--kl-start", type=float, default=5.0, help="epoch where KL annealing starts (talk: 50)")
+    p.add_argument("--kl-end", type=float, default=30.0, help="epoch where the KL weight reaches 1 (talk: 150)")
+    p.add_argument("--patience", type=int, default=20)
+    p.add_argument("--g-mag", type=float, nargs=2, default=(11.0, 17.5), metavar=("MIN", "MAX"),
+                   help="G magnitude range of the noise augmentation")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--latent-size", type=int, default=10)
+    p.add_argument("--components", type=int, default=8, help="Gaussian mixture components of r1(z|y)")
+    p.add_argument("--trunk-widths", type=int, nargs="+", default=[512, 256])
+    p.add_argument("--context-size", type=int, default=128)
+    p.add_argument("--head-widths", type=int, nargs="+", default=[128])
+    p.add_argument("--time-limit", type=float, default=None, help="stop (resumably) after this many seconds")
+    p.set_defaults(func=_train)
+
+    e = sub.add_parser("evaluate", help="recovery and calibration on a run's held-out test split")
+    e.add_argument("--run", required=True)
+    e.add_argument("--out", required=True)
+    e.add_argument("--grid", default=None, help="grid file (default: the one recorded in the run)")
+    e.add_argument("--g-mags", type=float, nargs="+", default=[12.0, 15.0, 17.0])
+    e.add_argument("--n-test", type=int, default=2000)
+    e.add_argument("--samples", type=int, default=1000)
+    e.add_argument("--seed", type=int, default=7)
+    e.set_defaults(func=_evaluate)
+
+
+def _train(args) -> int:
+    from ..gridfile import read_grid
+    from ..model import CVAEConfig
+    from ..noise import NoiseModel
+    from ..training import Trainer, TrainConfig
+
+    grid = read_grid(args.grid)
+    model_cfg = CVAEConfig(latent_size=args.latent_size, mixture_components=args.components,
+                           trunk_widths=tuple(args.trunk_widths), context_size=args.context_size,
+                           head_widths=tuple(args.head_widths))
+    train_cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_min=args.lr_min,
+                            kl_start=args.kl_start, kl_end=args.kl_end, patience=args.patience,
+                            g_mag_min=args.g_mag[0], g_mag_max=args.g_mag[1], seed=args.seed,
+                            threads=args.threads, time_limit_s=args.time_limit)
+    trainer = Trainer(grid, args.out, NoiseModel.default(), model_cfg, train_cfg, grid_path=args.grid)
+    if trainer.epoch:
+        print(f"resuming {args.out} at epoch {trainer.epoch}")
+    result = trainer.fit()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from ..evaluate import evaluate_run
+    from ..gridfile import read_grid
+
+    grid = read_grid(args.grid) if args.grid else None
+    metrics = evaluate_run(args.run, args.out, g_mags=tuple(args.g_mags), n_test=args.n_test,
+                           n_samples=args.samples, seed=args.seed, grid=grid)
+    from ..evaluate import write_table
+    print(write_table(metrics, f"{args.out}/metrics.md"))
+    return 0
