@@ -23,6 +23,10 @@ def atomic_path(target, suffix: str | None = None):
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".partial", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp)
+    # mkstemp creates 0600; give the final file the usual permissions (0666 less the umask)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, target)
