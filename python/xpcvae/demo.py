@@ -54,7 +54,7 @@ def print_table(summary_rows, truth: dict) -> None:
         if row["status"] != "ok":
             print(f"  ERROR: {row['message']}")
             continue
-        print(f"  {'parameter':<12}{'truth/ref':>11}{'median':>11}{'68% interval':>22}  inside?")
+        print(f"  {'parameter':<26}{'truth/ref':>10}{'median':>11}{'68% interval':>22}  inside?")
         for p in params.PARAMETERS:
             med, lo, hi = (float(row[f"{p.name}_{k}"]) for k in ("median", "p16", "p84"))
             ref = t.get(p.name, "")
@@ -63,7 +63,7 @@ def print_table(summary_rows, truth: dict) -> None:
                 inside = "yes" if lo <= float(ref) <= hi else "no"
                 ref = fmt(float(ref), p.name)
             unit = f" [{p.unit}]" if p.unit else ""
-            print(f"  {(p.symbol + unit):<16}{ref:>7}{fmt(med, p.name):>11}"
+            print(f"  {(p.symbol + unit):<26}{ref:>10}{fmt(med, p.name):>11}"
                   f"{'[' + fmt(lo, p.name) + ', ' + fmt(hi, p.name) + ']':>22}  {inside}")
 
 

@@ -8,7 +8,9 @@ wavelength grid, the architecture, provenance and (if given) evaluation metrics.
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -25,6 +27,45 @@ from .model import CVAE
 
 OPSET = 17
 N_WAVE = 343
+
+
+class _SiLUAsQuotient(nn.Module):
+    """SiLU written as x / (1 + exp(-x)) rather than x * sigmoid(x).
+
+    Same function; the other form keeps ONNX Runtime 1.29 (Java) from fusing it into its
+    float-only QuickGelu kernel, which then fails to load for double-precision graphs.
+    """
+
+    def forward(self, x):
+        return x / (1.0 + torch.exp(-x))
+
+
+def _replace_silu(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, nn.SiLU):
+            setattr(module, name, _SiLUAsQuotient())
+        else:
+            _replace_silu(child)
+
+
+class _Float64(nn.Module):
+    """Runs a per-spectrum graph in double precision between float32 inputs and outputs.
+
+    The two per-spectrum graphs run once per source, so double precision costs little
+    there, and it makes their float32 outputs the correctly rounded values of the trained
+    network: ONNX Runtime (Python or Java, any version or CPU) and PyTorch then agree to
+    float32 rounding whatever order their matrix products sum in. The per-draw graph,
+    which dominates the cost, stays in float32.
+    """
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = copy.deepcopy(inner).double()
+        _replace_silu(self.inner)
+
+    def forward(self, a, b):
+        out = self.inner(a.double(), b.double())
+        return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
 
 
 class _R1Graph(nn.Module):
@@ -55,8 +96,8 @@ class _SampleGraph(nn.Module):
 
 
 GRAPHS = {
-    "r1_encoder": (_R1Graph, ("flux", "flux_error"), ("mix_logits", "mix_mean", "mix_log_std")),
-    "decoder_context": (_ContextGraph, ("flux", "flux_error"), ("context",)),
+    "r1_encoder": (lambda m: _Float64(_R1Graph(m)), ("flux", "flux_error"), ("mix_logits", "mix_mean", "mix_log_std")),
+    "decoder_context": (lambda m: _Float64(_ContextGraph(m)), ("flux", "flux_error"), ("context",)),
     "decoder_sample": (_SampleGraph, ("context", "z"), ("loc", "log_scale")),
 }
 
@@ -72,7 +113,7 @@ def git_revision() -> str | None:
         return None
 
 
-def _example_inputs(model: CVAE, spectra: np.ndarray | None, n: int = 128):
+def _example_inputs(model: CVAE, spectra: np.ndarray | None, n: int = 256):
     """Realistic test inputs: given spectra, else the standardisation means with noise."""
     if spectra is not None:
         flux, err = spectra
@@ -108,6 +149,9 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_dir, 0o777 & ~umask)  # mkdtemp makes it private; a bundle is meant to be shared
     try:
         flux, err = _example_inputs(model, check_spectra)
         with torch.no_grad():
@@ -128,6 +172,7 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
             sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
             got = sess.run(None, {n: t.numpy() for n, t in zip(in_names, inputs[role])})
             with torch.no_grad():
+                # the reference: the same PyTorch module, in the precision the graph computes in
                 want = module(*inputs[role])
             want = want if isinstance(want, tuple) else (want,)
             diff = max(float(np.max(np.abs(g - w.numpy()))) for g, w in zip(got, want))

@@ -105,7 +105,7 @@ class SpectrumFeatures(nn.Module):
         f, e = self.normalise(flux.double(), flux_error.double())
         f = (f - self.flux_mean.double()) / self.flux_std.double()
         le = (torch.log(e) - self.log_err_mean.double()) / self.log_err_std.double()
-        return torch.cat([f, le], dim=1).float()
+        return torch.cat([f, le], dim=1).to(self.flux_mean.dtype)
 
 
 def mlp(n_in: int, widths, n_out: int | None = None, norm: bool = True) -> nn.Sequential:
