@@ -1,0 +1,51 @@
+"""Sub-command ``validate-real``: validation on real Gaia XP spectra with APOGEE labels."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ..cli import CommandError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("validate-real",
+                       help="validate a bundle on held-out real XP spectra with APOGEE labels (docs/validation/)")
+    p.add_argument("--bundle", required=True, help="model bundle directory, e.g. export/default")
+    p.add_argument("--out", required=True, help="output directory, e.g. docs/validation/")
+    p.add_argument("--max-stars", type=int, default=None,
+                   help="use an evenly spaced subset of at most N test stars (default: all)")
+    p.add_argument("--samples", type=int, default=1000, help="posterior draws per star (default 1000)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--ood-check", type=int, default=600,
+                   help="also run up to N held-out stars outside the box to measure the OOD flag rate (0: skip)")
+    p.add_argument("--gof-calibration", type=int, default=1000,
+                   help="also run up to N in-box library stars outside the test set to check the OOD threshold "
+                        "(0: skip)")
+    p.add_argument("--engine", choices=("python",), default="python",
+                   help="inference engine (only the Python reference sampler)")
+    p.set_defaults(func=_validate_real)
+
+
+def _validate_real(args) -> int:
+    from ..realdata import validate_real
+
+    if args.samples < 1:
+        raise CommandError(f"--samples must be >= 1, got {args.samples}")
+    if args.max_stars is not None and args.max_stars < 1:
+        raise CommandError(f"--max-stars must be >= 1, got {args.max_stars}")
+    t0 = time.time()
+    cmd = f"xpcvae validate-real --bundle {args.bundle} --out {args.out}"
+    if args.max_stars:
+        cmd += f" --max-stars {args.max_stars}"
+    if args.samples != 1000:
+        cmd += f" --samples {args.samples}"
+    m = validate_real(args.bundle, args.out, max_stars=args.max_stars, n_samples=args.samples, seed=args.seed,
+                      progress=sys.stderr.isatty(), command=cmd, ood_check=args.ood_check,
+                      gof_calibration=args.gof_calibration)
+    t = m["targets"]
+    print(f"{m['n_stars']} stars in {time.time() - t0:.0f} s; "
+          + "; ".join(f"{k}: bias {v['bias']:+.3g}, scatter {v['scatter']:.3g} (target {v['scatter_target']:g}), "
+                      f"68% cov {v['coverage68']:.2f}" for k, v in t.items())
+          + f"; report {args.out.rstrip('/')}/README.md", file=sys.stderr)
+    return 0

@@ -1,0 +1,157 @@
+"""Validation on real stars (xpcvae.realdata, `xpcvae validate-real`) and the goodness of fit of inference."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from xpcvae import params
+from xpcvae.realdata import (a0_per_ak, accretion_luminosity_ratio, coverage, pit, robust_stats, select_test_set,
+                             real_test_mask)
+
+
+@pytest.fixture(scope="module")
+def library():
+    from xpcvae.realdata import load_apogee
+
+    return load_apogee()
+
+
+def test_a0_per_ak_from_the_forward_model_curve():
+    from dust_extinction.parameter_averages import F99
+
+    # F99 is defined for 0.3-10 micron^-1: the 2MASS Ks band (2.159 micron, 0.463 micron^-1) is inside
+    assert F99.x_range[0] <= 1 / 2.159 <= F99.x_range[1]
+    k = a0_per_ak()
+    assert 7.0 <= k <= 10.0  # science.md: A0 is roughly 8-9 A_K
+    assert a0_per_ak("G23") != pytest.approx(k)  # the curve matters (it is really evaluated)
+
+
+def test_test_set_mask_on_hand_made_labels():
+    sid = np.array([5, 6, 10, 15, 20, 25, 30, 35])
+    teff = np.array([5000, 5000, 7100, 5000, 5000, np.nan, 3000, 5000])
+    logg = np.array([4.0, 4.0, 4.0, 2.4, 4.0, 4.0, 5.0, 4.0])
+    mh = np.array([0.0, 0.0, 0.0, 0.0, -0.6, 0.0, 1.0, 0.0])
+    a0 = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, np.nan, 10.5])
+    m = real_test_mask(sid, teff, logg, mh, a0)
+    # 5: ok; 6: not %5; 10: Teff out; 15: logg out; 20: [M/H] out; 25: NaN; 30: edges + unknown A0 ok; 35: A0 > 10
+    assert m.tolist() == [True, False, False, False, False, False, True, False]
+
+
+def test_real_test_set_selection(library):
+    st = select_test_set(library)
+    assert len(st) > 2000  # "we validate on thousands"
+    assert np.all(st.source_id % 5 == 0)
+    for name in ("teff", "logg", "mh"):
+        p = params.PARAMETERS[params.INDEX[name]]
+        v = st.reference(name)
+        assert np.all((v >= p.low) & (v <= p.high))
+    a0 = st.a0_ref[np.isfinite(st.a0_ref)]
+    assert np.all((a0 >= 0) & (a0 <= 10))
+    # nothing of the training part of the library leaks in, and every eligible star is there
+    lib_sid = np.asarray(library.source_id)
+    eligible = real_test_mask(lib_sid, library.teff, library.logg, library.mh, st.a0_per_ak * library.ak)
+    assert set(st.source_id.tolist()) == set(lib_sid[eligible].tolist())
+    assert not np.any(np.isin(st.source_id, lib_sid[lib_sid % 5 != 0]))
+    np.testing.assert_array_equal(st.flux, np.asarray(library.flux)[st.index])
+    sub = select_test_set(library, max_stars=50)
+    assert len(sub) == 50 and set(sub.source_id) <= set(st.source_id)
+    out = select_test_set(library, max_stars=100, in_box=False)
+    assert np.all(out.source_id % 5 == 0) and not np.any(np.isin(out.source_id, st.source_id))
+    fit = select_test_set(library, max_stars=100, held_out=False)  # for the OOD threshold: never test stars
+    assert len(fit) == 100 and np.all(fit.source_id % 5 != 0)
+    assert np.all((fit.teff >= 3000) & (fit.teff <= 7000) & (fit.logg >= 2.5) & (fit.mh >= -0.5))
+
+
+def test_robust_statistics_and_coverage():
+    rng = np.random.default_rng(1)
+    r = 3.0 + 2.0 * rng.standard_normal(20000)
+    r[:500] = 1e4  # 2.5 % outliers barely move robust statistics
+    s = robust_stats(r)
+    assert s["bias"] == pytest.approx(3.0, abs=0.1) and s["scatter"] == pytest.approx(2.0, rel=0.06)
+    assert robust_stats([np.nan])["n"] == 0
+    ref = np.array([0.0, 1.0, 2.0, np.nan])
+    assert coverage(ref, np.array([-1, 1.5, 1.9, 0]), np.array([1, 2, 2.1, 1])) == pytest.approx(2 / 3)
+    draws = np.tile(np.arange(100.0), (2, 1))
+    np.testing.assert_allclose(pit(draws, np.array([25.5, np.nan])), [0.26, np.nan])
+
+
+def test_accretion_luminosity_ratio_by_hand():
+    from astropy import constants as c, units as u
+
+    th = np.array([[5772.0, 4.438, 0.0, -8.0, 0.1, 1.0, 0.0]])
+    r = np.sqrt(c.G * c.M_sun / (10**4.438 * u.cm / u.s**2)).to(u.m)
+    l_acc = 0.8 * c.G * c.M_sun * (1e-8 * c.M_sun / u.yr) / r
+    l_star = 4 * np.pi * r**2 * c.sigma_sb * (5772 * u.K) ** 4
+    assert accretion_luminosity_ratio(th)[0] == pytest.approx(float((l_acc / l_star).decompose()), rel=1e-6)
+
+
+def test_reduced_chi2():
+    from xpcvae.inference import reduced_chi2
+
+    rng = np.random.default_rng(2)
+    model = 1.0 + 0.3 * np.sin(np.linspace(0, 6, 343))[None].repeat(400, 0)
+    err = 0.01 * np.ones_like(model)
+    obs = 7.0 * (model + err * rng.standard_normal(model.shape))  # any flux unit
+    chi = reduced_chi2(obs, 7.0 * err, model, systematic=0.0)
+    assert np.median(chi) == pytest.approx(1.0, abs=0.05)
+    bad = reduced_chi2(obs, 7.0 * err, model[:, ::-1], systematic=0.0)
+    assert np.all(bad > 50)
+    # the floor lowers chi^2 of a model mismatch
+    assert np.all(reduced_chi2(obs, 7.0 * err, model[:, ::-1], systematic=0.05) < bad)
+
+
+def test_validate_real_end_to_end(tiny_bundle, tmp_path):
+    from xpcvae.cli import main
+
+    out = tmp_path / "validation"
+    rc = main(["validate-real", "--bundle", str(tiny_bundle.root), "--out", str(out), "--max-stars", "40",
+               "--samples", "40", "--ood-check", "20", "--gof-calibration", "20"])
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["n_stars"] == 40
+    for name in ("teff", "logg", "mh"):
+        t = m["targets"][name]
+        assert t["scatter"] >= 0 and 0 <= t["coverage68"] <= 1
+    assert set(m["by_teff"]) >= {"all", "3000-4000 K", "6000-7000 K"}
+    assert 0 <= m["accretion"]["median_p_visible"] <= 1
+    assert m["gof"]["posterior_median"]["n"] == 40
+    readme = (out / "README.md").read_text()
+    assert "## Targets" in readme and "comparison.png" in readme
+    for fig in ("comparison.png", "residuals_vs_teff.png", "mismatch_spectra.png", "goodness_of_fit.png",
+                "accretion_coverage.png"):
+        assert (out / fig).stat().st_size > 10_000
+    lines = (out / "stars.csv").read_text().splitlines()
+    assert len(lines) == 41 and lines[0].startswith("source_id,")
+
+
+def test_forward_config_from_the_bundle_provenance():
+    """gof_chi2 uses the forward model the bundle's grid was made with (xpcvae.gridfile's attributes)."""
+    import types
+
+    from xpcvae.inference import forward_config
+
+    attrs = {"photosphere": "blackbody", "extinction_curve": "G23", "extinction_rv": 3.3, "r_in": 4.0,
+             "forward_model": {"photosphere_spec": "blackbody", "extinction": {"curve": "G23", "rv": 3.3},
+                               "r_in_stellar_radii": 4.0}}
+    b = types.SimpleNamespace(manifest={"provenance": {"grid_attrs": attrs}})
+    assert forward_config(b) == {"photosphere": "blackbody", "extinction_curve": "G23", "rv": 3.3, "r_in": 4.0}
+    bare = types.SimpleNamespace(manifest={"provenance": {}})
+    assert forward_config(bare) == {"photosphere": "empirical", "extinction_curve": "F99", "rv": 3.1, "r_in": 5.0}
+
+
+def test_ood_columns_and_at_bound():
+    from xpcvae.inference import GOF_THRESHOLD, ood_columns
+
+    low, high = params.LOW, params.HIGH
+    mid = (low + high) / 2
+    chi, flag, reason, bound = ood_columns(2 * GOF_THRESHOLD, mid, low, high)
+    assert flag == "1" and "gof_chi2" in reason and bound == ""
+    edge = mid.copy()
+    edge[params.INDEX["ff"]] = 0.001  # within 1 % of the box of ff = 0: reported, not flagged
+    edge[params.INDEX["a0"]] = 9.95
+    chi, flag, reason, bound = ood_columns(0.5 * GOF_THRESHOLD, edge, low, high)
+    assert (flag, reason, bound) == ("0", "", "ff;a0") and float(chi) == pytest.approx(0.5 * GOF_THRESHOLD)
+    assert ood_columns(None, mid, low, high)[:2] == ["", ""]
