@@ -25,6 +25,7 @@ from scipy import stats
 
 from . import params
 from .atomic import atomic_path
+from .observe import observe
 
 LEVELS = np.linspace(0.01, 0.99, 99)
 
@@ -106,9 +107,11 @@ def evaluate_run(run_dir, out_dir, g_mags=(12.0, 15.0, 17.0), n_test: int = 2000
                "n_samples": n_samples, "seed": seed, "noise_levels": {}}
     figures = {}
     for gi, g in enumerate(tqdm(list(g_mags), desc="evaluating", unit="G level", disable=not progress)):
-        rng = np.random.default_rng(seed + gi)
-        sigma = np.asarray(noise.sigma(clean, g))
-        flux = clean + sigma * rng.standard_normal(clean.shape)
+        # the same observation model as in training: uncertainties derived from a noisy
+        # spectrum with a per-star jitter, never from the noiseless one (xpcvae.observe)
+        gen = torch.Generator().manual_seed(seed + gi)
+        flux_t, sigma_t = observe(torch.as_tensor(clean), noise, torch.full((len(clean),), float(g)), gen)
+        flux, sigma = flux_t.numpy(), sigma_t.numpy()
         draws = posterior_draws(model, flux, sigma, n_samples, seed + 100 + gi)
         m = parameter_metrics(draws, truth)
         metrics["noise_levels"][f"G={g:g}"] = m

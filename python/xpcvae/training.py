@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from . import params
 from .atomic import atomic_path
 from .model import CVAE, CVAEConfig, kl_annealing
+from .observe import observe
 
 LOG_FIELDS = (
     "epoch", "lr", "kl_weight", "train_recon", "train_kl", "train_cost",
@@ -72,17 +73,15 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) 
 
 
 def noisy_batch(flux: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Generator):
-    """Add noise from ``noise`` (a :class:`xpcvae.noise.NoiseModel`) at magnitudes ``g_mag``."""
-    sigma = noise.sigma(flux, g_mag[:, None]).to(flux.dtype)
-    sigma = torch.clamp(sigma, min=1e-8)
-    return flux + sigma * torch.randn(flux.shape, generator=generator, dtype=flux.dtype), sigma
+    """Simulated observations of the grid spectra ``flux`` at magnitudes ``g_mag`` (see :mod:`xpcvae.observe`)."""
+    return observe(flux, noise, g_mag, generator)
 
 
 class Trainer:
     """Owns a run directory; :meth:`fit` trains (or resumes) to completion."""
 
     def __init__(self, grid, run_dir, noise, model_cfg: CVAEConfig | None = None,
-                 train_cfg: TrainConfig | None = None, grid_path: str | None = None):
+                 train_cfg: TrainConfig | None = None, grid_path: str | None = None, init_from=None):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.noise = noise
@@ -103,7 +102,19 @@ class Trainer:
         else:
             self.model_cfg = model_cfg or CVAEConfig()
             self.cfg = train_cfg or TrainConfig()
+            if init_from is not None:
+                # fine-tuning keeps the parent's architecture and, crucially, its split: a
+                # different split would leak the parent's training spectra into our test set
+                parent = json.loads((Path(init_from) / "config.json").read_text())
+                self.model_cfg = CVAEConfig.from_dict(parent["model"])
+                self.cfg.split_seed = parent["training"]["split_seed"]
+                self.cfg.val_fraction = parent["training"]["val_fraction"]
+                self.cfg.test_fraction = parent["training"]["test_fraction"]
+                if parent.get("grid_size") != len(grid.parameters):
+                    raise ValueError(f"--init-from {init_from}: trained on a grid of {parent.get('grid_size')} "
+                                     f"spectra, this grid has {len(grid.parameters)}")
             saved = {
+                "init_from": str(init_from) if init_from is not None else None,
                 "model": self.model_cfg.to_dict(),
                 "training": asdict(self.cfg),
                 "grid_path": str(grid_path) if grid_path else None,
@@ -136,6 +147,12 @@ class Trainer:
         self.history: list[dict] = []
         if (self.run_dir / "last.pt").exists():
             self._load(self.run_dir / "last.pt")
+        elif init_from is not None:
+            parent_split = np.load(Path(init_from) / "split.npz")
+            if not all(np.array_equal(parent_split[k], self.split[k]) for k in ("train", "val", "test")):
+                raise ValueError(f"--init-from {init_from}: the parent run's split differs from this run's")
+            state = torch.load(Path(init_from) / "best.pt", map_location="cpu", weights_only=False)
+            self.model.load_state_dict(state["model"])  # weights and input standardisation
         else:
             self._fit_input_standardisation()
 

@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--context-size", type=int, default=128)
     p.add_argument("--head-widths", type=int, nargs="+", default=[128])
     p.add_argument("--time-limit", type=float, default=None, help="stop (resumably) after this many seconds")
+    p.add_argument("--init-from", default=None, metavar="RUN",
+                   help="fine-tune: start from RUN's best weights (same grid, same split, same architecture)")
     p.set_defaults(func=_train)
 
     e = sub.add_parser("evaluate", help="recovery and calibration on a run's held-out test split")
@@ -53,7 +55,8 @@ def _train(args) -> int:
                             kl_start=args.kl_start, kl_end=args.kl_end, patience=args.patience,
                             g_mag_min=args.g_mag[0], g_mag_max=args.g_mag[1], seed=args.seed,
                             threads=args.threads, time_limit_s=args.time_limit)
-    trainer = Trainer(grid, args.out, NoiseModel.default(), model_cfg, train_cfg, grid_path=args.grid)
+    trainer = Trainer(grid, args.out, NoiseModel.default(), model_cfg, train_cfg, grid_path=args.grid,
+                      init_from=args.init_from)
     if trainer.epoch:
         print(f"resuming {args.out} at epoch {trainer.epoch}")
     result = trainer.fit()
