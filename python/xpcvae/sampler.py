@@ -29,24 +29,36 @@ class InvalidSpectrumError(ValueError):
 
 
 def check_spectrum(flux, flux_error, source_id, n_wave: int = 343) -> tuple[np.ndarray, np.ndarray]:
-    """Validate one spectrum; return it as float32 arrays or raise :class:`InvalidSpectrumError`."""
-    f = np.asarray(flux, dtype=np.float64)
-    e = np.asarray(flux_error, dtype=np.float64)
+    """Validate one spectrum; return it as float32 arrays or raise :class:`InvalidSpectrumError`.
+
+    The checks apply to the float32 values the graphs receive (as in Java, where a spectrum is
+    float32): a value beyond float32's range is not finite there, an uncertainty below its
+    smallest subnormal is zero.
+    """
     where = f"source {source_id}"
+    try:
+        f = np.asarray(flux, dtype=np.float64)
+        e = np.asarray(flux_error, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSpectrumError(f"{where}: flux and flux_error must be numbers ({exc})") from None
     if f.shape != (n_wave,):
         raise InvalidSpectrumError(f"{where}: flux has {f.size} samples, expected {n_wave}")
     if e.shape != (n_wave,):
         raise InvalidSpectrumError(f"{where}: flux_error has {e.size} samples, expected {n_wave}")
-    for name, arr in (("flux", f), ("flux_error", e)):
-        bad = np.flatnonzero(~np.isfinite(arr))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        f32, e32 = f.astype(np.float32), e.astype(np.float32)
+    for name, arr, a32 in (("flux", f, f32), ("flux_error", e, e32)):
+        bad = np.flatnonzero(~np.isfinite(a32))
         if bad.size:
-            raise InvalidSpectrumError(f"{where}: {name}[{bad[0]}] = {arr[bad[0]]} is not finite")
-    bad = np.flatnonzero(e <= 0)
+            extra = " (beyond float32)" if np.isfinite(arr[bad[0]]) else ""
+            raise InvalidSpectrumError(f"{where}: {name}[{bad[0]}] = {arr[bad[0]]} is not finite{extra}")
+    bad = np.flatnonzero(~(e32 > 0))
     if bad.size:
         raise InvalidSpectrumError(f"{where}: flux_error[{bad[0]}] = {e[bad[0]]:g} is not positive")
-    if not f.mean() > 0:
-        raise InvalidSpectrumError(f"{where}: mean flux is {f.mean():g}; a spectrum needs a positive mean flux")
-    return f.astype(np.float32), e.astype(np.float32)
+    mean = f32.astype(np.float64).mean()
+    if not mean > 0:
+        raise InvalidSpectrumError(f"{where}: mean flux is {mean:g}; a spectrum needs a positive mean flux")
+    return f32, e32
 
 
 def percentiles(draws: np.ndarray) -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ without the header or the expected columns is rejected as a whole.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ ERR_COLS = [f"flux_error_{i}" for i in range(N_WAVE)]
 
 
 class SpectraFileError(ValueError):
-    """A spectra CSV is unusable as a whole (missing header or columns)."""
+    """A spectra CSV is unusable as a whole (missing header or columns, another wavelength grid)."""
 
 
 @dataclass(frozen=True)
@@ -34,38 +35,109 @@ class SpectrumRow:
     error: str | None = None
 
 
+#: a number as both readers accept it: decimal or scientific notation, or nan/inf/infinity (any
+#: case, optional sign) -- Python's float() without its extras (underscores, non-ASCII digits),
+#: exactly what org.xpcvae.Csv.parseNumber accepts
+_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)", re.IGNORECASE)
+_INDEXED = re.compile(r"flux_(?:error_)?([0-9]{1,9})")
+
+
+def _number(text: str) -> float:
+    t = text.strip()
+    if not _NUMBER.fullmatch(t):
+        raise ValueError(t)
+    return float(t)
+
+
+def _split(line: str) -> list[str]:
+    """Fields of one line (RFC 4180 quoting within the line; csv.Error for a pathological one)."""
+    return next(csv.reader([line]), [])
+
+
 def read_spectra_csv(path) -> list[SpectrumRow]:
+    """Rows of a spectra CSV (docs/formats.md), one per non-blank line, in order.
+
+    The file is read line by line (``\\n``, ``\\r\\n`` or ``\\r``; a quoted field never spans
+    lines), as UTF-8 with undecodable bytes replaced by U+FFFD, like the Java reader
+    (``org.xpcvae.SpectraCsv``): a row with another number of fields than the header, a value
+    that is not a number, an empty value or an unparsable line gives an error row naming the
+    source (or row) and the problem; a missing header, missing or duplicate columns, or flux
+    columns beyond the 343 samples of the grid (spectra on another wavelength grid) raise
+    :class:`SpectraFileError`. Errors of other types are not raised for any file content.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"spectra file {path} does not exist")
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            raise SpectraFileError(f"{path}: empty file, expected a header line")
-        col = {name.strip(): i for i, name in enumerate(header)}
-        missing = [c for c in ["source_id", *FLUX_COLS, *ERR_COLS] if c not in col]
-        if missing:
-            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-            raise SpectraFileError(f"{path}: header lacks column(s) {shown} (layout: docs/formats.md)")
-        fi = [col[c] for c in FLUX_COLS]
-        ei = [col[c] for c in ERR_COLS]
-        rows = []
-        for line_no, rec in enumerate(reader, start=2):
-            if not rec or all(not c.strip() for c in rec):
+    if path.is_dir():
+        raise SpectraFileError(f"{path}: is a directory, expected a spectra file")
+    rows: list[SpectrumRow] = []
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        header = None
+        line_no = 0
+        for line in fh:
+            line_no += 1
+            text = line.rstrip("\r\n")
+            if not text.strip():
                 continue
-            sid = rec[col["source_id"]].strip() if len(rec) > col["source_id"] else f"line{line_no}"
-            if len(rec) != len(header):
-                rows.append(SpectrumRow(sid, None, None,
-                                        f"line {line_no} has {len(rec)} fields, header has {len(header)}"))
+            if header is None:
+                try:
+                    header = [c.strip() for c in _split(text.lstrip("\ufeff"))]
+                except csv.Error as exc:
+                    raise SpectraFileError(f"{path}: unreadable header line ({exc})") from None
+                col = {}
+                for i, name in enumerate(header):
+                    if name in col and (name == "source_id" or name.startswith("flux_")):
+                        raise SpectraFileError(f"{path}: header has column {name} more than once")
+                    col[name] = i
+                missing = [c for c in ["source_id", *FLUX_COLS, *ERR_COLS] if c not in col]
+                if missing:
+                    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+                    raise SpectraFileError(f"{path}: header lacks column(s) {shown} (layout: docs/formats.md)")
+                top = max((int(m.group(1)) for m in map(_INDEXED.fullmatch, col) if m), default=-1)
+                if top >= N_WAVE:
+                    raise SpectraFileError(
+                        f"{path}: header has flux columns up to index {top} ({top + 1} samples per spectrum), the "
+                        f"model's wavelength grid has {N_WAVE} (336-1020 nm in steps of 2 nm): the spectra are on "
+                        f"another wavelength grid")
+                id_col = col["source_id"]
+                fi = [col[c] for c in FLUX_COLS]
+                ei = [col[c] for c in ERR_COLS]
                 continue
+            index = len(rows)
             try:
-                flux = np.array([float(rec[i]) for i in fi])
-                err = np.array([float(rec[i]) for i in ei])
-            except ValueError as exc:
-                rows.append(SpectrumRow(sid, None, None, f"line {line_no}: not a number ({exc})"))
+                rec = _split(text)
+            except csv.Error as exc:
+                rows.append(SpectrumRow("", None, None, f"row {index} (line {line_no}) cannot be parsed ({exc})"))
                 continue
-            rows.append(SpectrumRow(sid, flux, err))
+            sid = rec[id_col].strip() if len(rec) > id_col else ""
+            who = f"source {sid}" if sid else f"row {index}"
+            if len(rec) != len(header):
+                rows.append(SpectrumRow(sid, None, None, f"{who}: row {index} (line {line_no}) has {len(rec)} fields, "
+                                                         f"the header has {len(header)}"))
+                continue
+            values, problem = [], None
+            for names, cols in ((FLUX_COLS, fi), (ERR_COLS, ei)):
+                out = np.empty(len(cols))
+                for k, c in enumerate(cols):
+                    field = rec[c]
+                    if not field.strip():
+                        problem = f"{who}: {names[k]} is empty"
+                        break
+                    try:
+                        out[k] = _number(field)
+                    except ValueError:
+                        shown = field if len(field) <= 40 else field[:40] + "..."
+                        problem = f"{who}: {names[k]} = {shown!r} is not a number"
+                        break
+                if problem:
+                    break
+                values.append(out)
+            if problem:
+                rows.append(SpectrumRow(sid, None, None, problem))
+            else:
+                rows.append(SpectrumRow(sid, values[0], values[1]))
+    if header is None:
+        raise SpectraFileError(f"{path}: empty file, expected a header line")
     return rows
 
 

@@ -21,8 +21,10 @@ package org.xpcvae;
  *   <li>{@code normal(key, a) = sqrt(-2 ln u_a) * cos(2 pi u_{a+1})} (Box-Muller, cosine branch)</li>
  * </ul>
  *
- * <p>The transcendental functions use {@link StrictMath} so that results are the same on every
- * JVM and CPU (they agree with NumPy's to about one unit in the last place).
+ * <p>The transcendental functions are {@link StrictMath}'s (fdlibm; {@code log} and {@code cos}
+ * through {@link Fdlibm}, a bit-identical pure-Java port that avoids the native calls) so that
+ * results are the same on every JVM and CPU (they agree with NumPy's to about one unit in the
+ * last place).
  *
  * <p>Stateless and thread-safe.
  */
@@ -72,6 +74,6 @@ public final class CounterRng {
     public static double normal(long key, long counter) {
         double u1 = uniform(key, counter);
         double u2 = uniform(key, counter + 1);
-        return StrictMath.sqrt(-2.0 * StrictMath.log(u1)) * StrictMath.cos(TWO_PI * u2);
+        return StrictMath.sqrt(-2.0 * Fdlibm.log(u1)) * Fdlibm.cos(TWO_PI * u2);
     }
 }

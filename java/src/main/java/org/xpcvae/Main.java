@@ -89,7 +89,8 @@ public final class Main implements Runnable {
         @Option(names = "--bundle", required = true, paramLabel = "DIR", description = "model bundle directory")
         Path bundle;
 
-        @Option(names = "--input", required = true, paramLabel = "FILE", description = "spectra CSV (docs/formats.md)")
+        @Option(names = "--input", required = true, paramLabel = "FILE",
+                description = "spectra CSV (docs/formats.md); - reads standard input")
         Path input;
 
         @Option(names = "--out", required = true, paramLabel = "FILE", description = "summary CSV to write")
@@ -149,7 +150,8 @@ public final class Main implements Runnable {
             ModelBundle modelBundle;
             try {
                 modelBundle = ModelBundle.load(bundle);
-            } catch (BundleException e) {
+                SpectraCsv.checkGrid(modelBundle, input);
+            } catch (BundleException | CsvFormatException e) {
                 return fatal(err, e.getMessage());
             }
             PosteriorSampler.Options options = PosteriorSampler.Options.defaults()
@@ -281,7 +283,7 @@ public final class Main implements Runnable {
             List<PosteriorSamples> results = null;
             try {
                 results = sampler.sample(spectra, indices, samples, seed);
-            } catch (InferenceException e) {
+            } catch (RuntimeException e) {
                 // isolate the failing sources (results do not depend on which spectra share a call)
                 results = null;
             }
@@ -293,12 +295,25 @@ public final class Main implements Runnable {
                 } else {
                     try {
                         ps = sampler.sample(spectra.get(s), indices[s], samples, seed);
-                    } catch (InferenceException e) {
+                    } catch (InferenceException | InvalidSpectrumException e) {
                         outcomes[i] = new Outcome(rows.get(i), null, null, e.getMessage());
+                        continue;
+                    } catch (RuntimeException e) {
+                        // never let one source stop the batch: an error row naming it
+                        outcomes[i] = new Outcome(rows.get(i), null, null, "source " + spectra.get(s).sourceId()
+                                + ": internal error: " + e);
                         continue;
                     }
                 }
-                outcomes[i] = new Outcome(rows.get(i), ps.summary(), keepSamples ? ps : null, null);
+                PosteriorSummary summary;
+                try {
+                    summary = ps.summary();
+                } catch (RuntimeException e) {
+                    outcomes[i] = new Outcome(rows.get(i), null, null, "source " + ps.sourceId()
+                            + ": cannot summarise the draws: " + e);
+                    continue;
+                }
+                outcomes[i] = new Outcome(rows.get(i), summary, keepSamples ? ps : null, null);
             }
             return List.of(outcomes);
         }

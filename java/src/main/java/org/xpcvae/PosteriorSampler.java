@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -27,12 +28,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@link OrtSession}s ({@code r1_encoder}, {@code decoder_context}, {@code decoder_sample}),
  * opened once in the constructor and released by {@link #close()}.
  *
- * <p>Thread-safe: {@code sample} keeps all its state on the stack and ONNX Runtime sessions may
- * be run concurrently, so any number of threads may share one sampler (do not call
+ * <p>Thread-safe: a {@code sample} call keeps its state on the stack and in a work area (direct
+ * buffers) that it takes from the sampler's pool and returns when done, and ONNX Runtime sessions
+ * may be run concurrently, so any number of threads may share one sampler (do not call
  * {@link #close()} while they do). Results depend only on the bundle, the spectrum, its source
  * index, the seed and N (draw j does not even depend on N), never on batch composition, threads
- * or order: bit for bit, because every graph input is passed from 64-byte aligned memory at the
- * same position (see {@link #sample(List, long[], int, long)}).
+ * or order, bit for bit (see {@link #sample(List, long[], int, long)} for how).
  *
  * <p>Typical use: {@code try (PosteriorSampler s = PosteriorSampler.open(dir)) { s.sample(spectrum, 1000, 42L); }}
  */
@@ -56,10 +57,17 @@ public final class PosteriorSampler implements AutoCloseable {
             this.drawBatchSize = drawBatchSize;
         }
 
-        /** 1 intra-op thread per session, all graph optimisations, up to 4096 draws per decoder run. */
+        /**
+         * 1 intra-op thread per session, all graph optimisations, up to {@value #DEFAULT_DRAW_BATCH}
+         * draws per decoder run (the run's activations then stay in a core's L2 cache: 4096 rows
+         * made a 10 000-draw source 1.6 times slower; docs/performance.md).
+         */
         public static Options defaults() {
-            return new Options(1, OrtSession.SessionOptions.OptLevel.ALL_OPT, 4096);
+            return new Options(1, OrtSession.SessionOptions.OptLevel.ALL_OPT, DEFAULT_DRAW_BATCH);
         }
+
+        /** Default most draws per {@code decoder_sample} run. */
+        public static final int DEFAULT_DRAW_BATCH = 512;
 
         /** ONNX Runtime intra-op threads of each session. */
         public Options withIntraOpThreads(int n) {
@@ -91,11 +99,13 @@ public final class PosteriorSampler implements AutoCloseable {
             return drawBatchSize;
         }
 
-        /** Rows per decoder run for N draws. */
+        /** Rows per decoder run for N draws: N itself when it fits in one run. */
         int rowsPerRun(int n) {
-            if (n <= drawBatchSize) {
-                return n;
-            }
+            return Math.min(n, maxRowsPerRun());
+        }
+
+        /** The largest run: the draw batch size rounded down to a multiple of 16 (at least 16). */
+        int maxRowsPerRun() {
             return Math.max(ROW_GROUP, drawBatchSize / ROW_GROUP * ROW_GROUP);
         }
 
@@ -295,11 +305,16 @@ public final class PosteriorSampler implements AutoCloseable {
      * all draws are built (in double, passed as float32) and {@code decoder_sample} runs on
      * batches of draws (the spectrum's context repeated, one row per draw).
      *
-     * <p>The encoder graphs run on one spectrum at a time from 64-byte aligned memory: ONNX
-     * Runtime's reductions (the mean flux computed inside the graphs) round differently depending
-     * on a row's memory alignment, and the rows of a [B, 343] float32 batch sit at different
-     * alignments (1372 bytes apart), so a batched run would make a spectrum's draws depend, at
-     * float32 round-off, on its position in the batch.
+     * <p>The two per-spectrum graphs run on the spectra of the call in batches of up to
+     * {@value #ENCODER_CHUNK} (a single spectrum: batch 1), {@code r1_encoder} then
+     * {@code decoder_context}: a batch of 64 costs about as much as 6 single spectra, since a
+     * single spectrum's run mostly streams the graphs' weights from memory. A spectrum's outputs
+     * in a batch are those of its batch-1 run, bit for bit: the graphs compute the input features
+     * in double precision and round them once to float32, which absorbs the evaluation-order
+     * differences of vectorised loops, and every later operation works row by row (tested on
+     * thousands of spectra against batch-1 runs, and by the batch-composition and 8-thread tests).
+     * Decoder runs hold whole groups of 16 rows (64 bytes of float32) so that draw j always sits at
+     * the same alignment, whatever N and the run size.
      *
      * @param spectra       the spectra (all validated first; nothing runs if one is invalid)
      * @param sourceIndices source index of each spectrum (selects its random stream)
@@ -313,9 +328,7 @@ public final class PosteriorSampler implements AutoCloseable {
     public List<PosteriorSamples> sample(List<Spectrum> spectra, long[] sourceIndices, int nSamples, long seed) {
         Objects.requireNonNull(spectra, "spectra");
         Objects.requireNonNull(sourceIndices, "sourceIndices");
-        if (closed.get()) {
-            throw new IllegalStateException("the sampler is closed");
-        }
+        checkOpen();
         if (sourceIndices.length != spectra.size()) {
             throw new IllegalArgumentException(spectra.size() + " spectra but " + sourceIndices.length
                     + " source indices");
@@ -326,17 +339,20 @@ public final class PosteriorSampler implements AutoCloseable {
         for (Spectrum s : spectra) {
             Objects.requireNonNull(s, "spectrum").validate(nw);
         }
-        List<PosteriorSamples> out = new ArrayList<>(spectra.size());
         if (spectra.isEmpty()) {
-            return Collections.unmodifiableList(out);
+            return Collections.emptyList();
         }
-        Buffers buffers = new Buffers(options.rowsPerRun(nSamples));
-        for (int i = 0; i < spectra.size(); i++) {
-            Spectrum s = spectra.get(i);
-            Encoded e = encode(s, buffers);
-            out.add(sampleSource(s.sourceId(), sourceIndices[i], nSamples, seed, e, buffers));
+        Workspace ws = acquire();
+        try {
+            Encoded[] encoded = encode(spectra, ws);
+            PosteriorSamples[] out = new PosteriorSamples[spectra.size()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = sampleSource(spectra.get(i).sourceId(), sourceIndices[i], nSamples, seed, encoded[i], ws);
+            }
+            return Collections.unmodifiableList(Arrays.asList(out));
+        } finally {
+            release(ws);
         }
-        return Collections.unmodifiableList(out);
     }
 
     /**
@@ -347,27 +363,54 @@ public final class PosteriorSampler implements AutoCloseable {
      * @throws InvalidSpectrumException if the spectrum is invalid
      */
     public float[][] encoderOutputs(Spectrum spectrum) {
+        checkOpen();
+        Objects.requireNonNull(spectrum, "spectrum").validate(nw);
+        Workspace ws = acquire();
+        try {
+            Encoded e = encode(Collections.singletonList(spectrum), ws)[0];
+            return new float[][]{e.logits.clone(), e.mean.clone(), e.logStd.clone(), e.context.clone()};
+        } finally {
+            release(ws);
+        }
+    }
+
+    private void checkOpen() {
         if (closed.get()) {
             throw new IllegalStateException("the sampler is closed");
         }
-        Objects.requireNonNull(spectrum, "spectrum").validate(nw);
-        Encoded e = encode(spectrum, new Buffers(1));
-        return new float[][]{e.logits.clone(), e.mean.clone(), e.logStd.clone(), e.context.clone()};
     }
 
-    /** Direct, 64-byte aligned input buffers of one {@code sample} call (never shared between calls). */
-    private final class Buffers {
-        final FloatBuffer flux = alignedFloats(nw);
-        final FloatBuffer fluxError = alignedFloats(nw);
-        final int rows;
-        final FloatBuffer context;
-        final FloatBuffer z;
+    // ---- work buffers ----------------------------------------------------------------------
 
-        Buffers(int rows) {
-            this.rows = rows;
-            this.context = alignedFloats(rows * contextSize);
-            this.z = alignedFloats(rows * latent);
-        }
+    /**
+     * Direct, 64-byte aligned buffers for the graph inputs and the decoder's outputs, used by one
+     * {@code sample} call at a time and then returned to the sampler's pool: no direct memory is
+     * allocated per call (direct buffers are only freed by the garbage collector, and allocating
+     * them zeroes memory).
+     */
+    private final class Workspace {
+        final FloatBuffer flux = alignedFloats(ENCODER_CHUNK * nw);
+        final FloatBuffer fluxError = alignedFloats(ENCODER_CHUNK * nw);
+        final int rows = options.maxRowsPerRun();
+        final FloatBuffer context = alignedFloats(rows * contextSize);
+        final FloatBuffer z = alignedFloats(rows * latent);
+        final FloatBuffer loc = alignedFloats(rows * nParams);
+        final FloatBuffer logScale = alignedFloats(rows * nParams);
+        final float[] zRow = new float[rows * latent];
+        final float[] locRow = new float[rows * nParams];
+        final float[] logScaleRow = new float[rows * nParams];
+    }
+
+    /** Idle workspaces (at most as many as threads ever sampled at once). */
+    private final ConcurrentLinkedQueue<Workspace> pool = new ConcurrentLinkedQueue<>();
+
+    private Workspace acquire() {
+        Workspace ws = pool.poll();
+        return ws != null ? ws : new Workspace();
+    }
+
+    private void release(Workspace ws) {
+        pool.offer(ws);
     }
 
     private static FloatBuffer alignedFloats(int n) {
@@ -375,62 +418,97 @@ public final class PosteriorSampler implements AutoCloseable {
         return ByteBuffer.allocateDirect(bytes).alignedSlice(ALIGN).order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
+    /** A view of the first {@code n} floats of {@code b}, for a tensor of exactly that many elements. */
+    private static FloatBuffer head(FloatBuffer b, int n) {
+        FloatBuffer d = b.duplicate();
+        d.position(0).limit(n);
+        return d;
+    }
+
+    // ---- per-spectrum graphs -----------------------------------------------------------------
+
     /** Encoder outputs of one spectrum. */
     private static final class Encoded {
-        final float[] logits;
-        final float[] mean;
-        final float[] logStd;
-        final float[] context;
+        float[] logits;
+        float[] mean;
+        float[] logStd;
+        float[] context;
+    }
 
-        Encoded(float[] logits, float[] mean, float[] logStd, float[] context) {
-            this.logits = logits;
-            this.mean = mean;
-            this.logStd = logStd;
-            this.context = context;
+    /** Most spectra per run of the two per-spectrum graphs. */
+    static final int ENCODER_CHUNK = 64;
+
+    private static void closeAll(Map<String, OnnxTensor> tensors) {
+        for (OnnxTensor t : tensors.values()) {
+            t.close();
         }
     }
 
-    private Encoded encode(Spectrum spectrum, Buffers buf) {
-        String id = spectrum.sourceId();
-        buf.flux.clear();
-        spectrum.putFlux(buf.flux);
-        buf.flux.flip();
-        buf.fluxError.clear();
-        spectrum.putFluxError(buf.fluxError);
-        buf.fluxError.flip();
-        long[] shape = {1, nw};
-        String role = ModelBundle.ROLE_R1_ENCODER;
-        Encoded e;
-        try (OnnxTensor fluxT = OnnxTensor.createTensor(env, buf.flux, shape);
-             OnnxTensor errT = OnnxTensor.createTensor(env, buf.fluxError, shape)) {
-            Map<String, OnnxTensor> in = new LinkedHashMap<>();
-            in.put("flux", fluxT);
-            in.put("flux_error", errT);
-            float[] logits;
-            float[] mean;
-            float[] logStd;
-            try (OrtSession.Result r = encoder.run(in)) {
-                logits = output(r, id, role, "mix_logits", 1, components);
-                mean = output(r, id, role, "mix_mean", 1, components, latent);
-                logStd = output(r, id, role, "mix_log_std", 1, components, latent);
+    /**
+     * Runs {@code r1_encoder} and then {@code decoder_context} on the spectra of a call, up to
+     * {@link #ENCODER_CHUNK} spectra per run (one [m, 343] batch from 64-byte aligned memory).
+     */
+    private Encoded[] encode(List<Spectrum> spectra, Workspace ws) {
+        Encoded[] out = new Encoded[spectra.size()];
+        for (int c0 = 0; c0 < out.length; c0 += ENCODER_CHUNK) {
+            int m = Math.min(ENCODER_CHUNK, out.length - c0);
+            ws.flux.clear();
+            ws.fluxError.clear();
+            for (int i = 0; i < m; i++) {
+                Spectrum s = spectra.get(c0 + i);
+                s.putFlux(ws.flux);
+                s.putFluxError(ws.fluxError);
+                out[c0 + i] = new Encoded();
             }
-            role = ModelBundle.ROLE_DECODER_CONTEXT;
-            try (OrtSession.Result r = contextGraph.run(in)) {
-                e = new Encoded(logits, mean, logStd, output(r, id, role, "context", 1, contextSize));
+            String ids = m == 1 ? spectra.get(c0).sourceId()
+                    : spectra.get(c0).sourceId() + " .. " + spectra.get(c0 + m - 1).sourceId() + " (a batch of " + m + ")";
+            long[] shape = {m, nw};
+            Map<String, OnnxTensor> in = new LinkedHashMap<>(4);
+            String role = ModelBundle.ROLE_R1_ENCODER;
+            try {
+                in.put("flux", OnnxTensor.createTensor(env, head(ws.flux, m * nw), shape));
+                in.put("flux_error", OnnxTensor.createTensor(env, head(ws.fluxError, m * nw), shape));
+                try (OrtSession.Result r = encoder.run(in)) {
+                    float[] logits = output(r, ids, role, "mix_logits", m, components);
+                    float[] mean = output(r, ids, role, "mix_mean", m, components, latent);
+                    float[] logStd = output(r, ids, role, "mix_log_std", m, components, latent);
+                    int kl = components * latent;
+                    for (int i = 0; i < m; i++) {
+                        Encoded e = out[c0 + i];
+                        e.logits = Arrays.copyOfRange(logits, i * components, (i + 1) * components);
+                        e.mean = Arrays.copyOfRange(mean, i * kl, (i + 1) * kl);
+                        e.logStd = Arrays.copyOfRange(logStd, i * kl, (i + 1) * kl);
+                    }
+                }
+                role = ModelBundle.ROLE_DECODER_CONTEXT;
+                try (OrtSession.Result r = contextGraph.run(in)) {
+                    float[] context = output(r, ids, role, "context", m, contextSize);
+                    for (int i = 0; i < m; i++) {
+                        out[c0 + i].context = Arrays.copyOfRange(context, i * contextSize, (i + 1) * contextSize);
+                    }
+                }
+            } catch (OrtException ex) {
+                throw new InferenceException("source " + ids + ": ONNX Runtime failed in " + role + ": "
+                        + ex.getMessage(), ex);
+            } finally {
+                closeAll(in);
             }
-        } catch (OrtException ex) {
-            throw new InferenceException("source " + id + ": ONNX Runtime failed in " + role + ": " + ex.getMessage(),
-                    ex);
+            for (int i = 0; i < m; i++) {
+                Encoded e = out[c0 + i];
+                String id = spectra.get(c0 + i).sourceId();
+                requireFinite(id, ModelBundle.ROLE_R1_ENCODER, "mix_logits", e.logits);
+                requireFinite(id, ModelBundle.ROLE_R1_ENCODER, "mix_mean", e.mean);
+                requireFinite(id, ModelBundle.ROLE_R1_ENCODER, "mix_log_std", e.logStd);
+                requireFinite(id, ModelBundle.ROLE_DECODER_CONTEXT, "context", e.context);
+            }
         }
-        requireFinite(id, ModelBundle.ROLE_R1_ENCODER, "mix_logits", e.logits);
-        requireFinite(id, ModelBundle.ROLE_R1_ENCODER, "mix_mean", e.mean);
-        requireFinite(id, ModelBundle.ROLE_R1_ENCODER, "mix_log_std", e.logStd);
-        requireFinite(id, ModelBundle.ROLE_DECODER_CONTEXT, "context", e.context);
-        return e;
+        return out;
     }
+
+    // ---- per-draw part -----------------------------------------------------------------------
 
     /** Draws of one source given its encoder outputs. */
-    private PosteriorSamples sampleSource(String id, long sourceIndex, int n, long seed, Encoded e, Buffers buf) {
+    private PosteriorSamples sampleSource(String id, long sourceIndex, int n, long seed, Encoded e, Workspace ws) {
         final int kk = components;
         final int l = latent;
         final int h = contextSize;
@@ -461,12 +539,15 @@ public final class PosteriorSampler implements AutoCloseable {
         }
 
         double[] x = new double[n * p];
-        int rows = buf.rows;
-        buf.context.clear();
+        int rows = options.rowsPerRun(n);
+        // the spectrum's context, once per row of a run (the same for every run of this source)
+        ws.context.clear();
         for (int r = 0; r < rows; r++) {
-            buf.context.put(e.context);
+            ws.context.put(e.context);
         }
-        float[] z = new float[rows * l];
+        float[] z = ws.zRow;
+        float[] loc = ws.locRow;
+        float[] logScale = ws.logScaleRow;
         for (int j0 = 0; j0 < n; j0 += rows) {
             int m = Math.min(rows, n - j0);
             // 2. latent vectors of draws j0 .. j0+m-1
@@ -482,48 +563,63 @@ public final class PosteriorSampler implements AutoCloseable {
                         break;
                     }
                 }
+                int c0 = comp * l;
                 for (int q = 0; q < l; q++) {
-                    double zq = mean[comp * l + q] + std[comp * l + q] * CounterRng.normal(key, base + 1 + 2L * q);
-                    z[r * l + q] = (float) zq;
+                    z[r * l + q] = (float) (mean[c0 + q] + std[c0 + q] * CounterRng.normal(key, base + 1 + 2L * q));
                 }
             }
-            buf.z.clear();
-            buf.z.put(z, 0, m * l);
-            buf.z.flip();
-            buf.context.position(0).limit(m * h);
-            // 3. parameters
-            float[] loc;
-            float[] logScale;
-            String role = ModelBundle.ROLE_DECODER_SAMPLE;
-            try (OnnxTensor ctxT = OnnxTensor.createTensor(env, buf.context, new long[]{m, h});
-                 OnnxTensor zT = OnnxTensor.createTensor(env, buf.z, new long[]{m, l})) {
-                Map<String, OnnxTensor> in = new LinkedHashMap<>();
-                in.put("context", ctxT);
-                in.put("z", zT);
-                try (OrtSession.Result res = decoder.run(in)) {
-                    loc = output(res, id, role, "loc", m, p);
-                    logScale = output(res, id, role, "log_scale", m, p);
-                }
-            } catch (OrtException ex) {
-                throw new InferenceException("source " + id + ": ONNX Runtime failed in " + role + ": "
-                        + ex.getMessage(), ex);
-            }
+            ws.z.clear();
+            ws.z.put(z, 0, m * l);
+            // 3. parameters: decoder_sample writes loc and log_scale into the workspace's buffers
+            runDecoder(id, ws, m);
+            ws.loc.position(0);
+            ws.loc.get(loc, 0, m * p);
+            ws.logScale.position(0);
+            ws.logScale.get(logScale, 0, m * p);
             for (int r = 0; r < m; r++) {
                 long base = (long) (j0 + r) * d + 1 + 2L * l;
+                int o = r * p;
+                int xo = (j0 + r) * p;
                 for (int q = 0; q < p; q++) {
-                    double lc = loc[r * p + q];
-                    double ls = logScale[r * p + q];
+                    double lc = loc[o + q];
+                    double ls = logScale[o + q];
                     if (!Double.isFinite(lc) || !Double.isFinite(ls)) {
                         throw new InferenceException("source " + id + ": decoder_sample produced a non-finite "
                                 + (Double.isFinite(lc) ? "log_scale" : "loc") + " for draw " + (j0 + r));
                     }
                     double wq = lc + StrictMath.exp(ls) * CounterRng.normal(key, base + 2L * q);
                     double uq = 1.0 / (1.0 + StrictMath.exp(-wq));
-                    x[(j0 + r) * p + q] = low[q] + (high[q] - low[q]) * uq;
+                    x[xo + q] = low[q] + (high[q] - low[q]) * uq;
                 }
             }
         }
         return new PosteriorSamples(id, sourceIndex, seed, bundle.parameters(), x);
+    }
+
+    /** One run of {@code decoder_sample} on the first {@code m} rows of the workspace. */
+    private void runDecoder(String id, Workspace ws, int m) {
+        String role = ModelBundle.ROLE_DECODER_SAMPLE;
+        long[] outShape = {m, nParams};
+        Map<String, OnnxTensor> in = new LinkedHashMap<>(4);
+        Map<String, OnnxTensor> out = new LinkedHashMap<>(4);
+        try {
+            in.put("context", OnnxTensor.createTensor(env, head(ws.context, m * contextSize), new long[]{m, contextSize}));
+            in.put("z", OnnxTensor.createTensor(env, head(ws.z, m * latent), new long[]{m, latent}));
+            out.put("loc", OnnxTensor.createTensor(env, head(ws.loc, m * nParams), outShape));
+            out.put("log_scale", OnnxTensor.createTensor(env, head(ws.logScale, m * nParams), outShape));
+            try (OrtSession.Result r = decoder.run(in, out)) {
+                if (r.size() != 2) {
+                    throw new InferenceException("source " + id + ": " + role + " returned " + r.size()
+                            + " outputs, expected loc and log_scale");
+                }
+            }
+        } catch (OrtException ex) {
+            throw new InferenceException("source " + id + ": ONNX Runtime failed in " + role + ": "
+                    + ex.getMessage(), ex);
+        } finally {
+            closeAll(in);
+            closeAll(out);
+        }
     }
 
     private static float[] output(OrtSession.Result r, String id, String role, String name, long... shape)
@@ -563,6 +659,7 @@ public final class PosteriorSampler implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        pool.clear();
         OrtException first = null;
         for (OrtSession s : new OrtSession[]{decoder, contextGraph, encoder}) {
             try {

@@ -38,16 +38,134 @@ public final class PosteriorSummary {
             throw new IllegalArgumentException("source " + samples.sourceId() + ": no samples to summarise");
         }
         int p = samples.parameterCount();
+        int n = samples.size();
+        // the order statistics the quantiles need (floor(h) and floor(h) + 1 of each)
+        int[] wanted = orderStatistics(n);
         double[][] values = new double[p][];
         for (int k = 0; k < p; k++) {
             double[] column = samples.column(k);
-            Arrays.sort(column);
+            selectInPlace(column, wanted);
             values[k] = new double[QUANTILES.length];
             for (int q = 0; q < QUANTILES.length; q++) {
                 values[k][q] = percentileOfSorted(column, QUANTILES[q]);
             }
         }
         return new PosteriorSummary(samples.sourceId(), samples.parameters(), samples.size(), values);
+    }
+
+    /** Sorted, distinct indices of the order statistics that {@link #percentileOfSorted} reads for N values. */
+    static int[] orderStatistics(int n) {
+        int[] idx = new int[2 * QUANTILES.length];
+        int m = 0;
+        for (double q : QUANTILES) {
+            double h = (n - 1) * q;
+            if (h >= n - 1) {
+                idx[m++] = n - 1;
+            } else {
+                int lo = (int) Math.floor(h);
+                idx[m++] = lo;
+                idx[m++] = lo + 1;
+            }
+        }
+        return Arrays.stream(idx, 0, m).sorted().distinct().toArray();
+    }
+
+    /**
+     * Sets {@code a[i]}, for every {@code i} in {@code wanted} (sorted, distinct), to the value a
+     * full ascending sort of {@code a} would put there ({@link Arrays#sort(double[])} order); the
+     * other elements are left in an unspecified order. The values are therefore exactly the sorted
+     * ones, at O(N) cost: the values are counted into buckets of equal width between their minimum
+     * and maximum (a monotone map, so a lower bucket only holds smaller or equal values), and only
+     * the buckets holding a wanted rank are sorted. Arrays holding NaN are sorted in full.
+     */
+    static void selectInPlace(double[] a, int[] wanted) {
+        int n = a.length;
+        if (n < 64 || wanted.length == 0) {
+            Arrays.sort(a);
+            return;
+        }
+        double min = Double.POSITIVE_INFINITY;
+        double max = Double.NEGATIVE_INFINITY;
+        for (double v : a) {
+            if (v != v) {
+                Arrays.sort(a);
+                return;
+            }
+            min = Math.min(min, v);
+            max = Math.max(max, v);
+        }
+        int buckets = Math.min(4096, Integer.highestOneBit(n) * 2);
+        double scale = buckets / (max - min);
+        if (!(scale > 0.0 && scale < Double.POSITIVE_INFINITY)) {
+            scale = 0.0; // all equal, or a range beyond double: one bucket
+        }
+        int[] start = new int[buckets + 1];
+        for (double v : a) {
+            start[bucket(v, min, scale, buckets) + 1]++;
+        }
+        for (int b = 0; b < buckets; b++) {
+            start[b + 1] += start[b];
+        }
+        // the buckets holding wanted ranks, and their elements (sorted)
+        int[] target = new int[wanted.length];
+        int distinct = 0;
+        for (int w = 0; w < wanted.length; w++) {
+            int b = upperBucket(start, wanted[w]);
+            target[w] = b;
+            if (w == 0 || b != target[w - 1]) {
+                distinct++;
+            }
+        }
+        int[] which = new int[distinct];
+        for (int w = 0, k = 0; w < wanted.length; w++) {
+            if (w == 0 || target[w] != target[w - 1]) {
+                which[k++] = target[w];
+            }
+        }
+        double[][] members = new double[distinct][];
+        int[] fill = new int[distinct];
+        int[] memberOf = new int[buckets];
+        Arrays.fill(memberOf, -1);
+        for (int k = 0; k < distinct; k++) {
+            members[k] = new double[start[which[k] + 1] - start[which[k]]];
+            memberOf[which[k]] = k;
+        }
+        for (double v : a) {
+            int k = memberOf[bucket(v, min, scale, buckets)];
+            if (k >= 0) {
+                members[k][fill[k]++] = v;
+            }
+        }
+        for (double[] m : members) {
+            Arrays.sort(m);
+        }
+        double[] result = new double[wanted.length];
+        for (int w = 0; w < wanted.length; w++) {
+            result[w] = members[memberOf[target[w]]][wanted[w] - start[target[w]]];
+        }
+        for (int w = 0; w < wanted.length; w++) {
+            a[wanted[w]] = result[w];
+        }
+    }
+
+    private static int bucket(double v, double min, double scale, int buckets) {
+        int b = (int) ((v - min) * scale);
+        return b < buckets ? b : buckets - 1;
+    }
+
+    /** The bucket b with start[b] &lt;= rank &lt; start[b + 1]. */
+    private static int upperBucket(int[] start, int rank) {
+        int lo = 0;
+        int hi = start.length - 2;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) >>> 1;
+            if (start[mid] <= rank) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return lo;
     }
 
     /**

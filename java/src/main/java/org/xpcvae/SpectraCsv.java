@@ -2,7 +2,11 @@ package org.xpcvae;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.Writer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,14 +21,53 @@ import java.util.Objects;
  * {@code source_id,flux_0,...,flux_<n-1>,flux_error_0,...,flux_error_<n-1>} (UTF-8, one header
  * line, columns located by name, extra columns ignored).
  *
- * <p>A missing header or missing columns make the file unreadable ({@link CsvFormatException});
- * a problem in one data row (too few fields, a value that is not a number) is reported in that
- * row's {@link Row} and reading goes on. Blank lines are skipped and not counted as rows.
- * Numbers are parsed as doubles (accepting Python's {@code nan}/{@code inf} spellings) and rounded
- * to float32.
+ * <p>A missing header or missing columns, or flux columns for more samples than the bundle's
+ * grid has ({@code flux_343}, ...: spectra on another wavelength grid), make the file unreadable
+ * ({@link CsvFormatException}); a problem in one data row (another number of fields than the
+ * header, a value that is not a number, a line longer than {@link #MAX_LINE_CHARS}) is reported in
+ * that row's {@link Row} and reading goes on, so that batch output keeps one row per input row.
+ * Blank lines are skipped and not counted as rows. Bytes that are not UTF-8 are read as U+FFFD
+ * (a row holding them in a number field becomes an error row; they never stop the file). Numbers
+ * are parsed as doubles (accepting Python's {@code nan}/{@code inf} spellings) and rounded to
+ * float32. A file name of {@code -} reads standard input.
  */
 public final class SpectraCsv {
     private SpectraCsv() {
+    }
+
+    /** Longest data line read (a spectrum takes about 20 000 characters); longer lines are error rows. */
+    public static final int MAX_LINE_CHARS = 1 << 22;
+
+    /** Wavelengths of the spectra CSV's samples: GaiaXPy's default sampling, 336, 338, ..., 1020 nm. */
+    public static double wavelengthNm(int i) {
+        return 336.0 + 2.0 * i;
+    }
+
+    /** Two wavelength grids are the same when every sample agrees to this many nm. */
+    public static final double GRID_TOLERANCE_NM = 1e-3;
+
+    /**
+     * Checks that {@code bundle}'s wavelength grid is the spectra CSV's (the file carries no
+     * wavelengths: flux_i is at {@link #wavelengthNm(int)}, docs/formats.md), so that spectra are
+     * never fed to a model trained on another grid.
+     *
+     * @throws CsvFormatException naming the bundle, both grids and the first differing sample
+     */
+    public static void checkGrid(ModelBundle bundle, Path file) throws CsvFormatException {
+        double[] w = bundle.wavelength();
+        if (w.length != ModelBundle.SPECTRUM_LENGTH) {
+            throw new CsvFormatException(file + ": the spectra CSV has " + ModelBundle.SPECTRUM_LENGTH
+                    + " samples per spectrum (336-1020 nm), bundle " + bundle.directory() + " has a grid of "
+                    + w.length);
+        }
+        for (int i = 0; i < w.length; i++) {
+            if (!(Math.abs(w[i] - wavelengthNm(i)) <= GRID_TOLERANCE_NM)) {
+                throw new CsvFormatException(file + ": bundle " + bundle.directory() + " has another wavelength grid ("
+                        + w.length + " points " + w[0] + "-" + w[w.length - 1] + " nm; sample " + i + " at " + w[i]
+                        + " nm) than the spectra CSV (GaiaXPy's default sampling, 336-1020 nm in steps of 2 nm; sample "
+                        + i + " at " + wavelengthNm(i) + " nm): the spectra would be misread");
+            }
+        }
     }
 
     /** One data row: a parsed spectrum (not yet validated) or the reason it could not be parsed. */
@@ -87,7 +130,6 @@ public final class SpectraCsv {
         private final int idColumn;
         private final int[] fluxColumns;
         private final int[] errorColumns;
-        private final int minFields;
         private final int headerFields;
         private long lineNumber;
         private long rowIndex;
@@ -96,11 +138,15 @@ public final class SpectraCsv {
             this.file = file;
             this.in = in;
             this.length = length;
-            String header = in.readLine();
+            String header = readLine();
             lineNumber = 1;
-            while (header != null && header.trim().isEmpty()) {
-                header = in.readLine();
+            while (header != null && !tooLong && header.trim().isEmpty()) {
+                header = readLine();
                 lineNumber++;
+            }
+            if (tooLong) {
+                throw new CsvFormatException(file + ": the header line is longer than " + MAX_LINE_CHARS
+                        + " characters");
             }
             if (header == null) {
                 throw new CsvFormatException(file + ": no header line (expected source_id,flux_0,...,flux_"
@@ -141,11 +187,24 @@ public final class SpectraCsv {
                     throw new CsvFormatException(file + ": header has column " + d + " more than once");
                 }
             }
+            // flux_<i>/flux_error_<i> beyond the grid: spectra sampled on another (longer) grid
+            int extra = -1;
+            for (String name : index.keySet()) {
+                String digits = name.startsWith("flux_error_") ? name.substring(11)
+                        : name.startsWith("flux_") ? name.substring(5) : null;
+                if (digits != null && !digits.isEmpty() && digits.length() < 10 && digits.chars().allMatch(Character::isDigit)) {
+                    extra = Math.max(extra, Integer.parseInt(digits));
+                }
+            }
+            if (extra >= length) {
+                throw new CsvFormatException(file + ": header has flux columns up to index " + extra + " ("
+                        + (extra + 1) + " samples per spectrum), the bundle's wavelength grid has " + length
+                        + " (336-1020 nm in steps of 2 nm): the spectra are on another wavelength grid");
+            }
             int max = idColumn;
             for (int i = 0; i < length; i++) {
                 max = Math.max(max, Math.max(fluxColumns[i], errorColumns[i]));
             }
-            minFields = max + 1;
         }
 
         private static int column(Map<String, Integer> index, String name, List<String> missing) {
@@ -161,17 +220,21 @@ public final class SpectraCsv {
         public Row next() throws IOException {
             String line;
             do {
-                line = in.readLine();
+                line = readLine();
                 if (line == null) {
                     return null;
                 }
                 lineNumber++;
-            } while (line.trim().isEmpty());
+            } while (!tooLong && line.trim().isEmpty());
             long row = rowIndex++;
+            if (tooLong) {
+                return new Row(row, lineNumber, "", null, "row " + row + " (line " + lineNumber
+                        + ") is longer than " + MAX_LINE_CHARS + " characters");
+            }
             List<String> fields = Csv.split(line);
             String id = idColumn < fields.size() ? fields.get(idColumn).trim() : "";
             String who = id.isEmpty() ? "row " + row : "source " + id;
-            if (fields.size() < minFields) {
+            if (fields.size() != headerFields) {
                 return new Row(row, lineNumber, id, null, (id.isEmpty() ? "" : "source " + id + ": ") + "row " + row
                         + " (line " + lineNumber + ") has " + fields.size() + " fields, the header has " + headerFields);
             }
@@ -190,6 +253,63 @@ public final class SpectraCsv {
                 }
             }
             return new Row(row, lineNumber, id, new Spectrum(id, flux, error), null);
+        }
+
+        private final StringBuilder lineBuffer = new StringBuilder(1 << 15);
+        private final char[] chunk = new char[1 << 16];
+        private int chunkPos;
+        private int chunkEnd;
+        private boolean tooLong;
+        private boolean pendingCr;
+
+        /**
+         * The next line without its terminator ({@code \n}, {@code \r\n} or {@code \r}, as
+         * {@link BufferedReader#readLine()}), or null at the end; a line longer than
+         * {@link #MAX_LINE_CHARS} is consumed but not kept ({@link #tooLong} set, "" returned).
+         */
+        private String readLine() throws IOException {
+            lineBuffer.setLength(0);
+            tooLong = false;
+            boolean any = false;
+            while (true) {
+                if (chunkPos == chunkEnd) {
+                    int n = in.read(chunk, 0, chunk.length);
+                    if (n < 0) {
+                        return any ? (tooLong ? "" : lineBuffer.toString()) : null;
+                    }
+                    chunkPos = 0;
+                    chunkEnd = n;
+                    continue;
+                }
+                if (pendingCr) {
+                    pendingCr = false;
+                    if (chunk[chunkPos] == '\n') {
+                        chunkPos++; // the \n of a \r\n
+                        continue;
+                    }
+                }
+                int start = chunkPos;
+                int stop = start;
+                while (stop < chunkEnd && chunk[stop] != '\n' && chunk[stop] != '\r') {
+                    stop++;
+                }
+                if (stop > start) {
+                    any = true;
+                    if (!tooLong && lineBuffer.length() + (stop - start) > MAX_LINE_CHARS) {
+                        tooLong = true;
+                        lineBuffer.setLength(0);
+                    }
+                    if (!tooLong) {
+                        lineBuffer.append(chunk, start, stop - start);
+                    }
+                }
+                chunkPos = stop;
+                if (stop < chunkEnd) {
+                    pendingCr = chunk[stop] == '\r';
+                    chunkPos++;
+                    return tooLong ? "" : lineBuffer.toString();
+                }
+            }
         }
 
         private static String parse(String text, float[] dst, int i) {
@@ -222,7 +342,11 @@ public final class SpectraCsv {
      * @throws CsvFormatException if the header is missing or lacks required columns
      */
     public static Reader open(Path file, int spectrumLength) throws IOException {
-        BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+        InputStream raw = file.toString().equals("-") ? System.in : Files.newInputStream(file);
+        CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPLACE)
+                .onUnmappableCharacter(CodingErrorAction.REPLACE);
+        BufferedReader in = new BufferedReader(new InputStreamReader(raw, utf8), 1 << 16);
         try {
             return new Reader(file, in, spectrumLength);
         } catch (IOException | RuntimeException e) {

@@ -73,4 +73,39 @@ public class PosteriorSummaryTest {
             assertEquals(9.775 * (k + 1), sum.p97_5(k), 1e-12);
         }
     }
+
+    /** The quickselect of {@link PosteriorSummary#of} reads exactly the values a full sort puts there. */
+    @Test
+    public void selectionGivesTheSortedOrderStatistics() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        for (int t = 0; t < 3000; t++) {
+            int n = 1 + r.nextInt(t < 2000 ? 60 : 5000);
+            double[] a = new double[n];
+            int distinct = 1 + r.nextInt(n + 1);
+            for (int i = 0; i < n; i++) {
+                a[i] = r.nextInt(4) == 0 ? r.nextInt(distinct) : r.nextDouble() * 1e3 - 500;
+                if (r.nextInt(50) == 0) {
+                    a[i] = new double[]{Double.NaN, -0.0, 0.0, Double.POSITIVE_INFINITY}[r.nextInt(4)];
+                }
+            }
+            if (t % 3 == 0) {
+                java.util.Arrays.sort(a); // sorted and reverse-sorted inputs
+                if (t % 2 == 0) {
+                    for (int i = 0; i < n / 2; i++) {
+                        double x = a[i];
+                        a[i] = a[n - 1 - i];
+                        a[n - 1 - i] = x;
+                    }
+                }
+            }
+            double[] sorted = a.clone();
+            java.util.Arrays.sort(sorted);
+            double[] selected = a.clone();
+            PosteriorSummary.selectInPlace(selected, PosteriorSummary.orderStatistics(n));
+            for (double q : PosteriorSummary.QUANTILES) {
+                assertEquals(Double.doubleToRawLongBits(PosteriorSummary.percentileOfSorted(sorted, q)),
+                        Double.doubleToRawLongBits(PosteriorSummary.percentileOfSorted(selected, q)));
+            }
+        }
+    }
 }
