@@ -193,8 +193,8 @@ def write_report(res: dict, out: Path) -> None:
         "336 + 2i nm by definition (docs/formats.md). The Java CLI refuses (exit 2) a bundle whose "
         "`wavelength_nm` differs from that grid by more than 0.001 nm at any sample, and both readers refuse a "
         "header with flux columns beyond the grid (`flux_343`, …) — `RobustnessTest.unusable…` | the reader refuses "
-        "extra flux columns; `xpdata.load_spectra` refuses sampled spectra on another grid and checks only the "
-        "length of the bundle's grid for the project CSV (strict xfail `test_bundle_on_another_wavelength_grid…`) |",
+        "extra flux columns; `xpdata.load_spectra` refuses sampled spectra on another grid, and `infer_csv` refuses "
+        "a bundle whose grid is not the input's (`test_bundle_on_another_wavelength_grid_is_refused`) |",
         "| interrupted run | output written to a hidden `.name.*.partial` file and renamed on success; a shutdown "
         "hook deletes it on SIGTERM/Ctrl-C (`RobustnessTest.interruptedRunLeavesNoOutput` kills a run) | "
         "`atomic_path` (temporary name, `os.replace`) |",
