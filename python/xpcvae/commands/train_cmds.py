@@ -26,6 +26,12 @@ def register(sub) -> None:
     p.add_argument("--context-size", type=int, default=128)
     p.add_argument("--head-widths", type=int, nargs="+", default=[128])
     p.add_argument("--time-limit", type=float, default=None, help="stop (resumably) after this many seconds")
+    p.add_argument("--error-shapes", choices=("family", "library"), default="family",
+                   help="distortion of the reported errors: a low-order family, or real stars' error "
+                        "arrays relative to the noise model (xpcvae.observe)")
+    p.add_argument("--model-error", type=float, default=0.0, metavar="FRACTION",
+                   help="rms of an unreported fractional model error added to the training spectra "
+                        "(simulation-to-real mismatch; xpcvae.observe)")
     p.add_argument("--init-from", default=None, metavar="RUN",
                    help="fine-tune: start from RUN's best weights (same grid, same split, same architecture)")
     p.set_defaults(func=_train)
@@ -54,7 +60,8 @@ def _train(args) -> int:
     train_cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_min=args.lr_min,
                             kl_start=args.kl_start, kl_end=args.kl_end, patience=args.patience,
                             g_mag_min=args.g_mag[0], g_mag_max=args.g_mag[1], seed=args.seed,
-                            threads=args.threads, time_limit_s=args.time_limit)
+                            threads=args.threads, time_limit_s=args.time_limit,
+                            error_shapes=args.error_shapes, model_error=args.model_error)
     trainer = Trainer(grid, args.out, NoiseModel.default(), model_cfg, train_cfg, grid_path=args.grid,
                       init_from=args.init_from)
     if trainer.epoch:
