@@ -75,12 +75,14 @@ def noisy_test_spectra(tiny_grid, tiny_run, noise):
 
 
 @pytest.fixture(scope="session")
-def tiny_bundle(tiny_run, noisy_test_spectra, tmp_path_factory):
+def tiny_bundle(tiny_run, tiny_grid, noisy_test_spectra, tmp_path_factory):
+    """The tiny run's bundle, with the forward_model graph of its (blackbody) grid."""
     from xpcvae.export import export_model
     from xpcvae.training import load_run_model
 
     model, _ = load_run_model(tiny_run)
     out = tmp_path_factory.mktemp("bundles") / "tiny"
     bundle, _ = export_model(model, out, check_spectra=(noisy_test_spectra.flux, noisy_test_spectra.sigma),
-                             description="tiny test model")
+                             description="tiny test model", provenance={"grid_attrs": dict(tiny_grid.attrs)})
+    assert bundle.has_role("forward_model")
     return bundle

@@ -3,8 +3,10 @@
 The JVM is started once per test session with the jars of the Gradle distribution
 (``make java`` builds it; ``make test`` always does before pytest). The Java classes
 are called directly: the random numbers, the network outputs, the seeded posterior
-draws and their summaries must agree with the Python reference, and the Java CLI must
-write the same summary file as ``xpcvae infer --engine python``.
+draws and their summaries must agree with the Python reference, the Java forward model
+(the bundle's ``forward_model`` graph) and goodness of fit with the NumPy ones, and the
+Java CLI must write the same summary file as ``xpcvae infer --engine python``, its
+goodness-of-fit columns included.
 
 Every test runs against the tiny test bundle (trained in this session) and the
 shipped default bundle in ``export/default``.
@@ -168,10 +170,77 @@ def test_java_cli_writes_what_python_writes(case, tmp_path):
     assert jr[9]["status"] == "error" and "flux[100]" in jr[9]["message"]
     cols = [c for c in jr[0] if c.split("_")[-1] in ("median", "p16", "p84", "p2.5", "p97.5")]
     assert len(cols) == 35
+    assert list(jr[0]) == list(pr[0])  # the same header, gof_chi2,ood_flag,ood_reason,at_bound last
+    assert list(jr[0])[-4:] == ["gof_chi2", "ood_flag", "ood_reason", "at_bound"]
     for a, b in zip(jr, pr):
         if a["status"] != "ok":
+            assert [a[k] for k in list(a)[-4:]] == ["", "", "", ""] == [b[k] for k in list(b)[-4:]]
             continue
         for c in cols:
             name = c.rsplit("_", 1)[0]
             span = SPAN[params.INDEX[name]]
             assert abs(float(a[c]) - float(b[c])) / span <= 1e-5, (a["source_id"], c)
+        assert float(a["gof_chi2"]) == pytest.approx(float(b["gof_chi2"]), rel=1e-6, abs=0), a["source_id"]
+        assert (a["ood_flag"], a["ood_reason"], a["at_bound"]) == (b["ood_flag"], b["ood_reason"], b["at_bound"])
+
+
+def _java_summary(java, bundle_dir, source_id, median):
+    import jpype
+
+    jb = java.ModelBundle.load(str(bundle_dir))
+    draws = jpype.JArray(jpype.JDouble, 2)([list(map(float, median))])
+    return java.PosteriorSamples.of(source_id, 0, 0, jb.parameters(), draws).summary()
+
+
+def test_java_forward_model_agrees_with_numpy(java, case):
+    """The forward_model graph on ONNX Runtime Java against ForwardModel.spectra (float64 both)."""
+    import jpype
+
+    from xpcvae.bundle import ModelBundle
+    from xpcvae.inference import forward_config, model_spectra
+
+    bundle, _, _ = case
+    b = ModelBundle.load(bundle)
+    r = np.random.default_rng(17)
+    theta = params.from_unit(r.random((300, params.NDIM)))
+    theta[:40, params.INDEX["ff"]] = 0.0
+    theta[40:60, params.INDEX["a0"]] = 10.0
+    theta[60:100] = np.where(r.random((40, params.NDIM)) < 0.5, params.LOW, params.HIGH)
+    want = model_spectra(theta, forward_config(b))
+    with java.GoodnessOfFit(java.ModelBundle.load(str(bundle))) as g:
+        got = np.array([list(row) for row in g.modelSpectra(jpype.JArray(jpype.JDouble, 2)(theta.tolist()))])
+    # the requirement is 1e-6; float64 throughout gives ~1e-13 (a float32 step would show as ~1e-8)
+    assert np.max(np.abs(got / want - 1)) <= 1e-10
+
+
+def test_java_goodness_of_fit_of_python_medians(java, case, tmp_path):
+    """Java's gof columns of the same medians and spectra are Python's (reduced_chi2, ood_columns)."""
+    import jpype
+
+    from xpcvae.bundle import ModelBundle
+    from xpcvae.inference import forward_config, gof_settings, model_spectra, ood_columns, reduced_chi2
+
+    bundle, flux, sigma = case
+    b = ModelBundle.load(bundle)
+    n = 40
+    f32, e32 = flux[:n].astype(np.float32), sigma[:n].astype(np.float32)
+    r = np.random.default_rng(3)
+    medians = params.from_unit(r.uniform(0.002, 0.998, (n, params.NDIM)))
+    medians[:5, params.INDEX["ff"]] = 0.0  # at a bound
+    gof = gof_settings(b)
+    chi2 = reduced_chi2(f32.astype(float), e32.astype(float), model_spectra(medians, forward_config(b)),
+                        gof["systematic"], gof["dof"])
+    assert (chi2 > gof["threshold"]).any() and (chi2 <= gof["threshold"]).any()  # both kinds of rows
+    JFloat = jpype.JArray(jpype.JFloat)
+    jl = jpype.JClass("java.util.ArrayList")
+    summaries, spectra = jl(), jl()
+    for i in range(n):
+        summaries.add(_java_summary(java, bundle, f"s{i}", medians[i]))
+        spectra.add(java.Spectrum(f"s{i}", JFloat(f32[i].tolist()), JFloat(e32[i].tolist())))
+    with java.GoodnessOfFit(java.ModelBundle.load(str(bundle))) as g:
+        res = list(g.evaluate(summaries, spectra))
+    for i, res_i in enumerate(res):
+        cols = [str(c) for c in res_i.columns()]
+        want = ood_columns(chi2[i], medians[i], b.low, b.high, gof["threshold"], gof["bound_fraction"])
+        assert float(cols[0]) == pytest.approx(chi2[i], rel=1e-12, abs=0)
+        assert cols[1:] == want[1:], i

@@ -20,6 +20,11 @@ from . import params, rng
 FORMAT = "xpcvae-bundle"
 FORMAT_VERSION = 1
 ROLES = ("r1_encoder", "decoder_context", "decoder_sample")
+#: roles a bundle may have: ``forward_model`` (xpcvae.forward_export) lets an engine without the
+#: Python forward model compute the goodness of fit; a bundle without it is still complete
+OPTIONAL_ROLES = ("forward_model",)
+#: settings of the goodness of fit (manifest ``goodness_of_fit``; xpcvae.inference.gof_settings)
+GOF_KEYS = ("systematic", "threshold", "dof", "bound_fraction")
 REQUIRED_KEYS = (
     "format", "format_version", "parameters", "wavelength_nm", "latent_size",
     "mixture_components", "context_size", "posterior_family", "rng",
@@ -79,6 +84,10 @@ class ModelBundle:
     def path(self, role: str) -> Path:
         return self.root / self.manifest["files"][role]["path"]
 
+    def has_role(self, role: str) -> bool:
+        """Whether the bundle has the graph of ``role`` (always true for :data:`ROLES`)."""
+        return role in self.manifest["files"]
+
     @classmethod
     def load(cls, root) -> "ModelBundle":
         root = Path(root)
@@ -114,10 +123,17 @@ class ModelBundle:
             raise BundleError(str(exc)) from None
         if len(manifest["wavelength_nm"]) != 343:
             raise BundleError(f"bundle {root}: wavelength grid has {len(manifest['wavelength_nm'])} points, expected 343")
-        for role in ROLES:
+        if not isinstance(manifest["files"], dict):
+            raise BundleError(f"bundle {root}: files is not an object")
+        for role in ROLES + OPTIONAL_ROLES:
             entry = manifest["files"].get(role)
             if entry is None:
+                if role in OPTIONAL_ROLES:
+                    continue
                 raise BundleError(f"bundle {root}: manifest.json names no file for {role}")
+            if not (isinstance(entry, dict) and isinstance(entry.get("path"), str)
+                    and isinstance(entry.get("sha256"), str)):
+                raise BundleError(f"bundle {root}: files.{role} lacks a path or sha256")
             f = root / entry["path"]
             if not f.exists():
                 raise BundleError(f"bundle {root}: {entry['path']} ({role}) is missing")
@@ -127,4 +143,26 @@ class ModelBundle:
                     f"bundle {root}: checksum mismatch for {entry['path']} "
                     f"(manifest {entry['sha256'][:12]}..., file {digest[:12]}...)"
                 )
+        _check_gof(root, manifest.get("goodness_of_fit"))
         return cls(root=root, manifest=manifest)
+
+
+def _check_gof(root, gof) -> None:
+    """The optional ``goodness_of_fit`` settings: finite numbers where present."""
+    if gof is None:
+        return
+    if not isinstance(gof, dict):
+        raise BundleError(f"bundle {root}: goodness_of_fit is not an object")
+    for key in GOF_KEYS:
+        v = gof.get(key)
+        if v is None:
+            continue
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+        if key == "dof":
+            ok = ok and float(v).is_integer() and 1 <= v <= 343
+        elif key == "threshold":
+            ok = ok and v > 0
+        else:
+            ok = ok and 0 <= v < 1
+        if not ok:
+            raise BundleError(f"bundle {root}: goodness_of_fit.{key} = {v!r} is not valid")

@@ -4,6 +4,12 @@ The three graphs are exported with ``torch.onnx.export``, checked with
 ``onnx.checker`` and compared against the PyTorch model on ONNX Runtime before the
 bundle is written; the manifest records sha256 checksums, the parameter space, the
 wavelength grid, the architecture, provenance and (if given) evaluation metrics.
+
+The optional fourth graph, ``forward_model`` (:mod:`xpcvae.forward_export`), is the
+forward model of the run's grid (its photosphere read from ``provenance.grid_attrs``),
+checked against the NumPy forward model; it is left out, with a warning, when the grid's
+photosphere cannot be exported (``tabulated``). The manifest's ``goodness_of_fit`` records
+the settings of ``gof_chi2`` (xpcvae.inference) for both engines.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import types
 import warnings
 from pathlib import Path
 
@@ -134,13 +142,27 @@ def _export_graph(module: nn.Module, inputs, input_names, output_names, path: Pa
                           do_constant_folding=True, dynamo=False)
 
 
+def default_gof_settings() -> dict:
+    """The manifest's ``goodness_of_fit``: xpcvae.inference's constants, 342 degrees of freedom."""
+    from .inference import BOUND_FRACTION, GOF_SYSTEMATIC, GOF_THRESHOLD
+
+    return {"systematic": GOF_SYSTEMATIC, "threshold": GOF_THRESHOLD, "dof": N_WAVE - 1,
+            "bound_fraction": BOUND_FRACTION,
+            "definition": "gof_chi2: reduced chi^2 (dof) of the forward model at the posterior median against the "
+                          "spectrum, both normalised to mean 1, model scaled by its weighted least-squares factor, "
+                          "variance flux_error^2 + (systematic * model)^2; ood_flag 1 when gof_chi2 > threshold; "
+                          "at_bound: medians within bound_fraction of the box width of a bound (docs/formats.md)"}
+
+
 def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metrics: dict | None = None,
-                 check_spectra=None, description: str = "") -> tuple[ModelBundle, dict]:
+                 check_spectra=None, description: str = "", forward_model: bool = True) -> tuple[ModelBundle, dict]:
     """Write the bundle of ``model`` to ``out_dir`` atomically; return it and the check report.
 
     ``check_spectra`` is an optional ``(flux, flux_error)`` pair of arrays (>= 100 rows)
     used to compare ONNX Runtime against PyTorch; the maximum absolute difference over
-    every output must be <= 1e-5 or the export fails.
+    every output must be <= 1e-5 or the export fails. ``forward_model``: also write the
+    ``forward_model`` graph of the grid's forward model (skipped with a warning if its
+    photosphere cannot be exported).
     """
     import onnx
     import onnxruntime as ort
@@ -180,6 +202,17 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
             if not diff <= 1e-5:
                 raise RuntimeError(f"export check failed: {role} differs from PyTorch by {diff:g} (> 1e-5)")
             files[role] = {"path": path.name, "sha256": sha256_of(path)}
+        forward_section = None
+        if forward_model:
+            from .forward_export import FILE, ROLE, NotExportable, export_forward_graph
+            from .inference import forward_config
+
+            fwd_cfg = forward_config(types.SimpleNamespace(manifest={"provenance": provenance or {}}))
+            try:
+                forward_section = export_forward_graph(fwd_cfg, tmp_dir / FILE)
+                files[ROLE] = {"path": FILE, "sha256": sha256_of(tmp_dir / FILE)}
+            except NotExportable as exc:
+                print(f"warning: no forward_model graph: {exc}", file=sys.stderr)
         cfg = model.cfg
         manifest = {
             "format": FORMAT,
@@ -206,7 +239,10 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
                            "torch_version": torch.__version__, **(provenance or {})},
             "metrics": metrics or {},
             "export_check": report,
+            "goodness_of_fit": default_gof_settings(),
         }
+        if forward_section is not None:
+            manifest["forward_model"] = forward_section
         (tmp_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
         ModelBundle.load(tmp_dir)  # the bundle must pass its own validation
         if out_dir.exists():

@@ -14,7 +14,8 @@ a goodness-of-fit figure and an out-of-distribution flag per row
 
 ``gof_chi2``
     reduced chi^2 of the forward model at the posterior median against the observed
-    spectrum. Both are normalised to mean flux 1 (the uncertainties with the
+    spectrum (its values rounded to float32, as the networks and the Java engine see
+    them). Both are normalised to mean flux 1 (the uncertainties with the
     observed spectrum's factor); the model is scaled by the weighted least-squares
     factor; the variance per sample is ``flux_error^2 + (GOF_SYSTEMATIC * model)^2``
     -- the observational noise plus a fractional floor for what the forward model
@@ -36,6 +37,11 @@ a goodness-of-fit figure and an out-of-distribution flag per row
     (``;``-separated names, e.g. ``ff`` for a star without accretion). Informational,
     not a flag: a median at a bound is legitimate (no accretion, no extinction), but
     it also marks a star whose truth may lie outside the box.
+
+The floor, the threshold, the degrees of freedom and the bound fraction are read from the
+bundle's manifest (``goodness_of_fit``, written by the export with the values below, so that
+the Java CLI, which computes the same four columns with the bundle's ``forward_model`` graph,
+uses the same constants); the module constants are the defaults for a bundle without them.
 
 The floor and the threshold are properties of the forward model on real spectra,
 not of the network, measured on real in-box APOGEE stars (``xpcvae validate-real``,
@@ -69,6 +75,20 @@ GOF_SYSTEMATIC = 0.01
 GOF_THRESHOLD = 25.0
 #: a posterior median within this fraction of the box width of a bound is reported in at_bound
 BOUND_FRACTION = 0.01
+
+
+def gof_settings(bundle) -> dict:
+    """``systematic``, ``threshold``, ``dof`` and ``bound_fraction`` of the goodness of fit: the
+    manifest's ``goodness_of_fit`` where given, else :data:`GOF_SYSTEMATIC`, :data:`GOF_THRESHOLD`,
+    343 - 1 and :data:`BOUND_FRACTION`."""
+    n_wave = len(bundle.manifest.get("wavelength_nm") or range(343))
+    out = {"systematic": GOF_SYSTEMATIC, "threshold": GOF_THRESHOLD, "dof": n_wave - 1,
+           "bound_fraction": BOUND_FRACTION}
+    given = bundle.manifest.get("goodness_of_fit") or {}
+    for key in out:
+        if isinstance(given.get(key), (int, float)) and not isinstance(given.get(key), bool):
+            out[key] = int(given[key]) if key == "dof" else float(given[key])
+    return out
 
 
 def forward_config(bundle) -> dict:
@@ -140,13 +160,13 @@ def model_spectra(theta, config: dict | str = "empirical", wavelength=None) -> n
     return np.asarray(flux, dtype=float)
 
 
-def reduced_chi2(flux, flux_error, model, systematic: float = GOF_SYSTEMATIC) -> np.ndarray:
+def reduced_chi2(flux, flux_error, model, systematic: float = GOF_SYSTEMATIC, dof: int | None = None) -> np.ndarray:
     """Reduced chi^2 (N,) of ``model`` (N, W) against observed ``flux`` with ``flux_error``.
 
     The observed spectrum and its errors are divided by the observed mean flux, the
     model by its own mean; the model is then scaled by the weighted least-squares
     factor, so only the shape is compared. Variance: ``err^2 + (systematic * model)^2``.
-    Degrees of freedom: W - 1.
+    Degrees of freedom: ``dof``, default W - 1.
     """
     f = np.atleast_2d(np.asarray(flux, dtype=float))
     e = np.atleast_2d(np.asarray(flux_error, dtype=float))
@@ -156,7 +176,7 @@ def reduced_chi2(flux, flux_error, model, systematic: float = GOF_SYSTEMATIC) ->
     m = m / m.mean(axis=1, keepdims=True)
     var = s**2 + (systematic * m) ** 2
     scale = (o * m / var).sum(axis=1, keepdims=True) / (m * m / var).sum(axis=1, keepdims=True)
-    return ((o - scale * m) ** 2 / var).sum(axis=1) / (f.shape[1] - 1)
+    return ((o - scale * m) ** 2 / var).sum(axis=1) / (f.shape[1] - 1 if dof is None else dof)
 
 
 def at_bound(median, low, high, fraction: float = BOUND_FRACTION, names=None) -> str:
@@ -170,13 +190,14 @@ def at_bound(median, low, high, fraction: float = BOUND_FRACTION, names=None) ->
     return ";".join(n for n, b in zip(names, near) if b)
 
 
-def ood_columns(chi2: float | None, median, low, high) -> list[str]:
+def ood_columns(chi2: float | None, median, low, high, threshold: float = GOF_THRESHOLD,
+                fraction: float = BOUND_FRACTION) -> list[str]:
     """The :data:`EXTRA_COLUMNS` values of one ok row (``chi2`` None: forward model unavailable)."""
-    bound = at_bound(median, low, high)
+    bound = at_bound(median, low, high, fraction)
     if chi2 is None or not np.isfinite(chi2):
         return ["", "", "goodness of fit not computed (forward model unavailable)", bound]
-    flag = chi2 > GOF_THRESHOLD
-    reason = f"gof_chi2 {chi2:.3g} > {GOF_THRESHOLD:g}: the model does not fit this spectrum" if flag else ""
+    flag = chi2 > threshold
+    reason = f"gof_chi2 {chi2:.3g} > {threshold:g}: the model does not fit this spectrum" if flag else ""
     return [repr(float(chi2)), "1" if flag else "0", reason, bound]
 
 
@@ -189,7 +210,8 @@ def goodness_of_fit(bundle, medians, fluxes, errors) -> np.ndarray | None:
     except (ImportError, OSError, ValueError, FloatingPointError) as exc:
         print(f"warning: goodness of fit not computed: {exc}", file=sys.stderr)
         return None
-    return reduced_chi2(np.asarray(fluxes), np.asarray(errors), model)
+    gof = gof_settings(bundle)
+    return reduced_chi2(np.asarray(fluxes), np.asarray(errors), model, gof["systematic"], gof["dof"])
 
 
 def write_summary(path, rows: list[list[str]]) -> None:
@@ -228,13 +250,16 @@ def infer_rows(sampler: PosteriorSampler, rows, n_samples: int = 1000, seed: int
         out_rows[index] = summary_row(row.source_id, q, n_samples)
         ok_index.append(index)
         medians.append(q["median"])
-        fluxes.append(row.flux)
-        errors.append(row.flux_error)
+        # the spectrum as the networks (and the Java engine, whose spectra are float32) see it
+        fluxes.append(np.asarray(row.flux, dtype=np.float32).astype(float))
+        errors.append(np.asarray(row.flux_error, dtype=np.float32).astype(float))
         if keep_draws:
             sample_items.append((row.source_id, draws))
     chi2 = goodness_of_fit(bundle, medians, fluxes, errors)
+    gof = gof_settings(bundle)
     for k, index in enumerate(ok_index):
-        out_rows[index] += ood_columns(None if chi2 is None else chi2[k], medians[k], bundle.low, bundle.high)
+        out_rows[index] += ood_columns(None if chi2 is None else chi2[k], medians[k], bundle.low, bundle.high,
+                                       gof["threshold"], gof["bound_fraction"])
     return out_rows, sample_items, failed
 
 

@@ -19,7 +19,15 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="bundle directory, e.g. export/NAME")
     p.add_argument("--metrics", default=None, help="metrics.json of `xpcvae evaluate` to record in the manifest")
     p.add_argument("--description", default="")
+    p.add_argument("--no-forward-model", action="store_true",
+                   help="leave out the forward_model graph (the Java CLI then leaves gof_chi2 empty)")
     p.set_defaults(func=_export)
+
+    f = sub.add_parser("export-forward-model",
+                       help="add (or replace) the forward_model graph of an existing bundle, its other "
+                            "graphs untouched")
+    f.add_argument("--bundle", required=True)
+    f.set_defaults(func=_export_forward_model)
 
     i = sub.add_parser("infer", help="posterior summaries for every spectrum of a file (Gaia XP or project CSV)")
     i.add_argument("--bundle", required=True)
@@ -65,9 +73,25 @@ def _export(args) -> int:
                   "grid_path": cfg.get("grid_path"), "grid_size": cfg.get("grid_size"),
                   "grid_attrs": cfg.get("grid_attrs"), "noise": cfg.get("noise")}
     bundle, report = export_model(model, args.out, provenance=provenance, metrics=metrics,
-                                  check_spectra=_check_spectra(run_dir, cfg), description=args.description)
+                                  check_spectra=_check_spectra(run_dir, cfg), description=args.description,
+                                  forward_model=not args.no_forward_model)
     print(f"wrote {bundle.root}: ONNX vs PyTorch max |diff| on {report['n_check']} spectra: "
           + ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items()))
+    if "forward_model" in bundle.manifest:
+        _print_forward_check(bundle.manifest["forward_model"])
+    return 0
+
+
+def _print_forward_check(section: dict) -> None:
+    c = section["export_check"]
+    print(f"forward_model ({section['config']['photosphere']} photosphere): ONNX Runtime vs ForwardModel.spectra "
+          f"max relative diff {c['max_rel_diff']:.2g} on {c['n']} parameter vectors ({c['n_ff0']} with ff = 0)")
+
+
+def _export_forward_model(args) -> int:
+    from ..forward_export import add_forward_model
+
+    _print_forward_check(add_forward_model(args.bundle))
     return 0
 
 

@@ -27,7 +27,10 @@ import java.util.concurrent.Future;
 
 /**
  * Command line {@code xpcvae} (picocli). {@code xpcvae infer} samples the posterior of every
- * spectrum of a spectra CSV and writes the summary CSV (and optionally all draws).
+ * spectrum of a spectra CSV and writes the summary CSV (and optionally all draws). Each ok row
+ * carries the goodness of fit of the forward model at its posterior median and the
+ * out-of-distribution flag ({@link GoodnessOfFit}; empty gof_chi2 if the bundle has no
+ * {@code forward_model} graph).
  *
  * <p>Exit status: 0 when every source succeeded, 1 when some failed (each has an error row),
  * 2 on a usage error or when nothing could be done (unusable bundle, unreadable input, write
@@ -125,6 +128,7 @@ public final class Main implements Runnable {
             final PosteriorSummary summary;
             final PosteriorSamples samples;
             final String error;
+            GoodnessOfFit.Result gof;
 
             Outcome(SpectraCsv.Row row, PosteriorSummary summary, PosteriorSamples samples, String error) {
                 this.row = row;
@@ -158,11 +162,16 @@ public final class Main implements Runnable {
                     .withIntraOpThreads(intraOpThreads);
             ExecutorService pool = null;
             try (PosteriorSampler sampler = new PosteriorSampler(modelBundle, options);
+                 GoodnessOfFit gof = new GoodnessOfFit(modelBundle, intraOpThreads);
                  SpectraCsv.Reader reader = SpectraCsv.open(input, modelBundle.spectrumLength());
                  SummaryCsv summaryCsv = SummaryCsv.create(out, modelBundle.parameters());
                  SamplesCsv samplesCsv = samplesOut == null ? null
                          : SamplesCsv.create(samplesOut, modelBundle.parameters())) {
                 long t1 = System.nanoTime();
+                if (!gof.hasForwardModel()) {
+                    err.println("xpcvae infer: note: the bundle has no forward_model graph: gof_chi2 and ood_flag "
+                            + "are left empty");
+                }
                 if (threads > 1) {
                     pool = Executors.newFixedThreadPool(threads, r -> {
                         Thread t = new Thread(r, "xpcvae-infer");
@@ -181,9 +190,10 @@ public final class Main implements Runnable {
                         break;
                     }
                     if (pool == null) {
-                        pending.add(CompletableFuture.completedFuture(process(sampler, chunk, samplesCsv != null)));
+                        pending.add(CompletableFuture.completedFuture(
+                                process(sampler, gof, chunk, samplesCsv != null)));
                     } else {
-                        pending.add(pool.submit(() -> process(sampler, chunk, samplesCsv != null)));
+                        pending.add(pool.submit(() -> process(sampler, gof, chunk, samplesCsv != null)));
                     }
                     while (pending.size() > 2 * threads) {
                         write(pending.poll(), summaryCsv, samplesCsv, counts, err);
@@ -249,7 +259,7 @@ public final class Main implements Runnable {
                     }
                     summaryCsv.writeError(o.row.sourceId(), o.error);
                 } else {
-                    summaryCsv.writeOk(o.summary);
+                    summaryCsv.writeOk(o.summary, o.gof.columns());
                     if (samplesCsv != null) {
                         samplesCsv.write(o.samples);
                     }
@@ -257,8 +267,12 @@ public final class Main implements Runnable {
             }
         }
 
-        /** Samples the posterior of the rows of one chunk; bad rows become error outcomes. */
-        private List<Outcome> process(PosteriorSampler sampler, List<SpectraCsv.Row> rows, boolean keepSamples) {
+        /**
+         * Samples the posterior of the rows of one chunk, then evaluates the goodness of fit of its
+         * ok rows (one forward-model run for the chunk); bad rows become error outcomes.
+         */
+        private List<Outcome> process(PosteriorSampler sampler, GoodnessOfFit gof, List<SpectraCsv.Row> rows,
+                                      boolean keepSamples) {
             int length = sampler.bundle().spectrumLength();
             Outcome[] outcomes = new Outcome[rows.size()];
             List<Integer> slots = new ArrayList<>();
@@ -314,6 +328,30 @@ public final class Main implements Runnable {
                     continue;
                 }
                 outcomes[i] = new Outcome(rows.get(i), summary, keepSamples ? ps : null, null);
+            }
+            List<Outcome> ok = new ArrayList<>();
+            List<PosteriorSummary> summaries = new ArrayList<>();
+            List<Spectrum> okSpectra = new ArrayList<>();
+            for (int s = 0; s < slots.size(); s++) {
+                Outcome o = outcomes[slots.get(s)];
+                if (o.error == null) {
+                    ok.add(o);
+                    summaries.add(o.summary);
+                    okSpectra.add(spectra.get(s));
+                }
+            }
+            List<GoodnessOfFit.Result> fits;
+            try {
+                fits = gof.evaluate(summaries, okSpectra);
+            } catch (RuntimeException e) {
+                // the goodness of fit never costs a source its posterior
+                fits = new ArrayList<>();
+                for (PosteriorSummary q : summaries) {
+                    fits.add(gof.unavailable(q));
+                }
+            }
+            for (int k = 0; k < ok.size(); k++) {
+                ok.get(k).gof = fits.get(k);
             }
             return List.of(outcomes);
         }

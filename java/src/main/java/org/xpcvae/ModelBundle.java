@@ -27,9 +27,11 @@ import java.util.Map;
 
 /**
  * A validated model bundle (format {@code xpcvae-bundle}, version 1; docs/sampling.md): the
- * manifest's contents and the paths of the three ONNX graphs, whose SHA-256 checksums have been
- * verified against the manifest. Immutable and thread-safe; opens no native resources (see
- * {@link PosteriorSampler} for that).
+ * manifest's contents and the paths of the three ONNX graphs and of the optional
+ * {@code forward_model} graph, whose SHA-256 checksums have been verified against the manifest,
+ * and the settings of the goodness of fit ({@code goodness_of_fit}, defaults when absent).
+ * Immutable and thread-safe; opens no native resources (see {@link PosteriorSampler} and
+ * {@link GoodnessOfFit} for that).
  */
 public final class ModelBundle {
 
@@ -46,6 +48,17 @@ public final class ModelBundle {
     /** The graph roles in {@code files}, in the order they run. */
     public static final List<String> ROLES =
             Collections.unmodifiableList(Arrays.asList(ROLE_R1_ENCODER, ROLE_DECODER_CONTEXT, ROLE_DECODER_SAMPLE));
+    /** The forward model at given parameters (docs/formats.md; used by {@link GoodnessOfFit}). */
+    public static final String ROLE_FORWARD_MODEL = "forward_model";
+    /** Roles a bundle may have in {@code files}; a bundle without them is complete. */
+    public static final List<String> OPTIONAL_ROLES = Collections.singletonList(ROLE_FORWARD_MODEL);
+
+    /** Default {@code goodness_of_fit.systematic}: fractional model-error floor (xpcvae.inference.GOF_SYSTEMATIC). */
+    public static final double DEFAULT_GOF_SYSTEMATIC = 0.01;
+    /** Default {@code goodness_of_fit.threshold}: gof_chi2 above it flags the row (xpcvae.inference.GOF_THRESHOLD). */
+    public static final double DEFAULT_GOF_THRESHOLD = 25.0;
+    /** Default {@code goodness_of_fit.bound_fraction} (xpcvae.inference.BOUND_FRACTION). */
+    public static final double DEFAULT_BOUND_FRACTION = 0.01;
 
     /** Parameter names, in the order every bundle and CSV file uses (xpcvae.params.NAMES). */
     public static final List<String> PARAMETER_NAMES = Collections.unmodifiableList(
@@ -70,11 +83,15 @@ public final class ModelBundle {
     private final String input;
     private final String provenanceJson;
     private final String metricsJson;
+    private final double gofSystematic;
+    private final double gofThreshold;
+    private final int gofDof;
+    private final double boundFraction;
 
     private ModelBundle(Path directory, List<Parameter> parameters, double[] wavelength, int latentSize,
                         int mixtureComponents, int contextSize, int drawsPerSample, int onnxOpset,
                         Map<String, Path> files, Map<String, String> sha256, String input,
-                        String provenanceJson, String metricsJson) {
+                        String provenanceJson, String metricsJson, double[] gof) {
         this.directory = directory;
         this.parameters = parameters;
         this.wavelength = wavelength;
@@ -88,10 +105,15 @@ public final class ModelBundle {
         this.input = input;
         this.provenanceJson = provenanceJson;
         this.metricsJson = metricsJson;
+        this.gofSystematic = gof[0];
+        this.gofThreshold = gof[1];
+        this.gofDof = (int) gof[2];
+        this.boundFraction = gof[3];
     }
 
     /**
-     * Reads and validates {@code directory/manifest.json} and checks the SHA-256 of every graph.
+     * Reads and validates {@code directory/manifest.json} and checks the SHA-256 of every graph
+     * (the optional {@code forward_model} too, when {@code files} names it).
      *
      * @throws BundleException naming the bundle directory and the problem
      */
@@ -175,7 +197,14 @@ public final class ModelBundle {
         Map<String, Path> files = new LinkedHashMap<>();
         Map<String, String> sums = new LinkedHashMap<>();
         Path base = directory.toAbsolutePath().normalize();
-        for (String role : ROLES) {
+        List<String> roles = new ArrayList<>(ROLES);
+        for (String role : OPTIONAL_ROLES) {
+            JsonElement e = filesJson.get(role);
+            if (e != null && !e.isJsonNull()) {
+                roles.add(role);
+            }
+        }
+        for (String role : roles) {
             JsonElement e = filesJson.get(role);
             if (e == null || !e.isJsonObject()) {
                 throw new BundleException(where + ": files lacks role '" + role + "'");
@@ -199,13 +228,52 @@ public final class ModelBundle {
         }
         JsonElement inputJson = m.get("input");
         String input = inputJson.isJsonPrimitive() ? inputJson.getAsString() : inputJson.toString();
+        double[] gof = parseGof(where, m.get("goodness_of_fit"), wavelength.length);
         ModelBundle bundle = new ModelBundle(directory, Collections.unmodifiableList(parameters), wavelength,
                 latent, components, context, draws, opset, Collections.unmodifiableMap(files),
-                Collections.unmodifiableMap(sums), input, m.get("provenance").toString(), m.get("metrics").toString());
-        for (String role : ROLES) {
+                Collections.unmodifiableMap(sums), input, m.get("provenance").toString(), m.get("metrics").toString(),
+                gof);
+        for (String role : roles) {
             bundle.readVerified(role, false);
         }
         return bundle;
+    }
+
+    /**
+     * {@code goodness_of_fit}: systematic, threshold, dof, bound_fraction (each optional, the
+     * defaults of xpcvae.inference where absent; the whole object optional).
+     */
+    private static double[] parseGof(String where, JsonElement e, int spectrumLength) {
+        double[] out = {DEFAULT_GOF_SYSTEMATIC, DEFAULT_GOF_THRESHOLD, spectrumLength - 1, DEFAULT_BOUND_FRACTION};
+        if (e == null || e.isJsonNull()) {
+            return out;
+        }
+        if (!e.isJsonObject()) {
+            throw new BundleException(where + ": goodness_of_fit is not an object");
+        }
+        JsonObject o = e.getAsJsonObject();
+        String[] keys = {"systematic", "threshold", "dof", "bound_fraction"};
+        for (int k = 0; k < keys.length; k++) {
+            JsonElement v = o.get(keys[k]);
+            if (v == null || v.isJsonNull()) {
+                continue;
+            }
+            boolean ok = v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber();
+            double x = ok ? v.getAsDouble() : Double.NaN;
+            ok = ok && Double.isFinite(x);
+            if (keys[k].equals("dof")) {
+                ok = ok && x == Math.rint(x) && x >= 1 && x <= spectrumLength;
+            } else if (keys[k].equals("threshold")) {
+                ok = ok && x > 0;
+            } else {
+                ok = ok && x >= 0 && x < 1;
+            }
+            if (!ok) {
+                throw new BundleException(where + ": goodness_of_fit." + keys[k] + " = " + v + " is not valid");
+            }
+            out[k] = x;
+        }
+        return out;
     }
 
     /** {@link #load(Path)} of a directory given as a string. */
@@ -451,13 +519,46 @@ public final class ModelBundle {
         return onnxOpset;
     }
 
-    /** Absolute path of the graph of {@code role} (one of {@link #ROLES}). */
+    /** Absolute path of the graph of {@code role} (one of {@link #ROLES}, or an optional role the bundle has). */
     public Path file(String role) {
         Path p = files.get(role);
         if (p == null) {
+            if (OPTIONAL_ROLES.contains(role)) {
+                throw new IllegalArgumentException("bundle " + directory + " has no " + role + " graph");
+            }
             throw new IllegalArgumentException("unknown graph role '" + role + "', expected one of " + ROLES);
         }
         return p;
+    }
+
+    /** Whether the bundle has the graph of {@code role} (true for every role of {@link #ROLES}). */
+    public boolean has(String role) {
+        return files.containsKey(role);
+    }
+
+    /** Whether the bundle has the optional {@code forward_model} graph. */
+    public boolean hasForwardModel() {
+        return has(ROLE_FORWARD_MODEL);
+    }
+
+    /** {@code goodness_of_fit.systematic}: fractional model-error floor in the variance of gof_chi2. */
+    public double gofSystematic() {
+        return gofSystematic;
+    }
+
+    /** {@code goodness_of_fit.threshold}: gof_chi2 above it sets ood_flag. */
+    public double gofThreshold() {
+        return gofThreshold;
+    }
+
+    /** {@code goodness_of_fit.dof}: degrees of freedom gof_chi2 is divided by (default 342). */
+    public int gofDof() {
+        return gofDof;
+    }
+
+    /** {@code goodness_of_fit.bound_fraction}: at_bound names medians within this fraction of the box of a bound. */
+    public double boundFraction() {
+        return boundFraction;
     }
 
     public Path r1EncoderPath() {

@@ -10,7 +10,8 @@ import java.util.Objects;
 /**
  * Writer of the summary CSV of docs/formats.md:
  * {@code source_id,status,message,n_samples,<p>_median,<p>_p16,<p>_p84,<p>_p2.5,<p>_p97.5} per
- * parameter. Rows are streamed to a temporary file beside the target, which {@link #commit()}
+ * parameter, then {@link GoodnessOfFit#COLUMNS} ({@code gof_chi2,ood_flag,ood_reason,at_bound},
+ * the Python engine's columns). Rows are streamed to a temporary file beside the target, which {@link #commit()}
  * renames onto the target atomically; {@link #close()} without commit leaves no file behind.
  * Numbers are written with {@link Double#toString(double)} (they read back to the same double).
  * Not thread-safe.
@@ -48,11 +49,24 @@ public final class SummaryCsv implements AutoCloseable {
                 h.add(p.name() + "_" + suffix);
             }
         }
+        h.addAll(GoodnessOfFit.COLUMNS);
         return h;
     }
 
-    /** A row with status {@code ok}. */
+    /** A row with status {@code ok} and empty goodness-of-fit columns. */
     public void writeOk(PosteriorSummary summary) throws IOException {
+        writeOk(summary, List.of("", "", "", ""));
+    }
+
+    /**
+     * A row with status {@code ok}; {@code gof} holds the values of {@link GoodnessOfFit#COLUMNS}
+     * ({@link GoodnessOfFit.Result#columns()}).
+     */
+    public void writeOk(PosteriorSummary summary, List<String> gof) throws IOException {
+        if (gof.size() != GoodnessOfFit.COLUMNS.size()) {
+            throw new IllegalArgumentException("expected " + GoodnessOfFit.COLUMNS.size()
+                    + " goodness-of-fit values, got " + gof.size());
+        }
         if (!summary.parameters().equals(parameters)) {
             throw new IllegalArgumentException("summary of " + summary.sourceId() + " has other parameters");
         }
@@ -66,6 +80,7 @@ public final class SummaryCsv implements AutoCloseable {
                 row.add(Double.toString(summary.get(k, q)));
             }
         }
+        row.addAll(gof);
         line(row);
     }
 

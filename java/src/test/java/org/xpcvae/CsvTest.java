@@ -181,8 +181,9 @@ public class CsvTest {
         assertEquals(3, lines.size());
         assertEquals(String.join(",", SummaryCsv.header(params)), lines.get(0));
         assertTrue(lines.get(0).startsWith("source_id,status,message,n_samples,teff_median,teff_p16,teff_p84,teff_p2.5,teff_p97.5,logg_median"));
+        assertTrue(lines.get(0).endsWith(",a0_p97.5,gof_chi2,ood_flag,ood_reason,at_bound"));
         List<String> ok = Csv.split(lines.get(1));
-        assertEquals(4 + 5 * params.size(), ok.size());
+        assertEquals(4 + 5 * params.size() + 4, ok.size());
         assertEquals("a", ok.get(0));
         assertEquals("ok", ok.get(1));
         assertEquals("", ok.get(2));
@@ -190,7 +191,7 @@ public class CsvTest {
         assertEquals(0.2, Double.parseDouble(ok.get(4)), 0.0); // median of 0, .1, .2, .3, .4 (as doubles)
         List<String> err = Csv.split(lines.get(2));
         assertEquals(Arrays.asList("b", "error", "source b: something, with a comma", ""), err.subList(0, 4));
-        assertEquals(4 + 5 * params.size(), err.size());
+        assertEquals(4 + 5 * params.size() + 4, err.size());
         assertTrue(err.subList(3, err.size()).stream().allMatch(String::isEmpty));
 
         // not committed: target untouched, no temporary file left behind

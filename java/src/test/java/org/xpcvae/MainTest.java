@@ -77,7 +77,8 @@ public class MainTest {
         assertEquals(5, lines.size());
         List<String> header = Csv.split(lines.get(0));
         assertEquals(Arrays.asList("source_id", "status", "message", "n_samples", "teff_median"), header.subList(0, 5));
-        assertEquals(4 + 5 * 7, header.size());
+        assertEquals(4 + 5 * 7 + 4, header.size());
+        assertEquals(GoodnessOfFit.COLUMNS, header.subList(4 + 5 * 7, header.size()));
         String[] ids = {"gaia-1000", "gaia-1001", "gaia-1002", "gaia-1003"};
         for (int i = 0; i < 4; i++) {
             List<String> row = Csv.split(lines.get(i + 1));
@@ -90,6 +91,15 @@ public class MainTest {
             } else {
                 assertEquals("ok", row.get(1));
                 assertEquals("300", row.get(3));
+                List<String> gof = row.subList(4 + 5 * 7, row.size());
+                if (TestSupport.bundle().hasForwardModel()) {
+                    double chi2 = Double.parseDouble(gof.get(0));
+                    assertTrue(gof.toString(), chi2 > 0);
+                    assertEquals(chi2 > TestSupport.bundle().gofThreshold() ? "1" : "0", gof.get(1));
+                    assertEquals(gof.get(1).equals("1"), !gof.get(2).isEmpty());
+                } else {
+                    assertEquals(Arrays.asList("", "", GoodnessOfFit.NO_FORWARD_MODEL), gof.subList(0, 3));
+                }
             }
         }
 
