@@ -1,6 +1,7 @@
 """ONNX export, bundle validation and the reference posterior sampler."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -17,7 +18,8 @@ def test_bundle_layout_and_manifest(tiny_bundle):
     assert m["format"] == "xpcvae-bundle" and m["format_version"] == 1
     assert [p["name"] for p in m["parameters"]] == list(params.NAMES)
     assert np.allclose(m["wavelength_nm"], np.arange(336, 1021, 2))
-    assert m["draws_per_sample"] == 1 + 2 * m["latent_size"] + 2 * 7
+    assert m["rng"] == rng.ALGORITHM == "splitmix64-counter-v2"
+    assert m["draws_per_sample"] == 1 + m["latent_size"] + 7
     for role in ("r1_encoder", "decoder_context", "decoder_sample"):
         onnx.checker.check_model(onnx.load(str(tiny_bundle.path(role))), full_check=True)
     assert max(m["export_check"]["max_abs_diff"].values()) <= 1e-5
@@ -77,12 +79,12 @@ def test_sampler_follows_the_documented_algorithm(tiny_bundle, noisy_test_spectr
         b = j * D
         u = float(rng.uniform(key, b))
         k = next((i for i in range(len(w)) if u < np.sum(w[: i + 1])), len(w) - 1)
-        z = np.array([out.mean[0, k, l] + np.exp(out.log_std[0, k, l]) * rng.normal(key, b + 1 + 2 * l)
+        z = np.array([out.mean[0, k, l] + np.exp(out.log_std[0, k, l]) * rng.normal(key, b + 1 + l)
                       for l in range(L)], dtype=np.float32)
         loc, ls = s.decode(out.context[:1], z[None])
         x = []
         for p in range(7):
-            wv = loc[0, p] + np.exp(float(ls[0, p])) * float(rng.normal(key, b + 1 + 2 * L + 2 * p))
+            wv = loc[0, p] + np.exp(float(ls[0, p])) * float(rng.normal(key, b + 1 + L + p))
             x.append(params.LOW[p] + (params.HIGH[p] - params.LOW[p]) / (1 + np.exp(-wv)))
         assert np.allclose(draws[0, j], x, rtol=0, atol=1e-6 * (params.HIGH - params.LOW).max())
 
@@ -153,14 +155,29 @@ def test_corrupt_onnx_with_matching_checksum_is_reported(tiny_bundle, tmp_path):
     (lambda m: m.pop("latent_size"), "lacks latent_size"),
     (lambda m: m["parameters"][0].__setitem__("high", 8000.0), "bounds of teff"),
     (lambda m: m.__setitem__("wavelength_nm", m["wavelength_nm"][:-1]), "342 points, expected 343"),
+    (lambda m: m.__setitem__("rng", "mt19937"), "scheme 'mt19937' is not 'splitmix64-counter-v2'"),
+    (lambda m: m.__setitem__("draws_per_sample", 35), "draws_per_sample 35 != 1 + L + P = 18"),
 ])
 def test_bad_manifests(tiny_bundle, tmp_path, edit, message):
     d = _copy(tiny_bundle, tmp_path)
     m = json.loads((d / "manifest.json").read_text())
     edit(m)
     (d / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(BundleError, match=message.replace("[", r"\[")):
+    with pytest.raises(BundleError, match=re.escape(message)):
         ModelBundle.load(d)
+
+
+def test_bundle_of_the_previous_random_number_scheme_is_refused_with_a_hint(tiny_bundle, tmp_path):
+    d = _copy(tiny_bundle, tmp_path)
+    m = json.loads((d / "manifest.json").read_text())
+    m["rng"] = "splitmix64-counter-v1"
+    m["draws_per_sample"] = 1 + 2 * m["latent_size"] + 2 * 7  # what v1 bundles carry
+    (d / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError) as err:
+        ModelBundle.load(d)
+    msg = str(err.value)
+    assert "'splitmix64-counter-v1' is an earlier one" in msg and "'splitmix64-counter-v2'" in msg
+    assert "re-export the bundle with `xpcvae export`" in msg
 
 
 def test_missing_manifest(tmp_path):

@@ -1,7 +1,8 @@
-"""The counter-based generator shared with Java (splitmix64-counter-v1)."""
+"""The counter-based generator shared with Java (splitmix64-counter-v2)."""
 
 import numpy as np
-from scipy import stats
+import pytest
+from scipy import special, stats
 
 from xpcvae import rng
 
@@ -55,7 +56,7 @@ def test_uniform_open_interval_and_distribution():
 
 def test_normal_moments_and_shape():
     key = rng.stream_key(9, 4)
-    z = rng.normal(key, 2 * np.arange(100_000))
+    z = rng.normal(key, np.arange(100_000))
     assert abs(z.mean()) < 5 / np.sqrt(len(z))
     assert abs(z.var() - 1) < 5 * np.sqrt(2 / len(z))
     assert stats.kstest(z, "norm").pvalue > 1e-3
@@ -66,3 +67,85 @@ def test_streams_of_different_sources_differ():
     b = rng.uniform(rng.stream_key(5, 1), np.arange(1000))
     assert abs(np.corrcoef(a, b)[0, 1]) < 0.15
     assert not np.any(a == b)
+
+
+def _grid_uniforms(n, seed):
+    """n uniforms on the generator's grid (odd multiples of 2**-53), independent of rng.uniform."""
+    k = np.random.default_rng(seed).integers(0, 2**52, n, dtype=np.int64)
+    return (2 * k + 1).astype(np.float64) * 2.0**-53
+
+
+def _extreme_uniforms():
+    """Both ends of the grid (2**-53 .. 1 - 2**-53), the branch boundaries and powers of two
+    (multiples of 2**-53, as uniforms are)."""
+    lo = np.concatenate([np.arange(1, 2000, dtype=np.float64) * 2.0**-53,
+                         2.0 ** -np.arange(2, 54, dtype=np.float64),
+                         np.round(np.exp(-25.0) * 2**53 + np.arange(-5, 6)) * 2.0**-53,
+                         np.round(0.075 * 2**53 + np.arange(-5, 6)) * 2.0**-53,
+                         np.exp(-np.linspace(0.1, 36.7, 2000))])
+    lo = np.unique(np.round(lo * 2.0**53)) * 2.0**-53  # onto the grid, where 1 - u is exact
+    lo = lo[lo >= 2.0**-53]
+    return np.concatenate([lo, 1.0 - lo])
+
+
+def test_as241_matches_high_precision_quantiles():
+    """Wichura's AS241 is good to ~1e-16 relative; reference: mpmath at 40 digits."""
+    mpmath = pytest.importorskip("mpmath")
+    u = np.concatenate([_grid_uniforms(3000, 1), _extreme_uniforms()])
+    u = u[u != 0.5]
+    with mpmath.workdps(40):
+        ref = np.array([float(-mpmath.sqrt(2) * mpmath.erfinv(1 - 2 * mpmath.mpf(float(x)))) for x in u])
+    got = rng.inverse_normal_cdf(u)
+    rel = np.abs(got - ref) / np.abs(ref)
+    assert rel.max() <= 1e-15, (rel.max(), u[rel.argmax()])
+
+
+def test_as241_matches_scipy_ndtri_on_a_million_uniforms():
+    # ndtri (Cephes) carries its own ~6e-16 error, so the two differ by up to ~1.3e-15
+    u = np.concatenate([_grid_uniforms(1_000_000, 2), _extreme_uniforms()])
+    u = u[u != 0.5]
+    got, ref = rng.inverse_normal_cdf(u), special.ndtri(u)
+    rel = np.abs(got - ref) / np.abs(ref)
+    assert rel.max() <= 2e-15, (rel.max(), u[rel.argmax()])
+    assert np.median(rel) <= 2e-16
+    assert rng.inverse_normal_cdf(0.5) == 0.0
+
+
+def test_normal_is_one_uniform_through_as241():
+    key = rng.stream_key(17, 5)
+    c = np.arange(50_000)
+    assert np.array_equal(rng.normal(key, c), rng.inverse_normal_cdf(rng.uniform(key, c)))
+    # scalars and arrays agree
+    assert float(rng.normal(key, 123)) == rng.normal(key, c)[123]
+    assert rng.normal(key, 7).shape == () and rng.inverse_normal_cdf(0.3).shape == ()
+
+
+def test_normal_deviates_are_normal_in_the_bulk_and_both_tails():
+    z = rng.normal(rng.stream_key(2024, 3), np.arange(1_000_000))
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    # each tail beyond 2 sigma against the normal's conditional distribution there
+    for sign in (-1, 1):
+        t = -np.abs(z[sign * z > 2.0])  # mirrored onto the lower tail
+        assert abs(len(t) - len(z) * special.ndtr(-2.0)) < 5 * np.sqrt(len(z) * special.ndtr(-2.0))
+        assert stats.kstest(t, lambda x: special.ndtr(x) / special.ndtr(-2.0)).pvalue > 1e-3
+    far = np.abs(z) > 4.0
+    expected = 2 * len(z) * special.ndtr(-4.0)  # 63
+    assert abs(far.sum() - expected) < 5 * np.sqrt(expected)
+
+
+def test_as241_is_monotone_and_odd_on_the_uniform_grid():
+    u = np.sort(np.concatenate([_grid_uniforms(1_000_000, 3), _extreme_uniforms()]))
+    u = np.unique(u)
+    z = rng.inverse_normal_cdf(u)
+    assert np.all(np.diff(z) > 0)
+    # 1 - u is exact on the grid, and AS241 is odd in q = u - 0.5 in both branches
+    assert np.array_equal(rng.inverse_normal_cdf(1.0 - u), -z)
+    # continuous across the branch boundaries: neighbouring grid points differ by the slope
+    # du / phi(z) (~8e-16 at |q| = 0.425, a few ulps of z, 1.2e-6 at exp(-25)) and rounding only
+    for edge in (0.075, 0.925, np.exp(-25.0), -np.expm1(-25.0)):
+        k = np.round(edge * 2**53) + np.arange(-50, 51)
+        zz = rng.inverse_normal_cdf(k * 2.0**-53)
+        step = np.diff(zz)
+        slope = 2.0**-53 / stats.norm.pdf(zz[1:])
+        assert np.all(step > 0)
+        assert np.all(np.abs(step - slope) <= 4 * np.spacing(np.abs(zz[1:])) + 1e-3 * slope)

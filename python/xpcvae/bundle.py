@@ -32,6 +32,11 @@ REQUIRED_KEYS = (
 )
 
 
+def draws_per_sample(latent_size: int, n_params: int) -> int:
+    """Counters per posterior draw under ``rng.ALGORITHM``: 1 (component) + L + P normals."""
+    return 1 + latent_size + n_params
+
+
 class BundleError(ValueError):
     """A model bundle is missing, malformed, of another version or corrupted."""
 
@@ -110,13 +115,20 @@ class ModelBundle:
         missing = [k for k in REQUIRED_KEYS if k not in manifest]
         if missing:
             raise BundleError(f"bundle {root}: manifest.json lacks {', '.join(missing)}")
+        if manifest["rng"] in rng.PREVIOUS_ALGORITHMS:
+            raise BundleError(
+                f"bundle {root}: random-number scheme {manifest['rng']!r} is an earlier one; this version of "
+                f"xpcvae samples with {rng.ALGORITHM!r} (one uniform per normal deviate, a different counter "
+                f"layout): re-export the bundle with `xpcvae export`"
+            )
         if manifest["rng"] != rng.ALGORITHM:
             raise BundleError(f"bundle {root}: random-number scheme {manifest['rng']!r} is not {rng.ALGORITHM!r}")
         if manifest["posterior_family"] != "logit-normal":
             raise BundleError(f"bundle {root}: posterior family {manifest['posterior_family']!r} is not supported")
         L, P = int(manifest["latent_size"]), len(manifest["parameters"])
-        if manifest["draws_per_sample"] != 1 + 2 * L + 2 * P:
-            raise BundleError(f"bundle {root}: draws_per_sample {manifest['draws_per_sample']} != 1 + 2L + 2P")
+        if manifest["draws_per_sample"] != draws_per_sample(L, P):
+            raise BundleError(f"bundle {root}: draws_per_sample {manifest['draws_per_sample']} != 1 + L + P "
+                              f"= {draws_per_sample(L, P)}")
         try:
             params.check_matches(manifest["parameters"], what=f"bundle {root}")
         except params.ParameterError as exc:

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from . import __version__, params, rng
-from .bundle import FORMAT, FORMAT_VERSION, ROLES, ModelBundle, sha256_of
+from .bundle import FORMAT, FORMAT_VERSION, ROLES, ModelBundle, draws_per_sample, sha256_of
 from .model import CVAE
 
 OPSET = 17
@@ -225,7 +225,7 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
             "context_size": cfg.context_size,
             "posterior_family": "logit-normal",
             "rng": rng.ALGORITHM,
-            "draws_per_sample": 1 + 2 * cfg.latent_size + 2 * cfg.n_params,
+            "draws_per_sample": draws_per_sample(cfg.latent_size, cfg.n_params),
             "onnx_opset": OPSET,
             "files": files,
             "input": {

@@ -134,7 +134,7 @@ class PosteriorSampler:
         u = rng.uniform(key, base)
         k = np.searchsorted(cum, u, side="right")  # first k with u < cum[k]
         k = np.minimum(k, len(w) - 1)
-        counters = base[:, None] + np.uint64(1) + np.uint64(2) * np.arange(L, dtype=np.uint64)[None, :]
+        counters = base[:, None] + np.uint64(1) + np.arange(L, dtype=np.uint64)[None, :]
         eps = rng.normal(key, counters)
         mean = out.mean[row].astype(np.float64)[k]
         std = np.exp(out.log_std[row].astype(np.float64))[k]
@@ -145,8 +145,7 @@ class PosteriorSampler:
         L, D = self.bundle.latent_size, self.bundle.draws_per_sample
         P = loc.shape[1]
         base = np.arange(n, dtype=np.uint64) * np.uint64(D)
-        counters = (base[:, None] + np.uint64(1 + 2 * L)
-                    + np.uint64(2) * np.arange(P, dtype=np.uint64)[None, :])
+        counters = base[:, None] + np.uint64(1 + L) + np.arange(P, dtype=np.uint64)[None, :]
         eps = rng.normal(key, counters)
         w = loc.astype(np.float64) + np.exp(log_scale.astype(np.float64)) * eps
         u = 1.0 / (1.0 + np.exp(-w))

@@ -335,23 +335,36 @@ public final class Bench {
             }
         }
         r.put("rest_us_per_draw", perDraw - (double) r.get("decoder_us_per_draw"));
-        // the random numbers alone: 1 uniform + (L + P) normals + 2P exponentials per draw
+        // the random numbers alone: 1 uniform + (L + P) normals + 2P exponentials per draw, in
+        // runs of the sampler's default size as the sampler generates them
         int l = bundle.latentSize();
         int p = bundle.parameterCount();
+        long d = bundle.drawsPerSample();
         long key = CounterRng.streamKey(a.seed, 7);
         double sink = 0;
         int draws = 200000;
+        int run = PosteriorSampler.Options.DEFAULT_DRAW_BATCH;
+        double[] scratch = new double[run * Math.max(l, p)];
+        double[] eps = new double[run * Math.max(l, p)];
         double best = Double.POSITIVE_INFINITY;
         for (int w = 0; w < 3; w++) {
             long t1 = System.nanoTime();
-            for (int j = 0; j < draws; j++) {
-                long base = (long) j * bundle.drawsPerSample();
-                sink += CounterRng.uniform(key, base);
-                for (int q = 0; q < l + p; q++) {
-                    sink += CounterRng.normal(key, base + 1 + 2L * q);
+            for (int j0 = 0; j0 < draws; j0 += run) {
+                int m = Math.min(run, draws - j0);
+                long base = (long) j0 * d;
+                CounterRng.fillNormals(key, base + 1, d, m, l, scratch, eps);
+                for (int i = 0; i < m * l; i++) {
+                    sink += eps[i];
                 }
-                for (int q = 0; q < 2 * p; q++) {
-                    sink += StrictMath.exp(-1e-9 * (j + q));
+                CounterRng.fillNormals(key, base + 1 + l, d, m, p, scratch, eps);
+                for (int i = 0; i < m; i++) {
+                    sink += CounterRng.uniform(key, base + i * d);
+                    for (int q = 0; q < p; q++) {
+                        sink += eps[i * p + q];
+                    }
+                    for (int q = 0; q < 2 * p; q++) {
+                        sink += StrictMath.exp(-1e-9 * (j0 + i + q));
+                    }
                 }
             }
             best = Math.min(best, (System.nanoTime() - t1) / 1e3 / draws);

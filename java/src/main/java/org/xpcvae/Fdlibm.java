@@ -21,9 +21,11 @@ package org.xpcvae;
  * a uniform in (0, 1): 6.8 against 9.9 ns; cos of 2 pi u: 13 against 18.5 ns on the benchmark
  * machine), and the normal deviates are most of the cost of a posterior draw.
  *
- * <p>{@link #cos} handles |x| &lt;= 2^19 pi/2 itself (the sampler's arguments are in (0, 2 pi))
- * and hands larger arguments to {@code StrictMath.cos}. Equality with {@code StrictMath} is
- * tested on millions of arguments in {@code FdlibmTest}.
+ * <p>{@link #cos} handles |x| &lt;= 2^19 pi/2 itself and hands larger arguments to
+ * {@code StrictMath.cos}. Equality with {@code StrictMath} is tested on millions of arguments in
+ * {@code FdlibmTest}. Since {@code splitmix64-counter-v2} (one uniform per normal deviate, through
+ * AS241) {@link CounterRng} uses only {@link #log}, for the tails; {@link #cos} served the
+ * Box-Muller deviates of v1 and has no caller now.
  */
 final class Fdlibm {
     private Fdlibm() {

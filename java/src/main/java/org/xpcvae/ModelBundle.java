@@ -175,22 +175,28 @@ public final class ModelBundle {
         int latent = j.positiveInt("latent_size");
         int components = j.positiveInt("mixture_components");
         int context = j.positiveInt("context_size");
+        // the random-number scheme first: it decides the counter layout checked next
+        String rng = j.string("rng");
+        if (CounterRng.PREVIOUS_ALGORITHMS.contains(rng)) {
+            throw new BundleException(where + ": rng '" + rng + "' is an earlier random-number scheme; this version"
+                    + " of xpcvae samples with '" + CounterRng.ALGORITHM + "' (one uniform per normal deviate, a"
+                    + " different counter layout): re-export the bundle with `xpcvae export`");
+        }
+        if (!CounterRng.ALGORITHM.equals(rng)) {
+            throw new BundleException(where + ": rng '" + rng + "' is not supported (expected '"
+                    + CounterRng.ALGORITHM + "')");
+        }
         int draws = j.positiveInt("draws_per_sample");
-        int expectedDraws = 1 + 2 * latent + 2 * parameters.size();
+        int expectedDraws = 1 + latent + parameters.size();
         if (draws != expectedDraws) {
-            throw new BundleException(where + ": draws_per_sample is " + draws + ", expected 1 + 2*" + latent
-                    + " + 2*" + parameters.size() + " = " + expectedDraws);
+            throw new BundleException(where + ": draws_per_sample is " + draws + ", expected 1 + " + latent
+                    + " + " + parameters.size() + " = " + expectedDraws + " (1 + L + P counters per draw)");
         }
         int opset = j.positiveInt("onnx_opset");
         String family = j.string("posterior_family");
         if (!POSTERIOR_FAMILY.equals(family)) {
             throw new BundleException(where + ": posterior_family '" + family + "' is not supported (expected '"
                     + POSTERIOR_FAMILY + "')");
-        }
-        String rng = j.string("rng");
-        if (!CounterRng.ALGORITHM.equals(rng)) {
-            throw new BundleException(where + ": rng '" + rng + "' is not supported (expected '"
-                    + CounterRng.ALGORITHM + "')");
         }
 
         JsonObject filesJson = j.object("files");
@@ -510,7 +516,7 @@ public final class ModelBundle {
         return contextSize;
     }
 
-    /** D = 1 + 2L + 2P, random numbers reserved per posterior draw. */
+    /** D = 1 + L + P, counters (random numbers) reserved per posterior draw. */
     public int drawsPerSample() {
         return drawsPerSample;
     }

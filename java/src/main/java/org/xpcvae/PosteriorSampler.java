@@ -399,6 +399,9 @@ public final class PosteriorSampler implements AutoCloseable {
         final float[] zRow = new float[rows * latent];
         final float[] locRow = new float[rows * nParams];
         final float[] logScaleRow = new float[rows * nParams];
+        /** Standard normals of a run (latent, then parameter ones) and the uniforms they come from. */
+        final double[] eps = new double[rows * Math.max(latent, nParams)];
+        final double[] uniforms = new double[rows * Math.max(latent, nParams)];
     }
 
     /** Idle workspaces (at most as many as threads ever sampled at once). */
@@ -548,12 +551,15 @@ public final class PosteriorSampler implements AutoCloseable {
         float[] z = ws.zRow;
         float[] loc = ws.locRow;
         float[] logScale = ws.logScaleRow;
+        double[] eps = ws.eps;
         for (int j0 = 0; j0 < n; j0 += rows) {
             int m = Math.min(rows, n - j0);
-            // 2. latent vectors of draws j0 .. j0+m-1
+            long runBase = (long) j0 * d;
+            // 2. latent vectors of draws j0 .. j0+m-1: the normals of the whole run first (counters
+            // b + 1 + q of draw j, b = j * D), so that their independent evaluations overlap
+            CounterRng.fillNormals(key, runBase + 1, d, m, l, ws.uniforms, eps);
             for (int r = 0; r < m; r++) {
-                long base = (long) (j0 + r) * d;
-                double u = CounterRng.uniform(key, base);
+                double u = CounterRng.uniform(key, runBase + r * d);
                 int comp = kk - 1;
                 double cum = 0.0;
                 for (int k = 0; k < kk; k++) {
@@ -564,8 +570,9 @@ public final class PosteriorSampler implements AutoCloseable {
                     }
                 }
                 int c0 = comp * l;
+                int o = r * l;
                 for (int q = 0; q < l; q++) {
-                    z[r * l + q] = (float) (mean[c0 + q] + std[c0 + q] * CounterRng.normal(key, base + 1 + 2L * q));
+                    z[o + q] = (float) (mean[c0 + q] + std[c0 + q] * eps[o + q]);
                 }
             }
             ws.z.clear();
@@ -576,8 +583,9 @@ public final class PosteriorSampler implements AutoCloseable {
             ws.loc.get(loc, 0, m * p);
             ws.logScale.position(0);
             ws.logScale.get(logScale, 0, m * p);
+            // parameter normals at counters b + 1 + L + q
+            CounterRng.fillNormals(key, runBase + 1 + l, d, m, p, ws.uniforms, eps);
             for (int r = 0; r < m; r++) {
-                long base = (long) (j0 + r) * d + 1 + 2L * l;
                 int o = r * p;
                 int xo = (j0 + r) * p;
                 for (int q = 0; q < p; q++) {
@@ -587,7 +595,7 @@ public final class PosteriorSampler implements AutoCloseable {
                         throw new InferenceException("source " + id + ": decoder_sample produced a non-finite "
                                 + (Double.isFinite(lc) ? "log_scale" : "loc") + " for draw " + (j0 + r));
                     }
-                    double wq = lc + StrictMath.exp(ls) * CounterRng.normal(key, base + 2L * q);
+                    double wq = lc + StrictMath.exp(ls) * eps[o + q];
                     double uq = 1.0 / (1.0 + StrictMath.exp(-wq));
                     x[xo + q] = low[q] + (high[q] - low[q]) * uq;
                 }

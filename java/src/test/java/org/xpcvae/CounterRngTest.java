@@ -29,23 +29,27 @@ public class CounterRngTest {
         assertEquals(-3234035160980556949L, CounterRng.bits(k, 5));
         assertEquals(0.8246826026285187, CounterRng.uniform(k, 5), 0.0);
         assertEquals(0x1.8dfba31e4ce27p-1, CounterRng.uniform(k, 0), 0.0);
-        // normal uses log/cos: NumPy's and StrictMath's agree to about an ulp
-        assertEquals(0.11844896226923382, CounterRng.normal(k, 3), 1e-15);
+        // AS241's central branch (|u - 0.5| <= 0.425) is + - * / only: the same bits as NumPy
+        assertEquals(0.8584235404667658, CounterRng.normal(k, 3), 0.0);
+        assertEquals(0.9333587038131314, CounterRng.normal(k, 5), 0.0);
 
         assertEquals(0L, CounterRng.streamKey(0, 0));
         assertEquals(0.32732576421812587, CounterRng.uniform(0L, 5), 0.0);
-        assertEquals(0.19082411246493028, CounterRng.normal(0L, 3), 1e-15);
+        // u = 0.97...: a tail, through log (NumPy's and fdlibm's agree to about an ulp)
+        assertEquals(1.89391687911645, CounterRng.normal(0L, 3), 4e-16 * 1.9);
+        assertEquals(-0.44730961117032, CounterRng.normal(0L, 5), 0.0);
 
         // seed -1 is 2**64 - 1 in Python
         long km = CounterRng.streamKey(-1, 3);
         assertEquals(-340046280971457364L, km);
         assertEquals(4991308341308433940L, CounterRng.bits(km, 5));
-        assertEquals(1.3874654116967722, CounterRng.normal(km, 3), 1e-15);
+        assertEquals(-0.9483562903808107, CounterRng.normal(km, 3), 0.0);
 
         long kb = CounterRng.streamKey(123456789L, (1L << 40) + 5);
         assertEquals(8747263932905633777L, kb);
         assertEquals(0.9223143457076418, CounterRng.uniform(kb, 5), 0.0);
-        assertEquals(-0.6657636220723325, CounterRng.normal(kb, 3), 1e-15);
+        assertEquals(0.8363032321088066, CounterRng.normal(kb, 3), 0.0);
+        assertEquals(1.4208123871552898, CounterRng.normal(kb, 5), 0.0);
     }
 
     @Test
@@ -85,7 +89,7 @@ public class CounterRngTest {
         double sumSq = 0.0;
         double sum4 = 0.0;
         for (int i = 0; i < n; i++) {
-            double z = CounterRng.normal(key, 2L * i);
+            double z = CounterRng.normal(key, i);
             sum += z;
             sumSq += z * z;
             sum4 += z * z * z * z;
@@ -96,6 +100,70 @@ public class CounterRngTest {
         assertEquals(0.0, mean, 5 / Math.sqrt(n));
         assertEquals(1.0, var, 5 * Math.sqrt(2.0 / n));
         assertEquals(3.0, sum4 / n, 5 * Math.sqrt(96.0 / n));
+    }
+
+    /** Standard normal quantiles at these doubles (mpmath, 40 digits); AS241 is good to about 1e-16 relative. */
+    @Test
+    public void inverseNormalCdfKnownValues() {
+        double[][] cases = {
+            {0.975, 1.95996398454005385560443064983},
+            {0.025, -1.95996398454005421177958419423},
+            {0.8413447460685429, 0.999999999999999905737686363601},  // Phi(1) rounded to a double
+            {0.1, -1.28155156554460043533451708968},
+            {0.9, 1.28155156554460059348744828852},
+            {0.075, -1.43953147093845593494980102247},
+            {0.925, 1.43953147093845622906332015725},
+            {1e-10, -6.36134090240405619910039694879},
+            {0x1.0p-53, -8.20953615160138685563076877867},
+            {1.0 - 0x1.0p-53, 8.20953615160138685563076877867},
+        };
+        for (double[] c : cases) {
+            assertEquals("u = " + c[0], c[1], CounterRng.inverseNormalCdf(c[0]), 1e-15 * Math.abs(c[1]));
+        }
+        assertEquals(0.0, CounterRng.inverseNormalCdf(0.5), 0.0);
+    }
+
+    /** Symmetric, monotone, and the bulk path gives the scalar path's bits. */
+    @Test
+    public void inverseNormalCdfSymmetricMonotoneAndBulkEqualsScalar() {
+        long key = CounterRng.streamKey(5, 9);
+        for (long c = 0; c < 200_000; c++) {
+            double u = CounterRng.uniform(key, c);
+            double z = CounterRng.inverseNormalCdf(u);
+            // 1 - u is exact for multiples of 2^-53, and AS241 is odd in q = u - 0.5 by construction
+            assertEquals("u = " + u, Double.doubleToRawLongBits(-z),
+                    Double.doubleToRawLongBits(CounterRng.inverseNormalCdf(1.0 - u)));
+        }
+        // monotone on a fine ladder through both branch boundaries and the tails
+        double prev = Double.NEGATIVE_INFINITY;
+        for (long k = 1; k < (1L << 53); k += (k < 1L << 20 ? 1 : k >>> 12)) {
+            double u = k * 0x1.0p-53;
+            double z = CounterRng.inverseNormalCdf(u);
+            assertTrue("u = " + u, z >= prev);
+            prev = z;
+        }
+        // across the branch boundaries (|u - 0.5| = 0.425 and min(u, 1 - u) = exp(-25)) on the
+        // uniforms' grid of multiples of 2^-53 (between arbitrary neighbouring doubles, 1e-16
+        // apart in the result, AS241's own rounding can step back by an ulp)
+        for (double edge : new double[]{0.075, 0.925, Math.exp(-25.0), -Math.expm1(-25.0)}) {
+            long k0 = Math.round(edge * 0x1.0p53);
+            double before = CounterRng.inverseNormalCdf((k0 - 50) * 0x1.0p-53);
+            for (long k = k0 - 49; k <= k0 + 50; k++) {
+                double z = CounterRng.inverseNormalCdf(k * 0x1.0p-53);
+                assertTrue("monotone at " + k + " * 2^-53", z > before);
+                assertEquals("continuous at " + k + " * 2^-53", before, z, 1e-5 * Math.abs(z));
+                before = z;
+            }
+        }
+        double[] scratch = new double[7 * 300];
+        double[] out = new double[7 * 300];
+        CounterRng.fillNormals(key, 11, 18, 300, 7, scratch, out);
+        for (int r = 0; r < 300; r++) {
+            for (int q = 0; q < 7; q++) {
+                assertEquals(Double.doubleToRawLongBits(CounterRng.normal(key, 11 + 18L * r + q)),
+                        Double.doubleToRawLongBits(out[r * 7 + q]));
+            }
+        }
     }
 
     @Test

@@ -76,7 +76,7 @@ public class ModelBundleTest {
         assertEquals(1020.0, wl[342], 1e-9);
         wl[0] = -1;
         assertEquals(336.0, b.wavelength()[0], 1e-9); // defensive copy
-        assertEquals(1 + 2 * b.latentSize() + 2 * b.parameterCount(), b.drawsPerSample());
+        assertEquals(1 + b.latentSize() + b.parameterCount(), b.drawsPerSample());
         assertTrue(b.mixtureComponents() >= 1 && b.contextSize() >= 1);
         for (String role : ModelBundle.ROLES) {
             assertTrue(Files.isRegularFile(b.file(role)));
@@ -142,6 +142,18 @@ public class ModelBundleTest {
         Path dir3 = TestSupport.copyBundle(tmp.newFolder("b3").toPath());
         editManifest(dir3, m -> m.addProperty("rng", "mt19937"));
         loadFails(dir3, "rng 'mt19937' is not supported");
+    }
+
+    /** A bundle exported for the earlier random-number scheme is refused with a hint, not sampled differently. */
+    @Test
+    public void previousRandomNumberSchemeIsRefusedWithAHint() throws IOException {
+        Path dir = copy();
+        editManifest(dir, m -> {
+            m.addProperty("rng", "splitmix64-counter-v1");
+            m.addProperty("draws_per_sample", 1 + 2 * m.get("latent_size").getAsInt() + 2 * 7);
+        });
+        loadFails(dir, "rng 'splitmix64-counter-v1' is an earlier random-number scheme",
+                "'splitmix64-counter-v2'", "re-export the bundle with `xpcvae export`");
     }
 
     @Test

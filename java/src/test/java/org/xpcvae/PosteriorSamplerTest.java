@@ -222,7 +222,7 @@ public class PosteriorSamplerTest {
         int kk = bundle.mixtureComponents();
         int h = bundle.contextSize();
         int p = bundle.parameterCount();
-        int d = 1 + 2 * l + 2 * p;
+        int d = 1 + l + p;
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         float[] logits;
         float[] mean;
@@ -270,7 +270,7 @@ public class PosteriorSamplerTest {
                 }
                 float[] z = new float[l];
                 for (int q = 0; q < l; q++) {
-                    z[q] = (float) (mean[comp * l + q] + Math.exp(logStd[comp * l + q]) * CounterRng.normal(key, b + 1 + 2 * q));
+                    z[q] = (float) (mean[comp * l + q] + Math.exp(logStd[comp * l + q]) * CounterRng.normal(key, b + 1 + q));
                 }
                 try (OnnxTensor c = OnnxTensor.createTensor(env, FloatBuffer.wrap(ctx), new long[]{1, h});
                      OnnxTensor zt = OnnxTensor.createTensor(env, FloatBuffer.wrap(z), new long[]{1, l})) {
@@ -281,7 +281,7 @@ public class PosteriorSamplerTest {
                         float[] loc = floats(r, "loc");
                         float[] ls = floats(r, "log_scale");
                         for (int q = 0; q < p; q++) {
-                            double wq = loc[q] + Math.exp(ls[q]) * CounterRng.normal(key, b + 1 + 2 * l + 2 * q);
+                            double wq = loc[q] + Math.exp(ls[q]) * CounterRng.normal(key, b + 1 + l + q);
                             double x = bundle.parameters().get(q).fromUnit(1 / (1 + Math.exp(-wq)));
                             Parameter par = bundle.parameters().get(q);
                             assertEquals("draw " + j + " " + par.name(), x, got.get(j, q),
