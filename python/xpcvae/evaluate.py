@@ -80,8 +80,13 @@ def parameter_metrics(draws: np.ndarray, truth: np.ndarray) -> dict:
 
 
 def evaluate_run(run_dir, out_dir, g_mags=(12.0, 15.0, 17.0), n_test: int = 2000, n_samples: int = 1000,
-                 seed: int = 7, grid=None, noise=None, progress: bool = True) -> dict:
-    """Evaluate ``run_dir`` on its test split; write figures and ``metrics.json`` to ``out_dir``."""
+                 seed: int = 7, grid=None, noise=None, progress: bool = True, observation: dict | None = None) -> dict:
+    """Evaluate ``run_dir`` on its test split; write figures and ``metrics.json`` to ``out_dir``.
+
+    The test spectra are simulated with the run's own observation model (``config.json``'s
+    ``error_shapes`` and ``model_error``); ``observation`` overrides some of those settings,
+    e.g. ``{"model_error": 0.0}`` to measure the precision on spectra without model error.
+    """
     from tqdm.auto import tqdm
 
     from .gridfile import read_grid
@@ -99,7 +104,7 @@ def evaluate_run(run_dir, out_dir, g_mags=(12.0, 15.0, 17.0), n_test: int = 2000
                          f"{cfg['grid_size']}: not the same grid, the test split would be wrong")
     noise = noise or NoiseModel.default()
     # the run's own observation model (error distortion, model error), as in training
-    obs = ObservationModel.from_settings(noise, cfg.get("training"))
+    obs = ObservationModel.from_settings(noise, {**(cfg.get("training") or {}), **(observation or {})})
     with np.load(run_dir / "split.npz") as z:
         test = z["test"][:n_test]
     truth = np.asarray(grid.parameters)[test]

@@ -89,7 +89,8 @@ ONNX files {size / 1e6:.1f} MB in all.
   split {1 - tcfg['val_fraction'] - tcfg['test_fraction']:.0%} / {tcfg['val_fraction']:.0%} / {tcfg['test_fraction']:.0%}
   (train / validation / test, seed {tcfg['split_seed']}); the test split was never used in training or model selection.
 - Noise augmentation: G uniform in [{tcfg['g_mag_min']}, {tcfg['g_mag_max']}] with the package's noise model, a
-  new realisation every batch.
+  new realisation every batch; reported errors distorted by `{tcfg.get('error_shapes', 'family')}` error shapes,
+  unreported model error {100 * tcfg.get('model_error', 0.0):g} % of the flux (xpcvae.observe).
 - Architecture: latent size {arch['latent_size']}, {arch['mixture_components']}-component Gaussian-mixture r1(z|y),
   trunks {arch['trunk_widths']}, context {arch['context_size']}, per-draw head {arch['head_widths']};
   logit-normal r2(x|y,z).

@@ -44,6 +44,10 @@ def register(sub) -> None:
     e.add_argument("--n-test", type=int, default=2000)
     e.add_argument("--samples", type=int, default=1000)
     e.add_argument("--seed", type=int, default=7)
+    e.add_argument("--error-shapes", choices=("family", "library"), default=None,
+                   help="override the run's reported-error distortion for the test spectra")
+    e.add_argument("--model-error", type=float, default=None, metavar="FRACTION",
+                   help="override the run's model error for the test spectra (0: noise only)")
     e.set_defaults(func=_evaluate)
 
 
@@ -77,7 +81,9 @@ def _evaluate(args) -> int:
 
     grid = read_grid(args.grid) if args.grid else None
     metrics = evaluate_run(args.run, args.out, g_mags=tuple(args.g_mags), n_test=args.n_test,
-                           n_samples=args.samples, seed=args.seed, grid=grid)
+                           n_samples=args.samples, seed=args.seed, grid=grid,
+                           observation={k: v for k, v in (("error_shapes", args.error_shapes),
+                                                          ("model_error", args.model_error)) if v is not None})
     from ..evaluate import write_table
     print(write_table(metrics, f"{args.out}/metrics.md"))
     return 0
