@@ -65,6 +65,14 @@ def print_table(summary_rows, truth: dict) -> None:
             unit = f" [{p.unit}]" if p.unit else ""
             print(f"  {(p.symbol + unit):<26}{ref:>10}{fmt(med, p.name):>11}"
                   f"{'[' + fmt(lo, p.name) + ', ' + fmt(hi, p.name) + ']':>22}  {inside}")
+        # the goodness-of-fit columns (bundle's forward_model graph), when the summary has them
+        if row.get("gof_chi2"):
+            verdict = ("OUT OF DISTRIBUTION: " + row.get("ood_reason", "")) if row.get("ood_flag") == "1" \
+                else "fits (not flagged)"
+            bound = f"; median at a prior bound: {row['at_bound']}" if row.get("at_bound") else ""
+            print(f"  goodness of fit: gof_chi2 = {float(row['gof_chi2']):.2f}, {verdict}{bound}")
+        elif row.get("ood_reason"):
+            print(f"  goodness of fit: {row['ood_reason']}")
 
 
 def plot_posteriors(summary_rows, truth, path):

@@ -876,6 +876,14 @@ def shortfall_analysis(metrics: dict) -> list[str]:
                          f"over-confident on spectra like its training set (check the P-P plots of "
                          f"`xpcvae evaluate`; longer training with the KL term fully on, more mixture "
                          f"components), before any simulation-to-real effect.")
+        elif metrics.get("training_observation", {}).get("model_error", 0.0) > 0:
+            me = metrics["training_observation"]["model_error"]
+            needs.append(f"- Intervals too narrow on real data (68 % coverage {cov}) although the model trains "
+                         f"with an unreported model error of {me:.0%} of the flux (xpcvae.observe): the real "
+                         f"mismatch is larger and structured (residual table, mismatch_spectra.png). A larger "
+                         f"model error, or one drawn from the measured residual spectra, widens the intervals "
+                         f"at some cost in scatter; a photosphere that reproduces real spectra more closely "
+                         f"removes the cause.")
         else:
             needs.append(f"- Intervals too narrow on real data (68 % coverage {cov}): train with an extra "
                          f"model-error noise term (e.g. the {metrics['gof']['systematic_floor']:.0%} floor used "
@@ -1043,6 +1051,9 @@ def validate_real(bundle_dir, out_dir, max_stars: int | None = None, n_samples: 
         raise ValueError("the real-data test set is empty")
     res = run_posteriors(bundle, stars, n_samples=n_samples, seed=seed, progress=progress)
     metrics = compute_metrics(res)
+    training = (bundle.manifest.get("provenance") or {}).get("training") or {}
+    metrics["training_observation"] = {"error_shapes": training.get("error_shapes", "family"),
+                                       "model_error": float(training.get("model_error", 0.0))}
     ood_metrics = None
     if ood_check:
         outside = select_test_set(lib, max_stars=ood_check, in_box=False)
