@@ -108,8 +108,15 @@ def test_model_error_shape_has_unit_mean_square_and_a_smooth_half():
 def test_observation_model_settings_round_trip_and_bad_settings(noise):
     obs = ObservationModel(noise, "family", 0.01)
     again = ObservationModel.from_settings(noise, obs.settings())
-    assert again.settings() == {"error_shapes": "family", "model_error": 0.01}
-    assert ObservationModel.from_settings(noise, {}).settings() == {"error_shapes": "family", "model_error": 0.0}
+    assert again.settings() == {"error_shapes": "family", "model_error": 0.01, "residual_templates": False}
+    assert ObservationModel.from_settings(noise, {}).settings() == {"error_shapes": "family", "model_error": 0.0,
+                                                                   "residual_templates": False}
+    try:
+        ObservationModel.from_settings(noise, {"residual_templates": True})
+    except ValueError as exc:
+        assert "residual templates" in str(exc)
+    else:
+        raise AssertionError("residual templates without their file accepted")
     for kw, msg in (({"error_shapes": "gaussian"}, "error_shapes"), ({"model_error": -0.1}, "model_error"),
                     ({"model_error": float("nan")}, "model_error")):
         try:
@@ -145,4 +152,53 @@ def test_a_run_records_its_observation_model_and_a_resumed_run_keeps_it(tiny_gri
     assert (saved["error_shapes"], saved["model_error"]) == ("family", 0.02)
     # resuming with other settings keeps the run's own (only the time limit may change)
     again = Trainer(tiny_grid, tmp_path / "run", noise, cfg, TrainConfig(epochs=2, model_error=0.0))
-    assert again.noise.settings() == {"error_shapes": "family", "model_error": 0.02}
+    assert again.noise.settings() == {"error_shapes": "family", "model_error": 0.02, "residual_templates": False}
+
+
+def test_residual_templates_follow_the_simulated_teff_and_multiply_the_flux(noise, tiny_grid, tmp_path):
+    from xpcvae.observe import RESIDUAL_NEIGHBOURS, ResidualTemplates
+
+    n_wave = tiny_grid.flux.shape[1]
+    rng = np.random.default_rng(9)
+    teff = rng.uniform(3000, 7000, 800)
+    # each template is a constant offset that encodes its star's Teff, so draws can be traced back
+    templates = ResidualTemplates(np.repeat((teff / 1e5)[:, None], n_wave, axis=1), teff, {"note": "synthetic"})
+    path = tmp_path / "templates.npz"
+    templates.save(path)
+    loaded = ResidualTemplates.load(path)
+    assert loaded.meta == {"note": "synthetic"} and torch.equal(loaded.residual, templates.residual)
+    t_sorted = np.sort(teff)
+    clean = torch.ones((300, n_wave), dtype=torch.float64)
+    for t in (3000.0, 4500.0, 6999.0):
+        flux, sigma = observe(clean, noise, torch.full((300,), 12.0, dtype=torch.float64),
+                              torch.Generator().manual_seed(10), residuals=loaded,
+                              teff=torch.full((300,), t, dtype=torch.float64))
+        # the flux scatters around clean * (1 + r) by sigma: recover r per spectrum, hence the donor's Teff
+        r = ((flux - clean) / 1.0).mean(axis=1).numpy()
+        donor_t = r * 1e5
+        i = int(np.clip(np.searchsorted(t_sorted, t) - RESIDUAL_NEIGHBOURS // 2, 0, len(t_sorted) - RESIDUAL_NEIGHBOURS))
+        lo, hi = t_sorted[i], t_sorted[i + RESIDUAL_NEIGHBOURS - 1]
+        tol = 5 * float(sigma.mean()) / np.sqrt(n_wave) * 1e5
+        assert np.all((donor_t > lo - tol) & (donor_t < hi + tol))
+
+
+def test_residual_templates_need_teff_and_bad_files_are_named(noise, tiny_grid, tmp_path):
+    from xpcvae.observe import ResidualTemplates
+
+    n_wave = tiny_grid.flux.shape[1]
+    templates = ResidualTemplates(np.zeros((200, n_wave)), np.linspace(3000, 7000, 200))
+    clean = torch.ones((4, n_wave), dtype=torch.float64)
+    try:
+        observe(clean, noise, torch.full((4,), 12.0), torch.Generator().manual_seed(1), residuals=templates)
+    except ValueError as exc:
+        assert "Teff" in str(exc)
+    else:
+        raise AssertionError("templates without Teff accepted")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an npz")
+    try:
+        ResidualTemplates.load(bad)
+    except ValueError as exc:
+        assert str(bad) in str(exc)
+    else:
+        raise AssertionError("a corrupt templates file was accepted")

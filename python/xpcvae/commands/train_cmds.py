@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--model-error", type=float, default=0.0, metavar="FRACTION",
                    help="rms of an unreported fractional model error added to the training spectra "
                         "(simulation-to-real mismatch; xpcvae.observe)")
+    p.add_argument("--residual-templates", action="store_true",
+                   help="multiply training spectra by the measured residuals of real stars of similar Teff "
+                        "(forward model at their APOGEE labels vs their spectra; xpcvae.observe)")
     p.add_argument("--init-from", default=None, metavar="RUN",
                    help="fine-tune: start from RUN's best weights (same grid, same split, same architecture)")
     p.set_defaults(func=_train)
@@ -48,6 +51,8 @@ def register(sub) -> None:
                    help="override the run's reported-error distortion for the test spectra")
     e.add_argument("--model-error", type=float, default=None, metavar="FRACTION",
                    help="override the run's model error for the test spectra (0: noise only)")
+    e.add_argument("--no-residual-templates", action="store_true",
+                   help="test spectra without the run's residual templates")
     e.set_defaults(func=_evaluate)
 
 
@@ -65,7 +70,8 @@ def _train(args) -> int:
                             kl_start=args.kl_start, kl_end=args.kl_end, patience=args.patience,
                             g_mag_min=args.g_mag[0], g_mag_max=args.g_mag[1], seed=args.seed,
                             threads=args.threads, time_limit_s=args.time_limit,
-                            error_shapes=args.error_shapes, model_error=args.model_error)
+                            error_shapes=args.error_shapes, model_error=args.model_error,
+                            residual_templates=args.residual_templates)
     trainer = Trainer(grid, args.out, NoiseModel.default(), model_cfg, train_cfg, grid_path=args.grid,
                       init_from=args.init_from)
     if trainer.epoch:
@@ -83,7 +89,10 @@ def _evaluate(args) -> int:
     metrics = evaluate_run(args.run, args.out, g_mags=tuple(args.g_mags), n_test=args.n_test,
                            n_samples=args.samples, seed=args.seed, grid=grid,
                            observation={k: v for k, v in (("error_shapes", args.error_shapes),
-                                                          ("model_error", args.model_error)) if v is not None})
+                                                          ("model_error", args.model_error),
+                                                          ("residual_templates",
+                                                           False if args.no_residual_templates else None))
+                                        if v is not None})
     from ..evaluate import write_table
     print(write_table(metrics, f"{args.out}/metrics.md"))
     return 0
