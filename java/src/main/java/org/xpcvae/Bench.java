@@ -340,34 +340,50 @@ public final class Bench {
         int l = bundle.latentSize();
         int p = bundle.parameterCount();
         long d = bundle.drawsPerSample();
-        long key = CounterRng.streamKey(a.seed, 7);
+        // CounterRng.fillNormals is looked up reflectively so that this harness also compiles against
+        // the sources of older revisions (bench.py's "Java before"), which draw normals one by one
+        java.lang.reflect.Method fill;
+        try {
+            fill = CounterRng.class.getMethod("fillNormals", long.class, long.class, long.class, int.class,
+                    int.class, double[].class, double[].class);
+        } catch (NoSuchMethodException e) {
+            fill = null;
+        }
+        double best = Double.NaN;
         double sink = 0;
-        int draws = 200000;
-        int run = PosteriorSampler.Options.DEFAULT_DRAW_BATCH;
-        double[] scratch = new double[run * Math.max(l, p)];
-        double[] eps = new double[run * Math.max(l, p)];
-        double best = Double.POSITIVE_INFINITY;
-        for (int w = 0; w < 3; w++) {
-            long t1 = System.nanoTime();
-            for (int j0 = 0; j0 < draws; j0 += run) {
-                int m = Math.min(run, draws - j0);
-                long base = (long) j0 * d;
-                CounterRng.fillNormals(key, base + 1, d, m, l, scratch, eps);
-                for (int i = 0; i < m * l; i++) {
-                    sink += eps[i];
-                }
-                CounterRng.fillNormals(key, base + 1 + l, d, m, p, scratch, eps);
-                for (int i = 0; i < m; i++) {
-                    sink += CounterRng.uniform(key, base + i * d);
-                    for (int q = 0; q < p; q++) {
-                        sink += eps[i * p + q];
+        if (fill != null) {
+            long key = CounterRng.streamKey(a.seed, 7);
+            int draws = 200000;
+            int run = 512; // PosteriorSampler.Options.DEFAULT_DRAW_BATCH (a literal: older revisions lack the constant)
+            double[] scratch = new double[run * Math.max(l, p)];
+            double[] eps = new double[run * Math.max(l, p)];
+            best = Double.POSITIVE_INFINITY;
+            try {
+                for (int w = 0; w < 3; w++) {
+                    long t1 = System.nanoTime();
+                    for (int j0 = 0; j0 < draws; j0 += run) {
+                        int m = Math.min(run, draws - j0);
+                        long base = (long) j0 * d;
+                        fill.invoke(null, key, base + 1, d, m, l, scratch, eps);
+                        for (int i = 0; i < m * l; i++) {
+                            sink += eps[i];
+                        }
+                        fill.invoke(null, key, base + 1 + l, d, m, p, scratch, eps);
+                        for (int i = 0; i < m; i++) {
+                            sink += CounterRng.uniform(key, base + i * d);
+                            for (int q = 0; q < p; q++) {
+                                sink += eps[i * p + q];
+                            }
+                            for (int q = 0; q < 2 * p; q++) {
+                                sink += StrictMath.exp(-1e-9 * (j0 + i + q));
+                            }
+                        }
                     }
-                    for (int q = 0; q < 2 * p; q++) {
-                        sink += StrictMath.exp(-1e-9 * (j0 + i + q));
-                    }
+                    best = Math.min(best, (System.nanoTime() - t1) / 1e3 / draws);
                 }
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("CounterRng.fillNormals failed", e);
             }
-            best = Math.min(best, (System.nanoTime() - t1) / 1e3 / draws);
         }
         r.put("random_numbers_us_per_draw", best);
         r.put("sink", sink == 42.0 ? 1 : 0);
