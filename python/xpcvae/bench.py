@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .machine import cpu_model as _cpu_model
+
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "java" / "build" / "install" / "xpcvae"
 NS = (100, 1000, 10000)
@@ -48,14 +50,6 @@ BUSY_PATTERN = "xpcvae (train|evaluate)|pytest"
 
 # -- helpers -----------------------------------------------------------------------------------
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _busy() -> list[str]:

@@ -13,24 +13,15 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shutil
 from pathlib import Path
 
 from .atomic import atomic_path
+from .machine import cpu_model as _cpu
 
 TARGETS = {"teff": 100.0, "logg": 0.2, "a0": 0.15}  # MAE at G = 12 (issue: CVAE estimator)
 MAX_COVERAGE_DEVIATION = 0.05
 
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def target_lines(metrics: dict) -> list[str]:

@@ -107,6 +107,15 @@ def model_error_shape(b: int, n: int, generator: torch.Generator, dtype=torch.fl
     return (smooth + white) / np.sqrt(2.0)
 
 
+def draw_nearest(sorted_keys: torch.Tensor, query, k: int, generator: torch.Generator) -> torch.Tensor:
+    """Row indices, one per ``query`` value, drawn uniformly among the ``k`` rows whose (ascending)
+    ``sorted_keys`` are nearest to it: a window of k rows centred on the query's rank, shifted
+    inwards at the ends of the table."""
+    q = torch.as_tensor(query, dtype=torch.float64).reshape(-1)
+    start = torch.clamp(torch.searchsorted(sorted_keys, q) - k // 2, 0, len(sorted_keys) - k)
+    return start + torch.randint(0, k, (len(q),), generator=generator)
+
+
 class ErrorShapeLibrary:
     """Real stars' ``flux_error / noise.sigma(flux, G)`` ratios, sorted by G, to draw from.
 
@@ -152,12 +161,7 @@ class ErrorShapeLibrary:
 
     def draw(self, g_mag: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """(B, n) ratios of donors drawn among the DONOR_NEIGHBOURS stars nearest in G to each ``g_mag``."""
-        g = torch.as_tensor(g_mag, dtype=torch.float64).reshape(-1)
-        m = len(self.g_mag)
-        centre = torch.searchsorted(self.g_mag, g)
-        start = torch.clamp(centre - DONOR_NEIGHBOURS // 2, 0, m - DONOR_NEIGHBOURS)
-        offset = torch.randint(0, DONOR_NEIGHBOURS, (len(g),), generator=generator)
-        return self.ratio[start + offset]
+        return self.ratio[draw_nearest(self.g_mag, g_mag, DONOR_NEIGHBOURS, generator)]
 
     def describe(self) -> dict:
         return {"error_shapes": "library", **self.meta}
@@ -214,12 +218,7 @@ class ResidualTemplates:
 
     def draw(self, teff: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """(B, n) residuals of stars drawn among the RESIDUAL_NEIGHBOURS nearest in Teff to each ``teff``."""
-        t = torch.as_tensor(teff, dtype=torch.float64).reshape(-1)
-        m = len(self.teff)
-        centre = torch.searchsorted(self.teff, t)
-        start = torch.clamp(centre - RESIDUAL_NEIGHBOURS // 2, 0, m - RESIDUAL_NEIGHBOURS)
-        offset = torch.randint(0, RESIDUAL_NEIGHBOURS, (len(t),), generator=generator)
-        return self.residual[start + offset]
+        return self.residual[draw_nearest(self.teff, teff, RESIDUAL_NEIGHBOURS, generator)]
 
     def save(self, path) -> None:
         import json

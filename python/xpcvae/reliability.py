@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench import DIST, ROOT, _busy, _cpu_model, _java, resolve_bundle
+from .bench import DIST, ROOT, _busy, _java, resolve_bundle
+from .machine import cpu_model as _cpu_model
 
 KINDS = {
     "nan_flux": "is not finite", "inf_flux": "is not finite", "negative_error": "is not positive",
