@@ -39,6 +39,8 @@ Without the model error and the templates the posteriors stay calibrated with re
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -97,14 +99,22 @@ def observe(clean: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Ge
 def model_error_shape(b: int, n: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
     """(b, n) random curves of expected mean square 1 over the samples: white noise plus a smooth
     Legendre series (degrees 1..MODEL_ERROR_DEGREES), each carrying half of the variance."""
-    x = np.linspace(-1.0, 1.0, n)
-    degrees = np.arange(1, MODEL_ERROR_DEGREES + 1)
-    basis = np.stack([np.polynomial.legendre.Legendre.basis(k)(x) for k in degrees])      # (D, n)
-    basis /= np.sqrt(np.mean(basis ** 2, axis=1, keepdims=True))                           # unit rms each
-    basis_t = torch.as_tensor(basis / np.sqrt(len(degrees)), dtype=dtype)
-    smooth = torch.randn(b, len(degrees), generator=generator, dtype=dtype) @ basis_t
+    basis = torch.as_tensor(_smooth_basis(n), dtype=dtype)
+    smooth = torch.randn(b, MODEL_ERROR_DEGREES, generator=generator, dtype=dtype) @ basis
     white = torch.randn(b, n, generator=generator, dtype=dtype)
     return (smooth + white) / np.sqrt(2.0)
+
+
+@functools.lru_cache(maxsize=4)
+def _smooth_basis(n: int) -> np.ndarray:
+    """(D, n) Legendre polynomials of degrees 1..D on n samples, each of unit rms, divided by sqrt(D)
+    (built once per length: model_error_shape runs for every training batch)."""
+    x = np.linspace(-1.0, 1.0, n)
+    basis = np.stack([np.polynomial.legendre.Legendre.basis(k)(x) for k in range(1, MODEL_ERROR_DEGREES + 1)])
+    basis /= np.sqrt(np.mean(basis ** 2, axis=1, keepdims=True))
+    basis /= np.sqrt(MODEL_ERROR_DEGREES)
+    basis.setflags(write=False)
+    return basis
 
 
 def draw_nearest(sorted_keys: torch.Tensor, query, k: int, generator: torch.Generator) -> torch.Tensor:
@@ -116,24 +126,51 @@ def draw_nearest(sorted_keys: torch.Tensor, query, k: int, generator: torch.Gene
     return start + torch.randint(0, k, (len(q),), generator=generator)
 
 
-class ErrorShapeLibrary:
+class _DonorTable:
+    """Rows of real stars sorted by a key (G or Teff), with provenance, to draw near a key from."""
+
+    neighbours: int = 1
+    what = "donor table"
+
+    def __init__(self, rows: np.ndarray, keys: np.ndarray, meta: dict | None = None, source_id=None):
+        order = np.argsort(keys, kind="stable")
+        self._rows = torch.as_tensor(np.asarray(rows, dtype=np.float32)[order])
+        self._keys = torch.as_tensor(np.asarray(keys, dtype=np.float64)[order])
+        self.meta = dict(meta or {})
+        #: Gaia source ids of the stars (provenance: no real-data test star among them)
+        self.source_id = None if source_id is None else np.asarray(source_id, dtype=np.int64)[order]
+        if self._rows.ndim != 2 or len(self._rows) != len(self._keys) or len(self._keys) < self.neighbours:
+            raise ValueError(f"{self.what} needs >= {self.neighbours} stars with (M, n) rows")
+        if not torch.isfinite(self._rows).all():
+            raise ValueError(f"{self.what}: values must be finite")
+
+    def draw(self, key, generator: torch.Generator) -> torch.Tensor:
+        """(B, n) rows of stars drawn among the ``neighbours`` nearest in the key to each ``key``."""
+        return self._rows[draw_nearest(self._keys, key, self.neighbours, generator)]
+
+
+class ErrorShapeLibrary(_DonorTable):
     """Real stars' ``flux_error / noise.sigma(flux, G)`` ratios, sorted by G, to draw from.
 
     Built from the real XP library (:mod:`xpcvae.forward.realdata`) with the real-data test
     stars (``source_id % 5 == 0``) left out; ``ratio`` (M, 343), ``g_mag`` (M,) ascending.
     """
 
+    neighbours = DONOR_NEIGHBOURS
+    what = "error-shape library"
+
     def __init__(self, ratio: np.ndarray, g_mag: np.ndarray, meta: dict | None = None, source_id=None):
-        order = np.argsort(g_mag, kind="stable")
-        self.ratio = torch.as_tensor(np.asarray(ratio, dtype=np.float32)[order])
-        self.g_mag = torch.as_tensor(np.asarray(g_mag, dtype=np.float64)[order])
-        self.meta = dict(meta or {})
-        #: Gaia source ids of the donor stars (provenance: no real-data test star among them)
-        self.source_id = None if source_id is None else np.asarray(source_id, dtype=np.int64)[order]
-        if self.ratio.ndim != 2 or len(self.ratio) != len(self.g_mag) or len(self.g_mag) < DONOR_NEIGHBOURS:
-            raise ValueError(f"error-shape library needs >= {DONOR_NEIGHBOURS} stars with (M, n) ratios")
-        if not torch.isfinite(self.ratio).all() or (self.ratio <= 0).any():
+        super().__init__(ratio, g_mag, meta, source_id)
+        if (self._rows <= 0).any():
             raise ValueError("error-shape library: ratios must be finite and positive")
+
+    @property
+    def ratio(self) -> torch.Tensor:
+        return self._rows
+
+    @property
+    def g_mag(self) -> torch.Tensor:
+        return self._keys
 
     @classmethod
     def from_library(cls, noise, lib=None) -> "ErrorShapeLibrary":
@@ -159,15 +196,11 @@ class ErrorShapeLibrary:
                                       "neighbours_in_g": DONOR_NEIGHBOURS},
                    source_id=np.asarray(lib.source_id, dtype=np.int64)[rows][ok])
 
-    def draw(self, g_mag: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """(B, n) ratios of donors drawn among the DONOR_NEIGHBOURS stars nearest in G to each ``g_mag``."""
-        return self.ratio[draw_nearest(self.g_mag, g_mag, DONOR_NEIGHBOURS, generator)]
-
     def describe(self) -> dict:
         return {"error_shapes": "library", **self.meta}
 
 
-class ResidualTemplates:
+class ResidualTemplates(_DonorTable):
     """Measured simulation-to-real mismatch: real stars' ``observed / model - 1`` at their labels.
 
     For every non-test, in-box star of the real XP library (:func:`xpcvae.realdata.select_test_set`
@@ -180,20 +213,19 @@ class ResidualTemplates:
     simulated spectrum a mismatch that real stars of that temperature show.
     """
 
-    def __init__(self, residual: np.ndarray, teff: np.ndarray, meta: dict | None = None, source_id=None):
-        order = np.argsort(teff, kind="stable")
-        self.residual = torch.as_tensor(np.asarray(residual, dtype=np.float32)[order])
-        self.teff = torch.as_tensor(np.asarray(teff, dtype=np.float64)[order])
-        self.meta = dict(meta or {})
-        #: Gaia source ids of the template stars (provenance: no real-data test star among them)
-        self.source_id = None if source_id is None else np.asarray(source_id, dtype=np.int64)[order]
-        if self.residual.ndim != 2 or len(self.residual) != len(self.teff) or len(self.teff) < RESIDUAL_NEIGHBOURS:
-            raise ValueError(f"residual templates need >= {RESIDUAL_NEIGHBOURS} stars with (M, n) residuals")
-        if not torch.isfinite(self.residual).all():
-            raise ValueError("residual templates must be finite")
+    neighbours = RESIDUAL_NEIGHBOURS
+    what = "residual templates"
+
+    @property
+    def residual(self) -> torch.Tensor:
+        return self._rows
+
+    @property
+    def teff(self) -> torch.Tensor:
+        return self._keys
 
     @classmethod
-    def from_library(cls, forward_config: dict, lib=None, progress: bool = False) -> "ResidualTemplates":
+    def from_library(cls, forward_config: dict, lib=None) -> "ResidualTemplates":
         from . import params
         from .inference import model_spectra
         from .realdata import fit_a0, label_theta, load_apogee, relative_residual, select_test_set
@@ -215,10 +247,6 @@ class ResidualTemplates:
             "neighbours_in_teff": RESIDUAL_NEIGHBOURS, "forward_model": forward_config,
             "rms_percentiles_5_50_95": np.percentile(rms, [5, 50, 95]).round(5).tolist()},
             source_id=np.asarray(stars.source_id, dtype=np.int64)[ok])
-
-    def draw(self, teff: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """(B, n) residuals of stars drawn among the RESIDUAL_NEIGHBOURS nearest in Teff to each ``teff``."""
-        return self.residual[draw_nearest(self.teff, teff, RESIDUAL_NEIGHBOURS, generator)]
 
     def save(self, path) -> None:
         import json
