@@ -1,10 +1,9 @@
 """Readers of Gaia archive XP products (xpcvae.xpdata) and `xpcvae infer` on archive files.
 
-Real files: ../shared/data/gaia-archive-formats/ (Gaia DR3 XP spectra in the archive's
-CSV, ECSV and FITS layouts, from GaiaXPy's test data). The tests that need them skip
-only when that folder is absent. Fixtures of our own (a sampled file on another
-grid, a truncated sampled file) are built here in tmp_path from those files with
-GaiaXPy, nothing is copied into the repository.
+Real files: tests/data/gaia-archive/ (Gaia DR3 XP spectra in the archive's CSV, ECSV
+and FITS layouts, from GaiaXPy's test data). Fixtures of our own (a sampled file on
+another grid, a truncated sampled file) are built here in tmp_path from those files
+with GaiaXPy.
 """
 
 from __future__ import annotations
@@ -20,15 +19,13 @@ import pytest
 from xpcvae.spectra_csv import SpectraFileError, SpectrumRow, read_spectra_csv, summary_header
 from xpcvae.xpdata import DEFAULT_GRID, detect_format, load_spectra, write_project_csv
 
-ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gaia-archive-formats"
+ARCHIVE = Path(__file__).resolve().parent / "data" / "gaia-archive"
 MISSING_BP_SOURCE = "5405570973190252288"
 SOURCES = ["5853498713190525696", "5762406957886626816"]
 
 
 @pytest.fixture(scope="module")
 def archive():
-    if not ARCHIVE.is_dir():
-        pytest.skip(f"real Gaia archive XP files not found at {ARCHIVE} (the shared data folder beside the repository)")
     return ARCHIVE
 
 
