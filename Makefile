@@ -38,10 +38,10 @@ test-python: venv java
 test: venv java test-java test-python
 
 demo: venv java
-	$(PY) -m xpcvae.demo --bundle $(BUNDLE) --examples examples --out demo-out
+	$(PY) -m xpcvae.tools.demo --bundle $(BUNDLE) --examples examples --out demo-out
 
 bench: venv java
-	$(PY) -m xpcvae.bench --out docs/performance.md
+	$(PY) -m xpcvae.tools.bench --out docs/performance.md
 
 clean:
 	rm -rf java/build java/.gradle build demo-out
@@ -50,4 +50,4 @@ clean:
 # injected bad rows, plus the Python batch path -> docs/reliability.md (and .json).
 .PHONY: reliability
 reliability: venv java
-	$(PY) -m xpcvae.reliability --out docs/reliability.md
+	$(PY) -m xpcvae.tools.reliability --out docs/reliability.md

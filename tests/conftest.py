@@ -36,15 +36,15 @@ def tiny_grid():
 
 @pytest.fixture(scope="session")
 def noise():
-    from xpcvae.noise import NoiseModel
+    from xpcvae.simulate.noise import NoiseModel
 
     return NoiseModel.default()
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_grid, noise, tmp_path_factory):
-    from xpcvae.model import CVAEConfig
-    from xpcvae.training import Trainer, TrainConfig
+    from xpcvae.train.model import CVAEConfig
+    from xpcvae.train.training import Trainer, TrainConfig
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
     cfg = CVAEConfig(mixture_components=3, trunk_widths=(128, 64), context_size=32, head_widths=(32,))
@@ -77,8 +77,8 @@ def noisy_test_spectra(tiny_grid, tiny_run, noise):
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_run, tiny_grid, noisy_test_spectra, tmp_path_factory):
     """The tiny run's bundle, with the forward_model graph of its (blackbody) grid."""
-    from xpcvae.export import export_model
-    from xpcvae.training import load_run_model
+    from xpcvae.export.networks import export_model
+    from xpcvae.train.training import load_run_model
 
     model, _ = load_run_model(tiny_run)
     out = tmp_path_factory.mktemp("bundles") / "tiny"

@@ -22,7 +22,7 @@ def test_train_rejects_a_grid_without_the_expected_datasets(tmp_path, capsys):
 
 def test_train_rejects_a_mismatched_wavelength_grid(tiny_grid, tmp_path, capsys):
     # a grid in the documented layout, then its wavelength grid moved 1 nm to the red
-    from xpcvae.gridfile import write_grid
+    from xpcvae.data.gridfile import write_grid
 
     path = tmp_path / "shifted.h5"
     write_grid(path, tiny_grid.parameters[:10], tiny_grid.wavelength, tiny_grid.flux[:10], tiny_grid.norm[:10],

@@ -10,7 +10,7 @@ import pytest
 
 from xpcvae import params, rng
 from xpcvae.bundle import BundleError, ModelBundle
-from xpcvae.sampler import InvalidSpectrumError, PosteriorSampler, percentiles
+from xpcvae.infer.sampler import InvalidSpectrumError, PosteriorSampler, percentiles
 
 
 def test_bundle_layout_and_manifest(tiny_bundle):
@@ -29,7 +29,7 @@ def test_bundle_layout_and_manifest(tiny_bundle):
 def test_onnx_matches_pytorch(tiny_run, tiny_bundle, noisy_test_spectra):
     import torch
 
-    from xpcvae.training import load_run_model
+    from xpcvae.train.training import load_run_model
 
     model, _ = load_run_model(tiny_run)
     s = PosteriorSampler(tiny_bundle)

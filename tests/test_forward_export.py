@@ -25,7 +25,7 @@ FF, MDOT, A0 = params.INDEX["ff"], params.INDEX["log_mdot"], params.INDEX["a0"]
 
 @pytest.fixture(scope="module", params=["empirical", "blackbody"])
 def graph(request, tmp_path_factory):
-    from xpcvae.forward_export import export_forward_graph, forward_model_for, onnx_session
+    from xpcvae.export.forward_graph import export_forward_graph, forward_model_for, onnx_session
 
     cfg = {"photosphere": request.param, "extinction_curve": "F99", "rv": 3.1, "r_in": 5.0}
     path = tmp_path_factory.mktemp("fwd") / f"{request.param}.onnx"
@@ -34,7 +34,7 @@ def graph(request, tmp_path_factory):
 
 
 def test_export_check_is_recorded(graph):
-    from xpcvae.forward_export import PARITY_TOLERANCE
+    from xpcvae.export.forward_graph import PARITY_TOLERANCE
 
     section, _, _ = graph
     c = section["export_check"]
@@ -85,9 +85,9 @@ def test_rows_do_not_depend_on_the_batch(graph):
 def test_tabulated_photosphere_is_not_exportable(tmp_path, capsys):
     import torch
 
-    from xpcvae.export import export_model
-    from xpcvae.forward_export import NotExportable, forward_model_for
-    from xpcvae.model import CVAE, CVAEConfig
+    from xpcvae.export.networks import export_model
+    from xpcvae.export.forward_graph import NotExportable, forward_model_for
+    from xpcvae.train.model import CVAE, CVAEConfig
 
     with pytest.raises(NotExportable, match="tabulated"):
         forward_model_for({"photosphere": "tabulated:/some/library.h5"})
@@ -103,8 +103,8 @@ def test_tabulated_photosphere_is_not_exportable(tmp_path, capsys):
 # -- the role in bundles ---------------------------------------------------------------------------
 
 def test_tiny_bundle_has_the_blackbody_forward_model(tiny_bundle):
-    from xpcvae.forward_export import bundle_forward_session
-    from xpcvae.inference import forward_config, model_spectra
+    from xpcvae.export.forward_graph import bundle_forward_session
+    from xpcvae.infer.batch import forward_config, model_spectra
 
     m = tiny_bundle.manifest
     assert m["files"]["forward_model"]["path"] == "forward_model.onnx"
@@ -118,8 +118,8 @@ def test_tiny_bundle_has_the_blackbody_forward_model(tiny_bundle):
 
 
 def test_shipped_bundle_has_the_empirical_forward_model():
-    from xpcvae.forward_export import bundle_forward_session
-    from xpcvae.inference import forward_config, model_spectra
+    from xpcvae.export.forward_graph import bundle_forward_session
+    from xpcvae.infer.batch import forward_config, model_spectra
 
     b = ModelBundle.load(DEFAULT_BUNDLE)
     assert b.has_role("forward_model")
@@ -146,7 +146,7 @@ def _edit(d: Path, edit) -> None:
 
 
 def test_bundle_without_the_role_still_loads_and_python_infers(tiny_bundle, tmp_path):
-    from xpcvae.forward_export import bundle_forward_session
+    from xpcvae.export.forward_graph import bundle_forward_session
 
     d = _copy(tiny_bundle.root, tmp_path)
     _edit(d, lambda m: (m["files"].pop("forward_model"), m.pop("forward_model")))
@@ -156,7 +156,7 @@ def test_bundle_without_the_role_still_loads_and_python_infers(tiny_bundle, tmp_
 
 
 def test_corrupt_forward_model_is_a_clear_error(tiny_bundle, tmp_path):
-    from xpcvae.forward_export import bundle_forward_session
+    from xpcvae.export.forward_graph import bundle_forward_session
 
     d = _copy(tiny_bundle.root, tmp_path)
     p = d / "forward_model.onnx"
@@ -207,8 +207,8 @@ def test_bad_gof_settings_are_refused(tiny_bundle, tmp_path, gof, message):
 
 
 def test_gof_settings_come_from_the_manifest(tiny_bundle, tmp_path, noisy_test_spectra):
-    from xpcvae.inference import gof_settings, infer_csv
-    from xpcvae.spectra_csv import read_summary_csv, write_spectra_csv
+    from xpcvae.infer.batch import gof_settings, infer_csv
+    from xpcvae.data.spectra_csv import read_summary_csv, write_spectra_csv
 
     assert gof_settings(tiny_bundle) == {"systematic": 0.01, "threshold": 25.0, "dof": 342, "bound_fraction": 0.01}
     d = _copy(tiny_bundle.root, tmp_path)

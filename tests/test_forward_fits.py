@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from xpcvae.forward.realdata import clean_ak, is_test_star, load_library, salaris_mh
+from xpcvae.data.library import clean_ak, is_test_star, load_library, salaris_mh
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def poisoned_library():
 
 
 def test_emulator_fit_never_sees_test_stars(poisoned_library):
-    from xpcvae.emulator_fit import fit_emulator
+    from xpcvae.calibrate.emulator_fit import fit_emulator
 
     em = fit_emulator(poisoned_library, hidden=(16,), epochs=(1, 1), batch=1024, progress=False, log=lambda m: None)
     assert all(np.all(np.isfinite(w)) for w in em.weights + em.biases)
@@ -40,7 +40,7 @@ def test_emulator_fit_never_sees_test_stars(poisoned_library):
 
 
 def test_noise_fit_never_sees_test_stars(poisoned_library):
-    from xpcvae import noise
+    from xpcvae.simulate import noise
 
     lib = poisoned_library
     # give the test stars finite but absurd errors: the fit must equal the fit without them

@@ -84,7 +84,7 @@ def test_empirical_absolute_scale():
 
 
 def test_emulator_residuals_on_held_out_stars(emulator):
-    from xpcvae.emulator_fit import residual_report
+    from xpcvae.calibrate.emulator_fit import residual_report
 
     rep = residual_report(emulator)
     assert rep["all"]["n"] > 2000

@@ -12,8 +12,8 @@ import pytest
 from xpcvae import params
 from xpcvae.cli import main
 from xpcvae.forward import WAVELENGTH
-from xpcvae.forward.gridgen import draw_parameters, generate
-from xpcvae.gridfile import GridError, read_grid, write_grid
+from xpcvae.simulate.gridgen import draw_parameters, generate
+from xpcvae.data.gridfile import GridError, read_grid, write_grid
 
 
 def _arrays(n=5, seed=0):
@@ -188,7 +188,7 @@ def test_cli_bad_input_exits_nonzero_without_output(tmp_path, capsys):
 
 
 def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
-    import xpcvae.gridfile as gridfile
+    import xpcvae.data.gridfile as gridfile
 
     def boom(path):  # fails after the data are written, before the rename
         assert os.path.getsize(path) > 0

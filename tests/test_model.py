@@ -8,7 +8,7 @@ import torch
 from scipy import integrate, stats
 
 from xpcvae import params
-from xpcvae.model import (CVAE, CVAEConfig, gaussian_log_prob, kl_annealing, logit_normal_log_prob,
+from xpcvae.train.model import (CVAE, CVAEConfig, gaussian_log_prob, kl_annealing, logit_normal_log_prob,
                           mixture_log_prob)
 
 
@@ -82,8 +82,8 @@ def test_annealing_schedule_at_its_knots():
 
 
 def test_tiny_model_beats_the_prior(tiny_run, tiny_grid, noise):
-    from xpcvae.evaluate import posterior_draws
-    from xpcvae.training import load_run_model
+    from xpcvae.train.evaluate import posterior_draws
+    from xpcvae.train.training import load_run_model
 
     model, _ = load_run_model(tiny_run)
     with np.load(tiny_run / "split.npz") as z:
@@ -100,7 +100,7 @@ def test_tiny_model_beats_the_prior(tiny_run, tiny_grid, noise):
 
 
 def test_checkpoint_resumes_to_the_same_state(tiny_grid, noise, tmp_path):
-    from xpcvae.training import Trainer, TrainConfig
+    from xpcvae.train.training import Trainer, TrainConfig
 
     sub = type(tiny_grid)(parameters=tiny_grid.parameters[:600], flux=tiny_grid.flux[:600],
                           wavelength=tiny_grid.wavelength, norm=tiny_grid.norm[:600], attrs={})
@@ -127,7 +127,7 @@ def test_checkpoint_resumes_to_the_same_state(tiny_grid, noise, tmp_path):
 
 
 def test_split_is_deterministic_and_disjoint():
-    from xpcvae.training import split_indices
+    from xpcvae.train.training import split_indices
 
     a = split_indices(1000, 0.05, 0.05, 7)
     b = split_indices(1000, 0.05, 0.05, 7)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from xpcvae.forward import WAVELENGTH
-from xpcvae.noise import NoiseModel, fit_report
+from xpcvae.simulate.noise import NoiseModel, fit_report
 
 
 @pytest.fixture(scope="module")

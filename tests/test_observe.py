@@ -1,10 +1,10 @@
-"""The observation model used in training and evaluation (xpcvae.observe)."""
+"""The observation model used in training and evaluation (xpcvae.simulate.observe)."""
 
 import numpy as np
 import torch
 from scipy import stats
 
-from xpcvae.observe import observe
+from xpcvae.simulate.observe import observe
 
 
 def test_noise_matches_the_reported_uncertainty(noise, tiny_grid):
@@ -38,7 +38,7 @@ def test_fainter_stars_get_larger_uncertainties(noise, tiny_grid):
 
 
 # -- error shapes from real stars and the model-error term -----------------------------------------
-from xpcvae.observe import DONOR_NEIGHBOURS, ErrorShapeLibrary, ObservationModel, model_error_shape  # noqa: E402
+from xpcvae.simulate.observe import DONOR_NEIGHBOURS, ErrorShapeLibrary, ObservationModel, model_error_shape  # noqa: E402
 
 
 def _synthetic_library(n_wave, n=1000, seed=0):
@@ -79,7 +79,7 @@ def test_library_error_shapes_keep_the_noise_honest(noise, tiny_grid):
 
 
 def test_model_error_is_unreported_extra_scatter(noise, tiny_grid):
-    from xpcvae.observe import MODEL_ERROR_DEGREES
+    from xpcvae.simulate.observe import MODEL_ERROR_DEGREES
 
     clean = torch.as_tensor(np.asarray(tiny_grid.flux[:2000], dtype=np.float64))
     n = clean.shape[1]
@@ -128,7 +128,7 @@ def test_observation_model_settings_round_trip_and_bad_settings(noise):
 
 
 def test_error_shape_library_from_the_real_library_leaves_test_stars_out(noise):
-    from xpcvae.forward.realdata import is_test_star, load_library
+    from xpcvae.data.library import is_test_star, load_library
 
     lib = load_library()
     shapes = ErrorShapeLibrary.from_library(noise, lib)
@@ -142,8 +142,8 @@ def test_error_shape_library_from_the_real_library_leaves_test_stars_out(noise):
 def test_a_run_records_its_observation_model_and_a_resumed_run_keeps_it(tiny_grid, noise, tmp_path):
     import json
 
-    from xpcvae.model import CVAEConfig
-    from xpcvae.training import Trainer, TrainConfig
+    from xpcvae.train.model import CVAEConfig
+    from xpcvae.train.training import Trainer, TrainConfig
 
     cfg = CVAEConfig(mixture_components=2, trunk_widths=(32,), context_size=8, head_widths=(8,))
     tcfg = TrainConfig(epochs=1, batch_size=256, g_mag_min=11, g_mag_max=15, threads=1, model_error=0.02)
@@ -156,7 +156,7 @@ def test_a_run_records_its_observation_model_and_a_resumed_run_keeps_it(tiny_gri
 
 
 def test_residual_templates_follow_the_simulated_teff_and_multiply_the_flux(noise, tiny_grid, tmp_path):
-    from xpcvae.observe import RESIDUAL_NEIGHBOURS, ResidualTemplates
+    from xpcvae.simulate.observe import RESIDUAL_NEIGHBOURS, ResidualTemplates
 
     n_wave = tiny_grid.flux.shape[1]
     rng = np.random.default_rng(9)
@@ -183,7 +183,7 @@ def test_residual_templates_follow_the_simulated_teff_and_multiply_the_flux(nois
 
 
 def test_residual_templates_need_teff_and_bad_files_are_named(noise, tiny_grid, tmp_path):
-    from xpcvae.observe import ResidualTemplates
+    from xpcvae.simulate.observe import ResidualTemplates
 
     n_wave = tiny_grid.flux.shape[1]
     templates = ResidualTemplates(np.zeros((200, n_wave)), np.linspace(3000, 7000, 200))
@@ -206,9 +206,9 @@ def test_residual_templates_need_teff_and_bad_files_are_named(noise, tiny_grid, 
 
 def test_no_real_data_test_star_feeds_the_observation_model(noise):
     """Error shapes and residual templates come only from library stars with source_id % 5 != 0."""
-    from xpcvae.forward.realdata import load_library
-    from xpcvae.inference import forward_config
-    from xpcvae.observe import ResidualTemplates
+    from xpcvae.data.library import load_library
+    from xpcvae.infer.batch import forward_config
+    from xpcvae.simulate.observe import ResidualTemplates
     import types
 
     lib = load_library()

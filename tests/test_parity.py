@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from xpcvae import params, rng
-from xpcvae.sampler import PosteriorSampler, percentiles
+from xpcvae.infer.sampler import PosteriorSampler, percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "java" / "build" / "install" / "xpcvae"
@@ -203,8 +203,8 @@ def test_seeded_posterior_samples_and_summaries_agree(java, case):
 
 
 def test_java_cli_writes_what_python_writes(case, tmp_path):
-    from xpcvae.inference import infer_csv
-    from xpcvae.spectra_csv import read_summary_csv, write_spectra_csv
+    from xpcvae.infer.batch import infer_csv
+    from xpcvae.data.spectra_csv import read_summary_csv, write_spectra_csv
 
     bundle, flux, sigma = case
     f, e = flux[:12].copy(), sigma[:12].copy()
@@ -254,7 +254,7 @@ def test_java_forward_model_agrees_with_numpy(java, case):
     import jpype
 
     from xpcvae.bundle import ModelBundle
-    from xpcvae.inference import forward_config, model_spectra
+    from xpcvae.infer.batch import forward_config, model_spectra
 
     bundle, _, _ = case
     b = ModelBundle.load(bundle)
@@ -275,7 +275,7 @@ def test_java_goodness_of_fit_of_python_medians(java, case, tmp_path):
     import jpype
 
     from xpcvae.bundle import ModelBundle
-    from xpcvae.inference import forward_config, gof_settings, model_spectra, ood_columns, reduced_chi2
+    from xpcvae.infer.batch import forward_config, gof_settings, model_spectra, ood_columns, reduced_chi2
 
     bundle, flux, sigma = case
     b = ModelBundle.load(bundle)

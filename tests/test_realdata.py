@@ -1,4 +1,4 @@
-"""Validation on real stars (xpcvae.realdata, `xpcvae validate-real`) and the goodness of fit of inference."""
+"""Validation on real stars (xpcvae.validation.realdata, `xpcvae validate-real`) and the goodness of fit of inference."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from xpcvae import params
-from xpcvae.realdata import (a0_per_ak, accretion_luminosity_ratio, coverage, pit, robust_stats, select_test_set,
+from xpcvae.validation.realdata import (a0_per_ak, accretion_luminosity_ratio, coverage, pit, robust_stats, select_test_set,
                              real_test_mask)
 
 
 @pytest.fixture(scope="module")
 def library():
-    from xpcvae.realdata import load_apogee
+    from xpcvae.validation.realdata import load_apogee
 
     return load_apogee()
 
@@ -89,7 +89,7 @@ def test_accretion_luminosity_ratio_by_hand():
 
 
 def test_reduced_chi2():
-    from xpcvae.inference import reduced_chi2
+    from xpcvae.infer.batch import reduced_chi2
 
     rng = np.random.default_rng(2)
     model = 1.0 + 0.3 * np.sin(np.linspace(0, 6, 343))[None].repeat(400, 0)
@@ -128,10 +128,10 @@ def test_validate_real_end_to_end(tiny_bundle, tmp_path):
 
 
 def test_forward_config_from_the_bundle_provenance():
-    """gof_chi2 uses the forward model the bundle's grid was made with (xpcvae.gridfile's attributes)."""
+    """gof_chi2 uses the forward model the bundle's grid was made with (xpcvae.data.gridfile's attributes)."""
     import types
 
-    from xpcvae.inference import forward_config
+    from xpcvae.infer.batch import forward_config
 
     attrs = {"photosphere": "blackbody", "extinction_curve": "G23", "extinction_rv": 3.3, "r_in": 4.0,
              "forward_model": {"photosphere_spec": "blackbody", "extinction": {"curve": "G23", "rv": 3.3},
@@ -143,7 +143,7 @@ def test_forward_config_from_the_bundle_provenance():
 
 
 def test_ood_columns_and_at_bound():
-    from xpcvae.inference import GOF_THRESHOLD, ood_columns
+    from xpcvae.infer.batch import GOF_THRESHOLD, ood_columns
 
     low, high = params.LOW, params.HIGH
     mid = (low + high) / 2

@@ -1,12 +1,12 @@
 """Bad inputs on the Python side (issue 8): property and fuzz tests of the readers, batch mode.
 
-* :func:`xpcvae.spectra_csv.read_spectra_csv` on arbitrary bytes and on randomly damaged
+* :func:`xpcvae.data.spectra_csv.read_spectra_csv` on arbitrary bytes and on randomly damaged
   spectra files raises nothing but :class:`SpectraFileError` (a file unusable as a whole) and
   otherwise returns exactly one row per non-blank line, each a spectrum or an error naming the
   source (or row) -- the same contract as the Java reader (``RobustnessTest``).
-* :func:`xpcvae.sampler.check_spectrum` raises nothing but :class:`InvalidSpectrumError`, and
+* :func:`xpcvae.infer.sampler.check_spectrum` raises nothing but :class:`InvalidSpectrumError`, and
   what it accepts satisfies every documented condition.
-* :func:`xpcvae.inference.infer_csv` writes exactly one summary row per input row, an error
+* :func:`xpcvae.infer.batch.infer_csv` writes exactly one summary row per input row, an error
   row naming the source and the problem for each bad one.
 * Bundles: another format version, a checksum mismatch, a truncated graph are refused with
   :class:`BundleError` naming the bundle.
@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xpcvae.bundle import BundleError, ModelBundle
-from xpcvae.sampler import InvalidSpectrumError, PosteriorSampler, check_spectrum
-from xpcvae.spectra_csv import ERR_COLS, FLUX_COLS, N_WAVE, SpectraFileError, read_spectra_csv, write_spectra_csv
+from xpcvae.infer.sampler import InvalidSpectrumError, PosteriorSampler, check_spectrum
+from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, N_WAVE, SpectraFileError, read_spectra_csv, write_spectra_csv
 
 HEADER = ",".join(["source_id", *FLUX_COLS, *ERR_COLS])
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -171,8 +171,8 @@ def test_check_spectrum_raises_only_invalid_spectrum_error(n, data):
 def small_bundle(tmp_path_factory):
     import torch
 
-    from xpcvae.export import export_model
-    from xpcvae.model import CVAE, CVAEConfig
+    from xpcvae.export.networks import export_model
+    from xpcvae.train.model import CVAE, CVAEConfig
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("bundle") / "small"
@@ -184,7 +184,7 @@ def small_bundle(tmp_path_factory):
 def _spectra(n):
     from xpcvae import params
     from xpcvae.forward import ForwardModel
-    from xpcvae.noise import NoiseModel
+    from xpcvae.simulate.noise import NoiseModel
 
     theta = params.from_unit(np.random.default_rng(3).random((n, params.NDIM)))
     flux, _ = ForwardModel().spectra(theta)
@@ -192,8 +192,8 @@ def _spectra(n):
 
 
 def test_infer_csv_bad_rows_become_error_rows(small_bundle, tmp_path):
-    from xpcvae.inference import infer_csv
-    from xpcvae.spectra_csv import read_summary_csv
+    from xpcvae.infer.batch import infer_csv
+    from xpcvae.data.spectra_csv import read_summary_csv
 
     flux, err = _spectra(12)
     ids = ["good0", "nan-flux", "inf-flux", "zero-err", "neg-err", "all-zero", "inf-err", "good1",
@@ -270,7 +270,7 @@ def test_bundle_of_another_version_or_corrupted(small_bundle, tmp_path):
 
 
 def test_bundle_on_another_wavelength_grid_is_refused(small_bundle, tmp_path):
-    from xpcvae.inference import infer_csv
+    from xpcvae.infer.batch import infer_csv
 
     b = _copy(small_bundle, tmp_path)
     m = json.loads((b / "manifest.json").read_text())
@@ -285,7 +285,7 @@ def test_bundle_on_another_wavelength_grid_is_refused(small_bundle, tmp_path):
 
 def test_summary_rows_parse_back(tmp_path):
     """csv quoting of messages with commas and quotes keeps the column count."""
-    from xpcvae.spectra_csv import summary_header, summary_row, write_summary_csv
+    from xpcvae.data.spectra_csv import summary_header, summary_row, write_summary_csv
 
     rows = [summary_row('a,"b"', None, 10, error='source a,"b": row 0 (line 2) has 3 fields, the header has 687')]
     write_summary_csv(tmp_path / "s.csv", rows)

@@ -1,4 +1,4 @@
-"""Readers of Gaia archive XP products (xpcvae.xpdata) and `xpcvae infer` on archive files.
+"""Readers of Gaia archive XP products (xpcvae.data.gaia_xp) and `xpcvae infer` on archive files.
 
 Real files: tests/data/gaia-archive/ (Gaia DR3 XP spectra in the archive's CSV, ECSV
 and FITS layouts, from GaiaXPy's test data). Fixtures of our own (a sampled file on
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xpcvae.spectra_csv import SpectraFileError, SpectrumRow, read_spectra_csv, summary_header
-from xpcvae.xpdata import DEFAULT_GRID, detect_format, load_spectra, write_project_csv
+from xpcvae.data.spectra_csv import SpectraFileError, SpectrumRow, read_spectra_csv, summary_header
+from xpcvae.data.gaia_xp import DEFAULT_GRID, detect_format, load_spectra, write_project_csv
 
 ARCHIVE = Path(__file__).resolve().parent / "data" / "gaia-archive"
 MISSING_BP_SOURCE = "5405570973190252288"
@@ -91,7 +91,7 @@ def test_reading_archive_files_leaves_matplotlib_settings_alone(archive):
     # checked in a fresh interpreter, where nothing has imported GaiaXPy yet
     import subprocess
 
-    code = ("import matplotlib; from xpcvae.xpdata import load_spectra; "
+    code = ("import matplotlib; from xpcvae.data.gaia_xp import load_spectra; "
             f"load_spectra({str(archive / 'XP_CONTINUOUS_RAW.csv')!r}); print(matplotlib.rcParams['text.usetex'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -180,7 +180,7 @@ def _summary(path):
 
 def test_infer_python_engine_on_an_archive_file(archive, tiny_bundle, tmp_path, capsys):
     from xpcvae.cli import main
-    from xpcvae.inference import EXTRA_COLUMNS
+    from xpcvae.infer.batch import EXTRA_COLUMNS
 
     out = tmp_path / "summary.csv"
     rc = main(["infer", "--bundle", str(tiny_bundle.root), "--input",
@@ -216,7 +216,7 @@ def test_infer_sampled_archive_file_matches_the_converted_csv(archive, tiny_bund
 
 FAKE_JAVA = textwrap.dedent("""\
     import csv, sys
-    from xpcvae.spectra_csv import read_spectra_csv, summary_header
+    from xpcvae.data.spectra_csv import read_spectra_csv, summary_header
     a = dict(zip(sys.argv[2::2], sys.argv[3::2]))
     rows = read_spectra_csv(a["--input"])
     n = len(summary_header()) - 4

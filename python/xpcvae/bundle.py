@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import params, rng
+from xpcvae import params, rng
 
 FORMAT = "xpcvae-bundle"
 FORMAT_VERSION = 1
 ROLES = ("r1_encoder", "decoder_context", "decoder_sample")
-#: roles a bundle may have: ``forward_model`` (xpcvae.forward_export) lets an engine without the
+#: roles a bundle may have: ``forward_model`` (xpcvae.export.forward_graph) lets an engine without the
 #: Python forward model compute the goodness of fit; a bundle without it is still complete
 OPTIONAL_ROLES = ("forward_model",)
-#: settings of the goodness of fit (manifest ``goodness_of_fit``; xpcvae.inference.gof_settings)
+#: settings of the goodness of fit (manifest ``goodness_of_fit``; xpcvae.infer.batch.gof_settings)
 GOF_KEYS = ("systematic", "threshold", "dof", "bound_fraction")
 REQUIRED_KEYS = (
     "format", "format_version", "parameters", "wavelength_nm", "latent_size",

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import CommandError
+from xpcvae.cli import CommandError
 
 JAVA_LAUNCHER = Path(__file__).resolve().parents[3] / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
 
@@ -46,8 +46,8 @@ def _check_spectra(run_dir: Path, cfg: dict, n: int = 200):
     """Noisy test-split spectra of the run's grid for the ONNX-vs-PyTorch check."""
     import numpy as np
 
-    from ..gridfile import read_grid
-    from ..noise import NoiseModel
+    from xpcvae.data.gridfile import read_grid
+    from xpcvae.simulate.noise import NoiseModel
 
     grid_path = cfg.get("grid_path")
     if not grid_path or not Path(grid_path).exists():
@@ -63,8 +63,8 @@ def _check_spectra(run_dir: Path, cfg: dict, n: int = 200):
 
 
 def _export(args) -> int:
-    from ..export import export_model
-    from ..training import load_run_model
+    from xpcvae.export.networks import export_model
+    from xpcvae.train.training import load_run_model
 
     run_dir = Path(args.run)
     model, cfg = load_run_model(run_dir)
@@ -89,7 +89,7 @@ def _print_forward_check(section: dict) -> None:
 
 
 def _export_forward_model(args) -> int:
-    from ..forward_export import add_forward_model
+    from xpcvae.export.forward_graph import add_forward_model
 
     _print_forward_check(add_forward_model(args.bundle))
     return 0
@@ -101,7 +101,7 @@ def _infer(args) -> int:
         if not JAVA_LAUNCHER.exists():
             raise CommandError(f"the Java engine is not built ({JAVA_LAUNCHER} missing): run `make java`")
         return _infer_java(args)
-    from ..inference import infer_csv
+    from xpcvae.infer.batch import infer_csv
 
     ok, failed = infer_csv(args.bundle, args.input, args.out, args.samples, args.seed, args.samples_out)
     dt = time.time() - t0
@@ -122,12 +122,12 @@ def _java_command(args, input_path) -> list[str]:
 
 def _infer_java(args) -> int:
     """Java engine. A project CSV goes to the Java CLI as it is; any other input (Gaia archive XP
-    continuous or sampled) is read by :func:`xpcvae.xpdata.load_spectra`, written to a temporary
+    continuous or sampled) is read by :func:`xpcvae.data.gaia_xp.load_spectra`, written to a temporary
     project-layout CSV for the Java CLI, and the rows that could not be read (e.g. BP missing)
     get their reason back in the summary's message column."""
     import tempfile
 
-    from ..xpdata import detect_format, is_project_csv, load_spectra, write_project_csv
+    from xpcvae.data.gaia_xp import detect_format, is_project_csv, load_spectra, write_project_csv
 
     src = Path(args.input)
     if not src.exists():
@@ -152,7 +152,7 @@ def _restore_read_errors(summary_path: Path, errors: dict, n_rows: int) -> None:
     """Put the reader's message into the Java summary rows of spectra that could not be read."""
     import csv
 
-    from ..atomic import atomic_path
+    from xpcvae.atomic import atomic_path
 
     with open(summary_path, newline="") as fh:
         table = list(csv.reader(fh))

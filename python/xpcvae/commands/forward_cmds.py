@@ -43,7 +43,7 @@ def register(subparsers) -> None:
                     "(atomically) and report its residuals on the held-out stars by Teff bin.",
     )
     p.add_argument("--out", default=None, help="emulator file to write (default: the package's "
-                                               "xpcvae/data/photosphere_emulator.npz)")
+                                               "xpcvae/forward/photosphere_emulator.npz)")
     p.add_argument("--epochs", type=_positive_int, nargs=2, default=(100, 250), metavar=("PASS1", "PASS2"),
                    help="training epochs of the two passes (default: 100 250)")
     p.add_argument("--seed", type=int, default=0)
@@ -59,7 +59,7 @@ def register(subparsers) -> None:
                     "(test stars with source_id %% 5 == 0 held out) and report the fit quality.",
     )
     p.add_argument("--out", default=None, help="noise model file to write (default: the package's "
-                                               "xpcvae/data/noise_model.npz)")
+                                               "xpcvae/simulate/noise_model.npz)")
     p.set_defaults(func=cmd_noise_fit)
 
     p = subparsers.add_parser(
@@ -104,9 +104,9 @@ def register(subparsers) -> None:
 
 
 def cmd_photosphere_fit(args) -> int:
-    from ..emulator_fit import edge_behaviour, fit_emulator, format_report, residual_report
-    from ..forward.emulator import default_path
-    from ..forward.realdata import load_library
+    from xpcvae.calibrate.emulator_fit import edge_behaviour, fit_emulator, format_report, residual_report
+    from xpcvae.forward.emulator import default_path
+    from xpcvae.data.library import load_library
 
     lib = load_library()
     emulator = fit_emulator(lib, epochs=tuple(args.epochs), seed=args.seed, threads=args.threads,
@@ -117,7 +117,7 @@ def cmd_photosphere_fit(args) -> int:
     out = args.out or default_path()
     emulator.save(out)
     if args.report:
-        from ..atomic import atomic_path
+        from xpcvae.atomic import atomic_path
 
         with atomic_path(args.report, suffix=".json") as tmp:
             tmp.write_text(json.dumps({"residuals_test": report, "edge_behaviour": emulator.meta["edge_behaviour"],
@@ -132,7 +132,7 @@ def cmd_photosphere_fit(args) -> int:
 
 
 def cmd_noise_fit(args) -> int:
-    from ..noise import default_path, fit_noise_model, format_report
+    from xpcvae.simulate.noise import default_path, fit_noise_model, format_report
 
     model = fit_noise_model(log=_log)
     out = args.out or default_path()
@@ -150,7 +150,7 @@ def cmd_grid(args) -> int:
     import os
     import time
 
-    from ..forward.gridgen import make_grid
+    from xpcvae.simulate.gridgen import make_grid
 
     if os.path.isdir(args.out):
         raise ValueError(f"--out {args.out} is a directory; give a file name")
@@ -167,7 +167,7 @@ def cmd_grid(args) -> int:
 def cmd_inspect(args) -> int:
     import os
 
-    from ..gridfile import read_grid, summary
+    from xpcvae.data.gridfile import read_grid, summary
 
     grid = read_grid(args.grid)
     s = summary(grid)
@@ -202,9 +202,9 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_plot_grid(args) -> int:
-    from .. import params
-    from ..forward.figures import figure3
-    from ..forward.model import ForwardModel
+    from xpcvae import params
+    from xpcvae.forward.figures import figure3
+    from xpcvae.forward.model import ForwardModel
 
     reference = {}
     for item in args.reference:

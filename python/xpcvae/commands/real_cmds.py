@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ..cli import CommandError
+from xpcvae.cli import CommandError
 
 
 def register(sub) -> None:
@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 
 def _validate_real(args) -> int:
-    from ..realdata import validate_real
+    from xpcvae.validation.realdata import validate_real
 
     if args.samples < 1:
         raise CommandError(f"--samples must be >= 1, got {args.samples}")

@@ -28,13 +28,13 @@ def register(sub) -> None:
     p.add_argument("--time-limit", type=float, default=None, help="stop (resumably) after this many seconds")
     p.add_argument("--error-shapes", choices=("family", "library"), default="family",
                    help="distortion of the reported errors: a low-order family, or real stars' error "
-                        "arrays relative to the noise model (xpcvae.observe)")
+                        "arrays relative to the noise model (xpcvae.simulate.observe)")
     p.add_argument("--model-error", type=float, default=0.0, metavar="FRACTION",
                    help="rms of an unreported fractional model error added to the training spectra "
-                        "(simulation-to-real mismatch; xpcvae.observe)")
+                        "(simulation-to-real mismatch; xpcvae.simulate.observe)")
     p.add_argument("--residual-templates", action="store_true",
                    help="multiply training spectra by the measured residuals of real stars of similar Teff "
-                        "(forward model at their APOGEE labels vs their spectra; xpcvae.observe)")
+                        "(forward model at their APOGEE labels vs their spectra; xpcvae.simulate.observe)")
     p.add_argument("--init-from", default=None, metavar="RUN",
                    help="fine-tune: start from RUN's best weights (same grid, same split, same architecture)")
     p.set_defaults(func=_train)
@@ -57,10 +57,10 @@ def register(sub) -> None:
 
 
 def _train(args) -> int:
-    from ..gridfile import read_grid
-    from ..model import CVAEConfig
-    from ..noise import NoiseModel
-    from ..training import Trainer, TrainConfig
+    from xpcvae.data.gridfile import read_grid
+    from xpcvae.train.model import CVAEConfig
+    from xpcvae.simulate.noise import NoiseModel
+    from xpcvae.train.training import Trainer, TrainConfig
 
     grid = read_grid(args.grid)
     model_cfg = CVAEConfig(latent_size=args.latent_size, mixture_components=args.components,
@@ -82,8 +82,8 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from ..evaluate import evaluate_run
-    from ..gridfile import read_grid
+    from xpcvae.train.evaluate import evaluate_run
+    from xpcvae.data.gridfile import read_grid
 
     grid = read_grid(args.grid) if args.grid else None
     metrics = evaluate_run(args.run, args.out, g_mags=tuple(args.g_mags), n_test=args.n_test,
@@ -93,6 +93,6 @@ def _evaluate(args) -> int:
                                                           ("residual_templates",
                                                            False if args.no_residual_templates else None))
                                         if v is not None})
-    from ..evaluate import write_table
+    from xpcvae.train.evaluate import write_table
     print(write_table(metrics, f"{args.out}/metrics.md"))
     return 0

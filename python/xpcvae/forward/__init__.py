@@ -10,18 +10,18 @@ Public API:
   :class:`XPInstrument`
 """
 
-from .accretion import AccretionShock
-from .extinction import ExtinctionCurve
-from .instrument import FINE_WAVELENGTH, WAVELENGTH, XPInstrument, default_instrument
-from .model import ForwardModel
-from .photosphere import (
+from xpcvae.forward.accretion import AccretionShock
+from xpcvae.forward.extinction import ExtinctionCurve
+from xpcvae.forward.instrument import FINE_WAVELENGTH, WAVELENGTH, XPInstrument, default_instrument
+from xpcvae.forward.model import ForwardModel
+from xpcvae.forward.photosphere import (
     BlackbodyPhotosphere,
     EmpiricalPhotosphere,
     Photosphere,
     TabulatedPhotosphere,
     make_photosphere,
 )
-from .stellar import (
+from xpcvae.forward.stellar import (
     accretion_energy_flux,
     accretion_luminosity,
     planck_surface_flux,

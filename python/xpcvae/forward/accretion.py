@@ -55,9 +55,9 @@ import functools
 
 import numpy as np
 
-from . import constants as K
-from .instrument import FINE_WAVELENGTH, XPInstrument, default_instrument
-from .stellar import planck_surface_flux, spot_temperature
+from xpcvae.forward import constants as K
+from xpcvae.forward.instrument import FINE_WAVELENGTH, XPInstrument, default_instrument
+from xpcvae.forward.stellar import planck_surface_flux, spot_temperature
 
 DEFAULT_SLAB_TEMPERATURE = 1.0e4  # K
 DEFAULT_SLAB_FRACTION = 0.25

@@ -2,9 +2,9 @@
 
 The emulator is a small multilayer perceptron (tanh hidden layers) mapping
 (Teff, log g, [M/H]) to the natural log of the dereddened XP spectrum on the
-343-point grid, normalised to median 1. It is fitted by :mod:`xpcvae.emulator_fit`
+343-point grid, normalised to median 1. It is fitted by :mod:`xpcvae.calibrate.emulator_fit`
 on real Gaia XP spectra with APOGEE labels and stored as an ``.npz`` of weights in
-``xpcvae/data/photosphere_emulator.npz``.
+``xpcvae/forward/photosphere_emulator.npz``.
 
 Edges (documented behaviour outside the labels' support): before the network, each
 label passes through a *soft clamp*, identity inside ``[low_knot, high_knot]`` and
@@ -29,7 +29,7 @@ DEFAULT_FILE = "photosphere_emulator.npz"
 
 
 def default_path() -> Path:
-    return Path(str(resources.files("xpcvae") / "data" / DEFAULT_FILE))
+    return Path(str(resources.files("xpcvae.forward") / DEFAULT_FILE))
 
 
 def soft_clamp(x, low_knot, high_knot, scale):
@@ -86,7 +86,7 @@ class PhotosphereEmulator:
 
     def save(self, path) -> None:
         """Write atomically (float32 weights)."""
-        from ..atomic import atomic_path
+        from xpcvae.atomic import atomic_path
 
         arrays = {"n_layers": np.array(len(self.weights)), "clamp": self.clamp, "wavelength": self.wavelength,
                   "meta": np.array(json.dumps(self.meta))}
@@ -96,7 +96,7 @@ class PhotosphereEmulator:
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
-            from xpcvae.gridfile import _make_readable
+            from xpcvae.data.gridfile import _make_readable
 
             _make_readable(tmp)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import constants as K
+from xpcvae.forward import constants as K
 
 #: curves accepted by name (dust_extinction.parameter_averages classes with an R_V parameter)
 CURVES = ("F99", "F19", "G23", "F04", "CCM89", "O94")

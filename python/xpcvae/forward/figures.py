@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import params
-from ..atomic import atomic_path
-from .constants import BALMER_EDGE_NM
-from .instrument import WAVELENGTH
+from xpcvae import params
+from xpcvae.atomic import atomic_path
+from xpcvae.forward.constants import BALMER_EDGE_NM
+from xpcvae.forward.instrument import WAVELENGTH
 
 #: the reference star: a K7-M0 classical T Tauri star with moderate accretion and extinction
 REFERENCE = {"teff": 4000.0, "logg": 4.0, "mh": 0.0, "log_mdot": -8.0, "ff": 0.05, "mass": 0.7, "a0": 1.0}

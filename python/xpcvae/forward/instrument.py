@@ -36,7 +36,7 @@ Model (a documented first approximation, not the DPAC instrument model):
    GaiaXPy's ``config/filters/XpFilter_v375wiv142r.xml``).
 
 Not modelled: the instrumental response (the external calibration removes it),
-photometric noise (see :mod:`xpcvae.noise`), the Hermite-basis truncation and its
+photometric noise (see :mod:`xpcvae.simulate.noise`), the Hermite-basis truncation and its
 ringing, and the variation of the LSF with field of view, time and source colour.
 """
 

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import __version__, params
-from .accretion import DEFAULT_SLAB_FRACTION, DEFAULT_SLAB_TEMPERATURE, AccretionShock
-from .extinction import ExtinctionCurve
-from .instrument import DEFAULT_FWHM_BP, DEFAULT_FWHM_RP, WAVELENGTH, default_instrument
-from .photosphere import Photosphere, make_photosphere
-from .stellar import accretion_energy_flux, accretion_luminosity, stellar_radius
+from xpcvae import __version__, params
+from xpcvae.forward.accretion import DEFAULT_SLAB_FRACTION, DEFAULT_SLAB_TEMPERATURE, AccretionShock
+from xpcvae.forward.extinction import ExtinctionCurve
+from xpcvae.forward.instrument import DEFAULT_FWHM_BP, DEFAULT_FWHM_RP, WAVELENGTH, default_instrument
+from xpcvae.forward.photosphere import Photosphere, make_photosphere
+from xpcvae.forward.stellar import accretion_energy_flux, accretion_luminosity, stellar_radius
 
 CHUNK = 4096  # rows per internal batch (bounds the memory of the fine-grid accretion spectra)
 

@@ -6,7 +6,7 @@ before extinction: ``Photosphere.surface_flux(teff, logg, mh, instrument)``.
 
 - :class:`EmpiricalPhotosphere` (``"empirical"``, the default): the emulator of
   real Gaia XP spectra with APOGEE labels (:mod:`xpcvae.forward.emulator`,
-  fitted by :mod:`xpcvae.emulator_fit`). The real spectra already carry the
+  fitted by :mod:`xpcvae.calibrate.emulator_fit`). The real spectra already carry the
   instrument, so the instrument operator is *not* applied again. The emulator gives
   the shape; the absolute scale follows science.md section 2: the integral of the
   spectrum over the XP range (336-1020 nm, trapezoidal rule on the 343 samples)
@@ -33,9 +33,9 @@ import os
 
 import numpy as np
 
-from . import constants as K
-from .instrument import FINE_WAVELENGTH, WAVELENGTH, XPInstrument, default_instrument, rebin_to_fine
-from .stellar import blackbody_fraction, planck_surface_flux
+from xpcvae.forward import constants as K
+from xpcvae.forward.instrument import FINE_WAVELENGTH, WAVELENGTH, XPInstrument, default_instrument, rebin_to_fine
+from xpcvae.forward.stellar import blackbody_fraction, planck_surface_flux
 
 PHOTOSPHERES = ("empirical", "blackbody", "tabulated:PATH")
 
@@ -66,12 +66,12 @@ def scale_to_teff(shape: np.ndarray, teff) -> np.ndarray:
 
 
 class EmpiricalPhotosphere(Photosphere):
-    """The emulator of real XP spectra (default file: ``xpcvae/data/photosphere_emulator.npz``)."""
+    """The emulator of real XP spectra (default file: ``xpcvae/forward/photosphere_emulator.npz``)."""
 
     name = "empirical"
 
     def __init__(self, path=None):
-        from .emulator import PhotosphereEmulator, load_default
+        from xpcvae.forward.emulator import PhotosphereEmulator, load_default
 
         self.emulator = load_default(None) if path is None else PhotosphereEmulator.load(path)
         self.path = path

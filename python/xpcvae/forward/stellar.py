@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import constants as K
+from xpcvae.forward import constants as K
 
 
 def surface_gravity_si(logg):

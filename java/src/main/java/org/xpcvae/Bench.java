@@ -24,7 +24,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Benchmark harness of the Java sampler (run by {@code python -m xpcvae.bench}, i.e.
+ * Benchmark harness of the Java sampler (run by {@code python -m xpcvae.tools.bench}, i.e.
  * {@code make bench}; prints one JSON object on stdout). Not a unit test: it only measures.
  *
  * <pre>

@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The goodness of fit and out-of-distribution columns of the summary CSV (docs/formats.md),
- * computed exactly as the Python engine computes them ({@code xpcvae.inference}):
+ * computed exactly as the Python engine computes them ({@code xpcvae.infer.batch}):
  *
  * <ul>
  *   <li>{@code gof_chi2}: reduced chi^2 of the forward model at the posterior median against the
@@ -70,7 +70,7 @@ public final class GoodnessOfFit implements AutoCloseable {
      * the padding a source's model would depend on how many sources share its run. The packet
      * holds 2 doubles in ONNX Runtime 1.29/1.32's builds (SSE2 Eigen; measured), 8 would be the
      * most on AVX-512: 8 rows cover both. The graph's other operations are row by row (its means
-     * are MatMuls; xpcvae.forward_export.ROW_GROUP).
+     * are MatMuls; xpcvae.export.forward_graph.ROW_GROUP).
      */
     static final int ROW_GROUP = 8;
 
@@ -408,7 +408,7 @@ public final class GoodnessOfFit implements AutoCloseable {
         return new Result(Double.NaN, false, UNAVAILABLE, atBound(median, low, high, bundle.boundFraction(), names));
     }
 
-    /** The columns of an ok row given its gof_chi2 (NaN: not computed) -- xpcvae.inference.ood_columns. */
+    /** The columns of an ok row given its gof_chi2 (NaN: not computed) -- xpcvae.infer.batch.ood_columns. */
     static Result result(double chi2, String atBound, double threshold) {
         if (!Double.isFinite(chi2)) {
             return new Result(Double.NaN, false, UNAVAILABLE, atBound);
@@ -421,7 +421,7 @@ public final class GoodnessOfFit implements AutoCloseable {
 
     /**
      * Reduced chi^2 of {@code model} against the observed {@code flux} with {@code fluxError}:
-     * the operations of xpcvae.inference.reduced_chi2, in double. NaN if the model's mean is not
+     * the operations of xpcvae.infer.batch.reduced_chi2, in double. NaN if the model's mean is not
      * positive or a value is not finite.
      */
     public static double reducedChi2(float[] flux, float[] fluxError, double[] model, double systematic, int dof) {
@@ -464,7 +464,7 @@ public final class GoodnessOfFit implements AutoCloseable {
         return Double.isFinite(out) ? out : Double.NaN;
     }
 
-    /** at_bound: xpcvae.inference.at_bound. */
+    /** at_bound: xpcvae.infer.batch.at_bound. */
     static String atBound(double[] median, double[] low, double[] high, double fraction, List<String> names) {
         StringBuilder sb = new StringBuilder();
         for (int p = 0; p < median.length; p++) {

@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
- * Soak test of the Java CLI (run by {@code python -m xpcvae.reliability}, i.e.
+ * Soak test of the Java CLI (run by {@code python -m xpcvae.tools.reliability}, i.e.
  * {@code make reliability}; prints one JSON object on stdout):
  *
  * <pre>

@@ -1,13 +1,13 @@
 """Reliability figures (issue 8): ``make reliability`` writes docs/reliability.md.
 
-    python -m xpcvae.reliability --out docs/reliability.md [--bundle DIR] [--sources 100000]
+    python -m xpcvae.tools.reliability --out docs/reliability.md [--bundle DIR] [--sources 100000]
 
 1. Soak of the Java CLI (``org.xpcvae.Soak``): ``--sources`` spectra streamed through one
    ``xpcvae infer`` run with 8 worker threads sharing one sampler, every 97th row damaged
    (ten kinds of bad input); resident memory sampled twice a second; the summary checked row
    by row (one row per input row, an error row naming the source exactly where a row was
    damaged) and, for a sample of rows, against single-threaded API calls (bit for bit).
-2. The Python batch path (:func:`xpcvae.inference.infer_csv`) on a file with the same kinds of
+2. The Python batch path (:func:`xpcvae.infer.batch.infer_csv`) on a file with the same kinds of
    damage: one summary row per input row, error rows where expected.
 3. The tests that cover each bad input (JUnit and pytest), listed with what they check.
 """
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench import DIST, ROOT, _busy, _java, resolve_bundle
-from .machine import cpu_model as _cpu_model
+from xpcvae.tools.bench import DIST, ROOT, _busy, _java, resolve_bundle
+from xpcvae.tools.machine import cpu_model as _cpu_model
 
 KINDS = {
     "nan_flux": "is not finite", "inf_flux": "is not finite", "negative_error": "is not positive",
@@ -51,9 +51,9 @@ def run_soak(bundle: Path, sources: int, threads: int, samples: int, heap_mb: in
 
 def python_batch(bundle: Path, rows: int, tmp: Path) -> dict:
     """infer_csv over ``rows`` rows, every 7th damaged (cycling through :data:`KINDS`)."""
-    from .bench import test_spectra
-    from .inference import infer_csv
-    from .spectra_csv import read_summary_csv, write_spectra_csv
+    from xpcvae.tools.bench import test_spectra
+    from xpcvae.infer.batch import infer_csv
+    from xpcvae.data.spectra_csv import read_summary_csv, write_spectra_csv
 
     _, flux, sigma = test_spectra(rows, seed=11)
     ids = [f"py-{i}" for i in range(rows)]
@@ -163,7 +163,7 @@ def write_report(res: dict, out: Path) -> None:
         "",
         "## Python batch mode",
         "",
-        f"`xpcvae.inference.infer_csv` over {p['rows']} rows, every 7th damaged (nine kinds: the ten above but "
+        f"`xpcvae.infer.batch.infer_csv` over {p['rows']} rows, every 7th damaged (nine kinds: the ten above but "
         f"invalid UTF-8): {p['output_rows']} summary rows out, {p['ok']} ok, {p['failed']} failed, "
         f"{sum(p['caught'].values())} of {sum(p['injected'].values())} injected errors caught as error rows naming "
         f"the source and the problem, {p['unexpected_rows']} unexpected rows, no temporary file left.",
@@ -221,7 +221,7 @@ def write_report(res: dict, out: Path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m xpcvae.reliability", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m xpcvae.tools.reliability", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="docs/reliability.md")
     ap.add_argument("--bundle", default=None)
     ap.add_argument("--sources", type=int, default=100_000)
@@ -233,7 +233,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     if not out.is_absolute():
         out = ROOT / out
-    res = {"command": "python -m xpcvae.reliability " + " ".join(argv if argv is not None else sys.argv[1:]),
+    res = {"command": "python -m xpcvae.tools.reliability " + " ".join(argv if argv is not None else sys.argv[1:]),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "machine": f"{_cpu_model()}, {os.cpu_count()} cores, {platform.platform()}", "busy": _busy()}
     with tempfile.TemporaryDirectory(prefix="xpcvae-reliability-") as tmpdir:

@@ -1,4 +1,4 @@
-"""Build the bundled example inputs in ``examples/`` (``python -m xpcvae.examples``).
+"""Build the bundled example inputs in ``examples/`` (``python -m xpcvae.tools.examples``).
 
 - synthetic spectra from the default forward model with known truth, at several G
   magnitudes of the noise model (accreting and non-accreting, low and high A0);
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import params
-from .atomic import atomic_path
-from .spectra_csv import write_spectra_csv
+from xpcvae import params
+from xpcvae.atomic import atomic_path
+from xpcvae.data.spectra_csv import write_spectra_csv
 
 SYNTHETIC = [
     # teff, logg, mh, log_mdot, ff, mass, a0, G
@@ -59,8 +59,8 @@ def real_examples(n: int = 4, seed: int = 3):
 
 
 def build(out_dir, seed: int = 2024) -> None:
-    from .forward import ForwardModel
-    from .noise import NoiseModel
+    from xpcvae.forward import ForwardModel
+    from xpcvae.simulate.noise import NoiseModel
 
     out_dir = Path(out_dir)
     theta = params.validate(np.array([s[:7] for s in SYNTHETIC], dtype=float))

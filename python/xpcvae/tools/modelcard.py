@@ -1,6 +1,6 @@
 """Write a bundle's ``MODEL_CARD.md`` from its run, evaluation and manifest.
 
-``python -m xpcvae.modelcard --bundle export/default --run runs/default --eval runs/default/eval
+``python -m xpcvae.tools.modelcard --bundle export/default --run runs/default --eval runs/default/eval
 --commands FILE`` copies the evaluation figures (small PNGs) next to the bundle and
 writes the card: the commands that made grid, model and bundle, training time and
 hardware, the metrics table per parameter and noise level, the targets met or missed,
@@ -16,8 +16,8 @@ import os
 import shutil
 from pathlib import Path
 
-from .atomic import atomic_path
-from .machine import cpu_model as _cpu
+from xpcvae.atomic import atomic_path
+from xpcvae.tools.machine import cpu_model as _cpu
 
 TARGETS = {"teff": 100.0, "logg": 0.2, "a0": 0.15}  # MAE at G = 12 (issue: CVAE estimator)
 MAX_COVERAGE_DEVIATION = 0.05
@@ -42,7 +42,7 @@ def target_lines(metrics: dict) -> list[str]:
 
 
 def write_card(bundle: Path, run: Path, eval_dir: Path, commands: str, notes: str = "") -> Path:
-    from .evaluate import write_table
+    from xpcvae.train.evaluate import write_table
 
     manifest = json.loads((bundle / "manifest.json").read_text())
     metrics = json.loads((eval_dir / "metrics.json").read_text())
@@ -81,7 +81,7 @@ ONNX files {size / 1e6:.1f} MB in all.
   (train / validation / test, seed {tcfg['split_seed']}); the test split was never used in training or model selection.
 - Noise augmentation: G uniform in [{tcfg['g_mag_min']}, {tcfg['g_mag_max']}] with the package's noise model, a
   new realisation every batch; reported errors distorted by `{tcfg.get('error_shapes', 'family')}` error shapes,
-  unreported model error {100 * tcfg.get('model_error', 0.0):g} % of the flux (xpcvae.observe).
+  unreported model error {100 * tcfg.get('model_error', 0.0):g} % of the flux (xpcvae.simulate.observe).
 - Architecture: latent size {arch['latent_size']}, {arch['mixture_components']}-component Gaussian-mixture r1(z|y),
   trunks {arch['trunk_widths']}, context {arch['context_size']}, per-draw head {arch['head_widths']};
   logit-normal r2(x|y,z).

@@ -5,8 +5,8 @@ and flux_error sampled on GaiaXPy's default 343-point grid and normalised per st
 (median 1), APOGEE teff/logg/fe_h/alpha_m, 2MASS J/H/K, the targeting K-band
 extinction estimate ``ak_targ`` and the Gaia EDR3 source_id and G magnitude.
 
-Used to fit the empirical photosphere (:mod:`xpcvae.emulator_fit`) and the noise
-model (:mod:`xpcvae.noise`). Data handling (science.md section 5):
+Used to fit the empirical photosphere (:mod:`xpcvae.calibrate.emulator_fit`) and the noise
+model (:mod:`xpcvae.simulate.noise`). Data handling (science.md section 5):
 
 - **Test set.** Every star with ``gaiaedr3_source_id % 5 == 0`` is the real-data
   test set and is kept out of every fit (:func:`is_test_star`).

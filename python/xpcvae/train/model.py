@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import params
+from xpcvae import params
 
 N_WAVE = 343
 LOG_2PI = math.log(2.0 * math.pi)
@@ -237,7 +237,7 @@ class CVAE(nn.Module):
         """Posterior draws in physical units, shape (B, n, 7), with torch's own RNG.
 
         This is the eager PyTorch path (training diagnostics, benchmarks); the
-        reference sampler shared with Java is :mod:`xpcvae.sampler`.
+        reference sampler shared with Java is :mod:`xpcvae.infer.sampler`.
         """
         feats = self.features(flux, flux_error)
         b = feats.shape[0]

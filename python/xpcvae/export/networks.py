@@ -5,11 +5,11 @@ The three graphs are exported with ``torch.onnx.export``, checked with
 bundle is written; the manifest records sha256 checksums, the parameter space, the
 wavelength grid, the architecture, provenance and (if given) evaluation metrics.
 
-The optional fourth graph, ``forward_model`` (:mod:`xpcvae.forward_export`), is the
+The optional fourth graph, ``forward_model`` (:mod:`xpcvae.export.forward_graph`), is the
 forward model of the run's grid (its photosphere read from ``provenance.grid_attrs``),
 checked against the NumPy forward model; it is left out, with a warning, when the grid's
 photosphere cannot be exported (``tabulated``). The manifest's ``goodness_of_fit`` records
-the settings of ``gof_chi2`` (xpcvae.inference) for both engines.
+the settings of ``gof_chi2`` (xpcvae.infer.batch) for both engines.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__, params, rng
-from .bundle import FORMAT, FORMAT_VERSION, ROLES, ModelBundle, draws_per_sample, sha256_of
-from .model import CVAE
+from xpcvae import __version__, params, rng
+from xpcvae.bundle import FORMAT, FORMAT_VERSION, ROLES, ModelBundle, draws_per_sample, sha256_of
+from xpcvae.train.model import CVAE
 
 OPSET = 17
 N_WAVE = 343
@@ -143,8 +143,8 @@ def _export_graph(module: nn.Module, inputs, input_names, output_names, path: Pa
 
 
 def default_gof_settings() -> dict:
-    """The manifest's ``goodness_of_fit``: xpcvae.inference's constants, 342 degrees of freedom."""
-    from .inference import BOUND_FRACTION, GOF_SYSTEMATIC, GOF_THRESHOLD
+    """The manifest's ``goodness_of_fit``: xpcvae.infer.batch's constants, 342 degrees of freedom."""
+    from xpcvae.infer.batch import BOUND_FRACTION, GOF_SYSTEMATIC, GOF_THRESHOLD
 
     return {"systematic": GOF_SYSTEMATIC, "threshold": GOF_THRESHOLD, "dof": N_WAVE - 1,
             "bound_fraction": BOUND_FRACTION,
@@ -204,8 +204,8 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
             files[role] = {"path": path.name, "sha256": sha256_of(path)}
         forward_section = None
         if forward_model:
-            from .forward_export import FILE, ROLE, NotExportable, export_forward_graph
-            from .inference import forward_config
+            from xpcvae.export.forward_graph import FILE, ROLE, NotExportable, export_forward_graph
+            from xpcvae.infer.batch import forward_config
 
             fwd_cfg = forward_config(types.SimpleNamespace(manifest={"provenance": provenance or {}}))
             try:

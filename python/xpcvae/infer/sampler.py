@@ -6,7 +6,7 @@ round-off of the network outputs).
 
 Example::
 
-    from xpcvae.sampler import PosteriorSampler, summarize
+    from xpcvae.infer.sampler import PosteriorSampler, summarize
     with PosteriorSampler("export/default") as sampler:
         draws = sampler.sample(flux, flux_error, n_samples=1000, seed=42)   # (B, 1000, 7)
     table = summarize(draws)                                               # per-parameter percentiles
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import rng
-from .bundle import ModelBundle
+from xpcvae import rng
+from xpcvae.bundle import ModelBundle
 
 PERCENTILES = {"median": 50.0, "p16": 16.0, "p84": 84.0, "p2.5": 2.5, "p97.5": 97.5}
 
@@ -97,7 +97,7 @@ class PosteriorSampler:
                 self._sessions[role] = ort.InferenceSession(str(self.bundle.path(role)), so,
                                                             providers=["CPUExecutionProvider"])
             except Exception as exc:  # ORT raises its own exception types for corrupt graphs
-                from .bundle import BundleError
+                from xpcvae.bundle import BundleError
                 raise BundleError(f"bundle {self.bundle.root}: cannot load {self.bundle.path(role).name}: {exc}") from None
 
     def __enter__(self):

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from .. import params
+from xpcvae import params
 
 DEFAULT_CHUNK = 2048
 _BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -41,7 +41,7 @@ def draw_parameters(n: int, seed: int) -> np.ndarray:
 
 def _init_worker(options: dict) -> None:
     global _WORKER_MODEL
-    from .model import ForwardModel
+    from xpcvae.forward.model import ForwardModel
 
     _WORKER_MODEL = ForwardModel(**options)
 
@@ -77,8 +77,8 @@ def generate(n: int, seed: int = 0, *, photosphere: str = "empirical", extinctio
     """
     from tqdm import tqdm
 
-    from .instrument import WAVELENGTH
-    from .model import ForwardModel
+    from xpcvae.forward.instrument import WAVELENGTH
+    from xpcvae.forward.model import ForwardModel
 
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 0:
@@ -152,8 +152,8 @@ def _consume(results, pieces, flux, norm, bar) -> None:
 
 def make_grid(out, n: int, seed: int = 0, **kwargs):
     """Generate a grid and write it atomically to ``out``; returns (path, attrs)."""
-    from ..gridfile import write_grid
-    from .instrument import WAVELENGTH
+    from xpcvae.data.gridfile import write_grid
+    from xpcvae.forward.instrument import WAVELENGTH
 
     theta, flux, norm, attrs = generate(n, seed, **kwargs)
     path = write_grid(out, theta, WAVELENGTH, flux, norm, attrs)

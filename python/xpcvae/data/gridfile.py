@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, params
-from .atomic import atomic_path
-from .forward.instrument import WAVELENGTH
+from xpcvae import __version__, params
+from xpcvae.atomic import atomic_path
+from xpcvae.forward.instrument import WAVELENGTH
 
 FORMAT = "xpcvae-grid"
 FORMAT_VERSION = 1

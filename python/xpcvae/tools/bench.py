@@ -1,14 +1,14 @@
 """Benchmarks of the posterior samplers (issue 6): ``make bench`` writes docs/performance.md.
 
-    python -m xpcvae.bench --out docs/performance.md [--bundle export/default] [--quick]
+    python -m xpcvae.tools.bench --out docs/performance.md [--bundle export/default] [--quick]
 
 Everything is measured in one run, on the same machine, with the same bundle and the same
 test spectra, so that the ratios mean something on a noisy machine:
 
 * per-source latency (p50, p95; one source per call, single thread, after a warm-up) for
   N = 100, 1000, 10000 posterior draws: Java (``org.xpcvae.Bench`` in a subprocess), Python
-  ONNX Runtime (:class:`xpcvae.sampler.PosteriorSampler`), PyTorch eager
-  (:meth:`xpcvae.model.CVAE.sample`); a source's work is its draws plus their summary
+  ONNX Runtime (:class:`xpcvae.infer.sampler.PosteriorSampler`), PyTorch eager
+  (:meth:`xpcvae.train.model.CVAE.sample`); a source's work is its draws plus their summary
   (median and four percentiles per parameter) in every engine;
 * the same Java harness run on the Java sources of a git revision (``--baseline-rev``, by
   default the Java module as first committed, 9a0e112): the "before" of the optimisations;
@@ -40,9 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .machine import cpu_model as _cpu_model
+from xpcvae.tools.machine import cpu_model as _cpu_model
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DIST = ROOT / "java" / "build" / "install" / "xpcvae"
 NS = (100, 1000, 10000)
 BUSY_PATTERN = "xpcvae (train|evaluate)|pytest"
@@ -123,9 +123,9 @@ def _throughput(work, threads: int, batch: int, warmup_s: float, measure_s: floa
 
 def test_spectra(n: int = 64, g_mag: float = 15.0, seed: int = 7):
     """Noisy forward-model spectra over the prior box (the bundle's training distribution)."""
-    from . import params
-    from .forward import ForwardModel
-    from .noise import NoiseModel
+    from xpcvae import params
+    from xpcvae.forward import ForwardModel
+    from xpcvae.simulate.noise import NoiseModel
 
     r = np.random.default_rng(seed)
     theta = params.from_unit(0.1 + 0.8 * r.random((n, params.NDIM)))
@@ -145,8 +145,8 @@ def resolve_bundle(requested, tmp: Path) -> tuple[Path, str]:
         return default, "the shipped bundle export/default"
     import torch
 
-    from .export import export_model
-    from .model import CVAE, CVAEConfig
+    from xpcvae.export.networks import export_model
+    from xpcvae.train.model import CVAE, CVAEConfig
 
     torch.manual_seed(0)
     out = tmp / "random-default-architecture"
@@ -225,7 +225,7 @@ def baseline_bundle(bundle: Path, tmp: Path) -> Path:
 # -- Python ONNX Runtime and PyTorch -------------------------------------------------------------
 
 def bench_python_ort(bundle: Path, flux, sigma, args) -> dict:
-    from .sampler import PosteriorSampler, percentiles
+    from xpcvae.infer.sampler import PosteriorSampler, percentiles
 
     t0 = time.perf_counter()
     sampler = PosteriorSampler(bundle)
@@ -251,9 +251,9 @@ def python_sampler_rss(bundle: Path) -> dict:
     """Peak RSS of a fresh Python process that loads the ORT sampler and samples a few sources."""
     code = (
         "import numpy as np, sys\n"
-        "from xpcvae.bench import _hwm_mb\n"
+        "from xpcvae.tools.bench import _hwm_mb\n"
         "a = _hwm_mb()\n"
-        "from xpcvae.sampler import PosteriorSampler, percentiles\n"
+        "from xpcvae.infer.sampler import PosteriorSampler, percentiles\n"
         f"s = PosteriorSampler({str(bundle)!r})\n"
         "b = _hwm_mb()\n"
         "f = np.ones((64, 343), np.float32) + np.arange(343) * 1e-3; e = np.full((64, 343), 0.03, np.float32)\n"
@@ -272,8 +272,8 @@ def eager_model(bundle: Path, run_dir: Path):
     bundle's architecture; (model, description)."""
     import torch
 
-    from .model import CVAE, CVAEConfig
-    from .training import load_run_model
+    from xpcvae.train.model import CVAE, CVAEConfig
+    from xpcvae.train.training import load_run_model
 
     for ckpt in ("best.pt", "last.pt"):
         if (run_dir / ckpt).exists() and (run_dir / "config.json").exists():
@@ -292,7 +292,7 @@ def eager_model(bundle: Path, run_dir: Path):
 def bench_torch(bundle: Path, run_dir: Path, flux, sigma, args) -> dict:
     import torch
 
-    from .sampler import percentiles
+    from xpcvae.infer.sampler import percentiles
 
     model, what = eager_model(bundle, run_dir)
     if model is None:
@@ -376,9 +376,9 @@ def bench_emcee(n_spectra: int, target_ess: int, max_seconds: float, walkers: in
     """emcee on the default forward model and noise model; ESS from the integrated autocorrelation time."""
     import emcee
 
-    from . import params
-    from .forward import ForwardModel
-    from .noise import NoiseModel
+    from xpcvae import params
+    from xpcvae.forward import ForwardModel
+    from xpcvae.simulate.noise import NoiseModel
 
     fm, noise = ForwardModel(), NoiseModel.default()
     r = np.random.default_rng(seed)
@@ -701,7 +701,7 @@ def write_report(res: dict, out: Path) -> None:
         "",
         "```",
         "make bench                                   # this report (and docs/performance.json)",
-        "python -m xpcvae.bench --out docs/performance.md [--bundle DIR] [--quick] [--no-emcee] [--no-grid]",
+        "python -m xpcvae.tools.bench --out docs/performance.md [--bundle DIR] [--quick] [--no-emcee] [--no-grid]",
         f"{J['command'].replace(str(ROOT) + '/', '')}",
         "```",
         "",
@@ -711,7 +711,7 @@ def write_report(res: dict, out: Path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m xpcvae.bench", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m xpcvae.tools.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="docs/performance.md")
     ap.add_argument("--bundle", default=None, help="bundle directory (default: export/default, else a random one)")
     ap.add_argument("--run", default="runs/default", help="training run for PyTorch eager and epoch times")
@@ -746,7 +746,7 @@ def main(argv=None) -> int:
     import onnxruntime
     import torch
 
-    res = {"command": "python -m xpcvae.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+    res = {"command": "python -m xpcvae.tools.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "samples": list(NS),
            "versions": {"python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
                         "numpy": np.__version__, "torch": torch.__version__}}
@@ -774,7 +774,7 @@ def main(argv=None) -> int:
                          "context": manifest["context_size"]}
         theta, flux, sigma = test_spectra()
         res["spectra"] = {"n": len(flux), "g_mag": 15.0}
-        from .spectra_csv import write_spectra_csv
+        from xpcvae.data.spectra_csv import write_spectra_csv
 
         csv_path = tmp / "spectra.csv"
         write_spectra_csv(csv_path, [f"bench{i}" for i in range(len(flux))], flux, sigma)

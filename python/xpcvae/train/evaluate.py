@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from scipy import stats
 
-from . import params
-from .atomic import atomic_path
-from .observe import ObservationModel
-from .training import RESIDUAL_FILE
+from xpcvae import params
+from xpcvae.atomic import atomic_path
+from xpcvae.simulate.observe import ObservationModel
+from xpcvae.train.training import RESIDUAL_FILE
 
 LEVELS = np.linspace(0.01, 0.99, 99)
 
@@ -90,9 +90,9 @@ def evaluate_run(run_dir, out_dir, g_mags=(12.0, 15.0, 17.0), n_test: int = 2000
     """
     from tqdm.auto import tqdm
 
-    from .gridfile import read_grid
-    from .noise import NoiseModel
-    from .training import load_run_model
+    from xpcvae.data.gridfile import read_grid
+    from xpcvae.simulate.noise import NoiseModel
+    from xpcvae.train.training import load_run_model
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     model, cfg = load_run_model(run_dir)
@@ -117,7 +117,7 @@ def evaluate_run(run_dir, out_dir, g_mags=(12.0, 15.0, 17.0), n_test: int = 2000
     figures = {}
     for gi, g in enumerate(tqdm(list(g_mags), desc="evaluating", unit="G level", disable=not progress)):
         # the same observation model as in training: uncertainties derived from a noisy
-        # spectrum with a per-star jitter, never from the noiseless one (xpcvae.observe)
+        # spectrum with a per-star jitter, never from the noiseless one (xpcvae.simulate.observe)
         gen = torch.Generator().manual_seed(seed + gi)
         flux_t, sigma_t = obs(torch.as_tensor(clean), torch.full((len(clean),), float(g)), gen,
                               teff=torch.as_tensor(truth[:, params.INDEX["teff"]]))

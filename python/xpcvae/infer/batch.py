@@ -4,7 +4,7 @@ One output row per input row, in order; a bad row becomes an error row naming th
 problem and the batch goes on. A row's random stream is its 0-based data row number,
 exactly as in the Java CLI, so both engines write the same numbers.
 
-Inputs are read by :func:`xpcvae.xpdata.load_spectra`: Gaia archive XP continuous
+Inputs are read by :func:`xpcvae.data.gaia_xp.load_spectra`: Gaia archive XP continuous
 (CSV/ECSV/FITS, calibrated onto the model grid with GaiaXPy), XP sampled spectra on
 GaiaXPy's default grid, or the project CSV layout.
 
@@ -61,9 +61,9 @@ import sys
 
 import numpy as np
 
-from .atomic import atomic_path
-from .sampler import InvalidSpectrumError, PosteriorSampler, percentiles
-from .spectra_csv import summary_header, summary_row, write_samples_csv
+from xpcvae.atomic import atomic_path
+from xpcvae.infer.sampler import InvalidSpectrumError, PosteriorSampler, percentiles
+from xpcvae.data.spectra_csv import summary_header, summary_row, write_samples_csv
 
 #: columns appended to the summary by the Python engine (after the Java CLI's columns)
 EXTRA_COLUMNS = ["gof_chi2", "ood_flag", "ood_reason", "at_bound"]
@@ -139,7 +139,7 @@ def bundle_photosphere(bundle) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _forward_model(photosphere: str, extinction_curve: str = "F99", rv: float = 3.1, r_in: float = 5.0):
-    from .forward import ForwardModel
+    from xpcvae.forward import ForwardModel
 
     return ForwardModel(photosphere=photosphere, extinction_curve=extinction_curve, r_in=r_in, rv=rv)
 
@@ -149,7 +149,7 @@ def model_spectra(theta, config: dict | str = "empirical", wavelength=None) -> n
 
     ``config``: a :func:`forward_config` dictionary or a photosphere spec string.
     """
-    from .forward import WAVELENGTH
+    from xpcvae.forward import WAVELENGTH
 
     if wavelength is not None and not np.allclose(np.asarray(wavelength, dtype=float), WAVELENGTH, atol=1e-6):
         raise ValueError("the bundle's wavelength grid differs from the forward model's")
@@ -181,7 +181,7 @@ def reduced_chi2(flux, flux_error, model, systematic: float = GOF_SYSTEMATIC, do
 
 def at_bound(median, low, high, fraction: float = BOUND_FRACTION, names=None) -> str:
     """``;``-separated names of the parameters whose median lies within ``fraction`` of the box of a bound."""
-    from . import params
+    from xpcvae import params
 
     names = names or params.NAMES
     med = np.asarray(median, dtype=float)
@@ -267,10 +267,10 @@ def infer_csv(bundle, input_path, out_path, n_samples: int = 1000, seed: int = 4
               samples_out=None, progress: bool = True) -> tuple[int, int]:
     """Run the posterior sampler on every spectrum of ``input_path``; return (n_ok, n_failed).
 
-    ``input_path``: any input :func:`xpcvae.xpdata.load_spectra` reads (Gaia archive
+    ``input_path``: any input :func:`xpcvae.data.gaia_xp.load_spectra` reads (Gaia archive
     XP continuous or sampled CSV/ECSV/FITS, or the project CSV).
     """
-    from .xpdata import load_spectra
+    from xpcvae.data.gaia_xp import load_spectra
 
     with PosteriorSampler(bundle) as sampler:
         rows = load_spectra(input_path, wavelength=sampler.bundle.wavelength)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import params
-from .spectra_csv import read_spectra_csv, read_summary_csv
+from xpcvae import params
+from xpcvae.data.spectra_csv import read_spectra_csv, read_summary_csv
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LAUNCHER = ROOT / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
 
 
@@ -128,7 +128,7 @@ def plot_spectra(spectra_path, path):
 def plot_corner(samples_path, source_id, truth, path):
     import matplotlib
     matplotlib.use("Agg")
-    from .evaluate import plot_corner as corner_plot
+    from xpcvae.train.evaluate import plot_corner as corner_plot
 
     with open(samples_path, newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["source_id"] == source_id]
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     spectra = Path(args.examples) / "spectra.csv"
     with open(Path(args.examples) / "truth.csv", newline="") as fh:
         truth = {r["source_id"]: r for r in csv.DictReader(fh)}
-    from .bundle import ModelBundle
+    from xpcvae.bundle import ModelBundle
 
     bundle = ModelBundle.load(args.bundle)
     print(f"model bundle: {bundle.root} — {bundle.manifest.get('description', '')}")

@@ -27,15 +27,15 @@ extension says nothing):
   equal GaiaXPy's untruncated calibration of the continuous spectra on this grid to
   float32 precision -- tested in ``tests/test_xpdata.py``.)
 * the project's own CSV layout (``source_id,flux_0..flux_342,flux_error_0..``,
-  docs/formats.md), read by :func:`xpcvae.spectra_csv.read_spectra_csv`; an optional
+  docs/formats.md), read by :func:`xpcvae.data.spectra_csv.read_spectra_csv`; an optional
   trailing ``read_error`` column (written by :func:`write_project_csv`) turns a row
   into an error row with that message.
 
-Every input row gives exactly one :class:`~xpcvae.spectra_csv.SpectrumRow`, in input
+Every input row gives exactly one :class:`~xpcvae.data.spectra_csv.SpectrumRow`, in input
 order; a row that cannot be used carries ``error`` (a message beginning with
 ``source <id>:``) and no arrays, so that batch output keeps one row per input row.
 A file that is unusable as a whole (unknown layout, another wavelength grid) raises
-:class:`~xpcvae.spectra_csv.SpectraFileError` with a message naming the file.
+:class:`~xpcvae.data.spectra_csv.SpectraFileError` with a message naming the file.
 
 Flux units are kept as they come (W m^-2 nm^-1 for archive products); the networks
 and the goodness-of-fit normalise each spectrum by its mean flux themselves.
@@ -51,8 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
-from .spectra_csv import ERR_COLS, FLUX_COLS, SpectraFileError, SpectrumRow, read_spectra_csv
+from xpcvae.atomic import atomic_path
+from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, SpectraFileError, SpectrumRow, read_spectra_csv
 
 #: GaiaXPy's default sampling = the model grid: 336, 338, ..., 1020 nm (343 points)
 DEFAULT_GRID = np.arange(336.0, 1020.0 + 1.0, 2.0)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .forward.instrument import WAVELENGTH
+from xpcvae.forward.instrument import WAVELENGTH
 
 DEFAULT_FILE = "noise_model.npz"
 G_REF = 15.0
@@ -49,7 +49,7 @@ REGIONS = {"336-400": (336.0, 400.0), "400-500": (400.0, 500.0), "500-640": (500
 
 
 def default_path() -> Path:
-    return Path(str(resources.files("xpcvae") / "data" / DEFAULT_FILE))
+    return Path(str(resources.files("xpcvae.simulate") / DEFAULT_FILE))
 
 
 def _is_tensor(x) -> bool:
@@ -80,7 +80,7 @@ class NoiseModel:
     # -- persistence -----------------------------------------------------------------------------
     @classmethod
     def default(cls) -> "NoiseModel":
-        """The committed coefficients (``xpcvae/data/noise_model.npz``)."""
+        """The committed coefficients (``xpcvae/simulate/noise_model.npz``)."""
         return cls.load(default_path())
 
     @classmethod
@@ -95,13 +95,13 @@ class NoiseModel:
             raise ValueError(f"noise model {path} is malformed: {exc}") from exc
 
     def save(self, path) -> None:
-        from .atomic import atomic_path
+        from xpcvae.atomic import atomic_path
 
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, a=self.a, b=self.b, c=self.c, wavelength=self.wavelength,
                          meta=np.array(json.dumps(self.meta)))
-            from xpcvae.gridfile import _make_readable
+            from xpcvae.data.gridfile import _make_readable
 
             _make_readable(tmp)
 
@@ -159,7 +159,7 @@ def fit_noise_model(lib=None, log=print, report: bool = True) -> NoiseModel:
     ``report``, ``meta["report"]`` holds :func:`fit_report` on the held-out test stars."""
     from scipy.optimize import nnls
 
-    from .forward.realdata import load_library
+    from xpcvae.data.library import load_library
 
     lib = lib or load_library()
     rows = np.flatnonzero(usable_stars(lib) & ~lib.test)
@@ -200,7 +200,7 @@ def fit_noise_model(lib=None, log=print, report: bool = True) -> NoiseModel:
 def fit_report(model: NoiseModel, lib=None) -> dict:
     """Median of sigma_model / flux_error of the held-out test stars, per G bin and
     wavelength region (1 = perfect), plus the 16-84 % spread of the ratio overall."""
-    from .forward.realdata import load_library
+    from xpcvae.data.library import load_library
 
     lib = lib or load_library()
     rows = np.flatnonzero(usable_stars(lib) & lib.test)

@@ -2,7 +2,7 @@
 
 ``forward_model.onnx`` computes :meth:`xpcvae.forward.ForwardModel.spectra` (its first
 output, the flux normalised to mean 1) for the forward-model configuration of the
-bundle's grid (:func:`xpcvae.inference.forward_config`), so that an engine without the
+bundle's grid (:func:`xpcvae.infer.batch.forward_config`), so that an engine without the
 Python forward model -- the Java CLI -- can compute the goodness of fit
 (``gof_chi2``, docs/formats.md) at the posterior median.
 
@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import params
+from xpcvae import params
 
 ROLE = "forward_model"
 FILE = "forward_model.onnx"
@@ -91,7 +91,7 @@ class _Planck(nn.Module):
 
     def __init__(self, wavelength_nm):
         super().__init__()
-        from .forward import constants as K
+        from xpcvae.forward import constants as K
 
         lam = np.asarray(wavelength_nm, dtype=float)
         self.register_buffer("prefactor", _const(2.0 * np.pi * K.H * K.C**2 / (lam * 1e-9) ** 5 * 1e-9))
@@ -203,9 +203,9 @@ class ForwardGraph(nn.Module):
 
     def __init__(self, fm):
         super().__init__()
-        from .forward import FINE_WAVELENGTH, WAVELENGTH
-        from .forward import constants as K
-        from .forward.photosphere import BlackbodyPhotosphere, EmpiricalPhotosphere
+        from xpcvae.forward import FINE_WAVELENGTH, WAVELENGTH
+        from xpcvae.forward import constants as K
+        from xpcvae.forward.photosphere import BlackbodyPhotosphere, EmpiricalPhotosphere
 
         self.instrument = _Instrument(fm.instrument.matrix)
         if isinstance(fm.photosphere, EmpiricalPhotosphere):
@@ -271,9 +271,9 @@ class ForwardGraph(nn.Module):
 
 
 def forward_model_for(config: dict):
-    """The :class:`xpcvae.forward.ForwardModel` of a :func:`xpcvae.inference.forward_config` dictionary,
+    """The :class:`xpcvae.forward.ForwardModel` of a :func:`xpcvae.infer.batch.forward_config` dictionary,
     or :class:`NotExportable` if its photosphere has no graph."""
-    from .inference import _forward_model
+    from xpcvae.infer.batch import _forward_model
 
     kind = str(config["photosphere"]).partition(":")[0].strip().lower()
     if kind not in EXPORTABLE_PHOTOSPHERES:
@@ -387,12 +387,12 @@ def add_forward_model(bundle_dir) -> dict:
     """Add (or replace) the ``forward_model`` role of an existing bundle, leaving its other files
     untouched: writes ``forward_model.onnx``, then the manifest (``files.forward_model``,
     ``forward_model``, ``goodness_of_fit``) atomically. Returns the ``forward_model`` section."""
-    from . import __version__
-    from .atomic import atomic_path
-    from .bundle import ModelBundle, sha256_of
-    from .export import default_gof_settings, git_revision
-    from .forward import WAVELENGTH
-    from .inference import forward_config
+    from xpcvae import __version__
+    from xpcvae.atomic import atomic_path
+    from xpcvae.bundle import ModelBundle, sha256_of
+    from xpcvae.export.networks import default_gof_settings, git_revision
+    from xpcvae.forward import WAVELENGTH
+    from xpcvae.infer.batch import forward_config
 
     bundle = ModelBundle.load(bundle_dir)
     root = Path(bundle.root)

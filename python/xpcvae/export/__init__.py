@@ -1,0 +1,1 @@
+"""Export of trained networks and of the forward model to an ONNX model bundle."""

@@ -1,0 +1,1 @@
+"""Posterior sampling from a model bundle with ONNX Runtime (no PyTorch): the sampler and batch inference."""

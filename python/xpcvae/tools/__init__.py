@@ -1,0 +1,1 @@
+"""Project tools: benchmarks, reliability soak, demo, model card, bundled examples."""

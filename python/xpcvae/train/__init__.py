@@ -1,0 +1,1 @@
+"""The CVAE, its training loop and its evaluation on simulated test spectra."""

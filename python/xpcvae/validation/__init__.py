@@ -1,0 +1,1 @@
+"""Validation on real Gaia XP spectra with APOGEE labels."""
