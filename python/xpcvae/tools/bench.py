@@ -197,7 +197,7 @@ def python_sampler_rss(bundle: Path) -> dict:
 def eager_model(bundle: Path, run_dir: Path):
     """The trained PyTorch model of ``run_dir`` (best.pt, else last.pt), else a random one of the
     bundle's architecture; (model, description)."""
-    import torch  # lazy: torch only in the torch benchmark
+    import torch  # lazy: torch (and the torch-based training modules) only in the torch benchmark
 
     from xpcvae.train.model import CVAE, CVAEConfig
     from xpcvae.train.training import load_run_model
