@@ -52,7 +52,7 @@ def write_report(res: dict, out: Path) -> None:
         f"`-Xmx1g` (default G1 collector, as the `xpcvae` launcher); Python {res['versions']['python']}, onnxruntime "
         f"{res['versions']['onnxruntime']}, numpy {res['versions']['numpy']}, torch {res['versions']['torch']}.",
         "",
-        "## Summary against the targets of issue 6",
+        "## Summary against the performance targets",
         "",
         "| target | measured | met |",
         "|---|---|---|",
