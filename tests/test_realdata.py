@@ -1,4 +1,4 @@
-"""Validation on real stars (xpcvae.validation.realdata, `xpcvae validate-real`) and the goodness of fit of inference."""
+"""Validation on real stars (xpcvae.validation, `xpcvae validate-real`) and the goodness of fit of inference."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 from xpcvae import params
-from xpcvae.validation.realdata import (a0_per_ak, accretion_luminosity_ratio, coverage, pit, robust_stats, select_test_set,
-                             real_test_mask)
+from xpcvae.data.library import is_test_star
+from xpcvae.validation.metrics import accretion_luminosity_ratio, coverage, pit, robust_stats
+from xpcvae.validation.selection import a0_per_ak, in_box_mask, load_apogee, real_test_mask, select_test_set
 
 
 @pytest.fixture(scope="module")
 def library():
-    from xpcvae.validation.realdata import load_apogee
-
     return load_apogee()
 
 
@@ -25,7 +24,7 @@ def test_a0_per_ak_from_the_forward_model_curve():
     # F99 is defined for 0.3-10 micron^-1: the 2MASS Ks band (2.159 micron, 0.463 micron^-1) is inside
     assert F99.x_range[0] <= 1 / 2.159 <= F99.x_range[1]
     k = a0_per_ak()
-    assert 7.0 <= k <= 10.0  # science.md: A0 is roughly 8-9 A_K
+    assert 7.0 <= k <= 10.0  # docs/science.md: A0 is roughly 8-9 A_K
     assert a0_per_ak("G23") != pytest.approx(k)  # the curve matters (it is really evaluated)
 
 
@@ -59,9 +58,10 @@ def test_real_test_set_selection(library):
     sub = select_test_set(library, max_stars=50)
     assert len(sub) == 50 and set(sub.source_id) <= set(st.source_id)
     out = select_test_set(library, max_stars=100, in_box=False)
-    assert np.all(out.source_id % 5 == 0) and not np.any(np.isin(out.source_id, st.source_id))
+    assert np.all(is_test_star(out.source_id)) and not np.any(np.isin(out.source_id, st.source_id))
+    assert not np.any(in_box_mask(out.teff, out.logg, out.mh, out.a0_ref))  # each misses the box somewhere
     fit = select_test_set(library, max_stars=100, held_out=False)  # for the OOD threshold: never test stars
-    assert len(fit) == 100 and np.all(fit.source_id % 5 != 0)
+    assert len(fit) == 100 and not np.any(is_test_star(fit.source_id))
     assert np.all((fit.teff >= 3000) & (fit.teff <= 7000) & (fit.logg >= 2.5) & (fit.mh >= -0.5))
 
 

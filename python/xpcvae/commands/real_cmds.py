@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 
 def _validate_real(args) -> int:
-    from xpcvae.validation.realdata import validate_real
+    from xpcvae.validation.run import validate_real
 
     if args.samples < 1:
         raise CommandError(f"--samples must be >= 1, got {args.samples}")

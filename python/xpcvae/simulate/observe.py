@@ -203,10 +203,10 @@ class ErrorShapeLibrary(_DonorTable):
 class ResidualTemplates(_DonorTable):
     """Measured simulation-to-real mismatch: real stars' ``observed / model - 1`` at their labels.
 
-    For every non-test, in-box star of the real XP library (:func:`xpcvae.validation.realdata.select_test_set`
+    For every non-test, in-box star of the real XP library (:func:`xpcvae.validation.selection.select_test_set`
     with ``held_out=False``) brighter than :data:`RESIDUAL_MAX_G`, the forward model at its APOGEE
     Teff, log g, [M/H] (no accretion, A0 fitted to the spectrum) is compared with the spectrum
-    (:func:`xpcvae.validation.realdata.relative_residual`: both mean-normalised, the model scaled by the
+    (:func:`xpcvae.validation.mismatch.relative_residual`: both mean-normalised, the model scaled by the
     weighted least-squares factor). The residual holds the forward model's error for that star
     (photosphere emulator, instrument, label errors) plus the star's own noise, which the G cut
     keeps small. Drawn among the :data:`RESIDUAL_NEIGHBOURS` stars nearest in Teff, it adds to a
@@ -228,7 +228,8 @@ class ResidualTemplates(_DonorTable):
     def from_library(cls, forward_config: dict, lib=None) -> "ResidualTemplates":
         from xpcvae import params
         from xpcvae.infer.batch import model_spectra
-        from xpcvae.validation.realdata import fit_a0, label_theta, load_apogee, relative_residual, select_test_set
+        from xpcvae.validation.mismatch import fit_a0, label_theta, relative_residual
+        from xpcvae.validation.selection import load_apogee, select_test_set
 
         lib = load_apogee() if lib is None else lib
         stars = select_test_set(lib, held_out=False)  # in-box stars with source_id % 5 != 0

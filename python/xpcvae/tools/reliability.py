@@ -1,15 +1,10 @@
-"""Reliability figures (issue 8): ``make reliability`` writes docs/reliability.md.
+"""Reliability figures: ``make reliability`` writes docs/reliability.md and the raw figures beside it.
 
     python -m xpcvae.tools.reliability --out docs/reliability.md [--bundle DIR] [--sources 100000]
 
-1. Soak of the Java CLI (``org.xpcvae.Soak``): ``--sources`` spectra streamed through one
-   ``xpcvae infer`` run with 8 worker threads sharing one sampler, every 97th row damaged
-   (ten kinds of bad input); resident memory sampled twice a second; the summary checked row
-   by row (one row per input row, an error row naming the source exactly where a row was
-   damaged) and, for a sample of rows, against single-threaded API calls (bit for bit).
-2. The Python batch path (:func:`xpcvae.infer.batch.infer_csv`) on a file with the same kinds of
-   damage: one summary row per input row, error rows where expected.
-3. The tests that cover each bad input (JUnit and pytest), listed with what they check.
+A soak of the Java CLI (many sources, 8 threads sharing one sampler, damaged rows), the Python
+batch path on the same kinds of damage, and the tests that cover each bad input; the report
+says what each figure means. ``--from-json`` rewrites the report from an earlier run's figures.
 """
 
 from __future__ import annotations
@@ -26,9 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from xpcvae.tools.bench import DIST, ROOT, _busy, _java, resolve_bundle
-from xpcvae.tools.machine import cpu_model as _cpu_model
+from xpcvae.data.spectra_csv import read_summary_csv, write_spectra_csv
+from xpcvae.infer.batch import infer_csv
+from xpcvae.tools.harness import (ROOT, busy_processes, java_classpath, java_executable, repo_relative,
+                                  resolve_bundle, synthetic_spectra)
+from xpcvae.tools.machine import cpu_model
 
+#: the kinds of bad input row, with a part of the error message that names each
 KINDS = {
     "nan_flux": "is not finite", "inf_flux": "is not finite", "negative_error": "is not positive",
     "zero_error": "is not positive", "all_zero_flux": "mean flux", "missing_field": "fields, the header has",
@@ -37,25 +36,22 @@ KINDS = {
 
 
 def run_soak(bundle: Path, sources: int, threads: int, samples: int, heap_mb: int) -> dict:
-    cp = os.pathsep.join(str(p) for p in sorted((DIST / "lib").glob("*.jar")))
-    cmd = [_java(), f"-Xmx{heap_mb}m", "-cp", cp, "org.xpcvae.Soak", "--bundle", str(bundle),
+    """``org.xpcvae.Soak`` in a subprocess: the Java CLI over ``sources`` streamed spectra; its JSON figures."""
+    cp = java_classpath()
+    cmd = [java_executable(), f"-Xmx{heap_mb}m", "-cp", cp, "org.xpcvae.Soak", "--bundle", str(bundle),
            "--sources", str(sources), "--threads", str(threads), "--samples", str(samples)]
     print("$", " ".join(cmd), file=sys.stderr)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"Soak failed ({proc.returncode}): {proc.stderr[-3000:]}")
     res = json.loads(proc.stdout)
-    res["command"] = " ".join(cmd).replace(cp, "'java/build/install/xpcvae/lib/*'")
+    res["command"] = repo_relative(" ".join(cmd).replace(cp, "'java/build/install/xpcvae/lib/*'"))
     return res
 
 
 def python_batch(bundle: Path, rows: int, tmp: Path) -> dict:
     """infer_csv over ``rows`` rows, every 7th damaged (cycling through :data:`KINDS`)."""
-    from xpcvae.tools.bench import test_spectra
-    from xpcvae.infer.batch import infer_csv
-    from xpcvae.data.spectra_csv import read_summary_csv, write_spectra_csv
-
-    _, flux, sigma = test_spectra(rows, seed=11)
+    _, flux, sigma = synthetic_spectra(rows, seed=11)
     ids = [f"py-{i}" for i in range(rows)]
     kinds = list(KINDS)
     damaged = {}
@@ -110,6 +106,7 @@ def python_batch(bundle: Path, rows: int, tmp: Path) -> dict:
 
 
 def write_report(res: dict, out: Path) -> None:
+    """Write the Markdown report ``out`` from the raw figures ``res`` (the JSON written beside it)."""
     s, p = res["soak"], res["python"]
     rss = s["rss"]
     lines = [
@@ -229,13 +226,19 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--heap-mb", type=int, default=512)
     ap.add_argument("--python-rows", type=int, default=500)
+    ap.add_argument("--from-json", default=None, metavar="JSON",
+                    help="re-write the report from the raw figures of an earlier run (no measuring)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     if not out.is_absolute():
         out = ROOT / out
+    if args.from_json:
+        write_report(json.loads(Path(args.from_json).read_text()), out)
+        print(f"wrote {args.out} from {args.from_json}", file=sys.stderr)
+        return 0
     res = {"command": "python -m xpcvae.tools.reliability " + " ".join(argv if argv is not None else sys.argv[1:]),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "machine": f"{_cpu_model()}, {os.cpu_count()} cores, {platform.platform()}", "busy": _busy()}
+           "machine": f"{cpu_model()}, {os.cpu_count()} cores, {platform.platform()}", "busy": busy_processes()}
     with tempfile.TemporaryDirectory(prefix="xpcvae-reliability-") as tmpdir:
         tmp = Path(tmpdir)
         bundle, what = resolve_bundle(args.bundle, tmp)

@@ -1,0 +1,258 @@
+"""The Markdown report of ``make bench`` (docs/performance.md), written from the raw figures alone.
+
+Rendering needs only the JSON of a run, so ``python -m xpcvae.tools.bench --from-json`` rewrites
+the report without measuring.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _lat(res, n):
+    """The latency entry of ``res`` for N = ``n`` draws (None if not measured)."""
+    for r in res.get("latency", []):
+        if r["n_samples"] == n:
+            return r
+    return None
+
+
+def _fmt(x, digits=3):
+    """A figure for the report: no decimals from 100, one from 10, else ``digits`` significant digits."""
+    if x is None:
+        return "–"
+    if isinstance(x, str):
+        return x
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.{digits}g}"
+
+
+def write_report(res: dict, out: Path) -> None:
+    """Write the Markdown report ``out`` from the raw figures ``res`` (the JSON written beside it)."""
+    J, B, P, T = res["java"], res.get("java_baseline"), res["python_ort"], res["torch"]
+    mac = res["macs"]["decoder_sample"]["macs_per_row"]
+    lines = [
+        "# Performance",
+        "",
+        f"Measured by `make bench` (`{res['command']}`) on {res['date']}.",
+        "",
+        f"- Machine: {res['machine']['cpu']}, {res['machine']['cores']} cores, {res['machine']['memory']}; "
+        f"{res['machine']['os']}. Load average at the start: {res['machine']['loadavg_start']}; "
+        f"other heavy processes (`xpcvae train/evaluate`, pytest) seen during the measurements (polled every 5 s): "
+        f"{'none' if not res['machine']['busy'] else '; '.join(res['machine']['busy'])}.",
+        f"- Bundle: `{res['bundle']['path']}` — {res['bundle']['what']}; "
+        f"L = {res['bundle']['latent']}, K = {res['bundle']['components']}, H = {res['bundle']['context']}.",
+        f"- Spectra: {res['spectra']['n']} noisy forward-model spectra (G = {res['spectra']['g_mag']}) over the prior "
+        "box, the same for every engine. A source's work: its N posterior draws (docs/sampling.md) and their "
+        "summary (median, p16, p84, p2.5, p97.5 per parameter).",
+        f"- Java {J['java_version']} ({J['vm']}), ONNX Runtime Java 1.29.0, `{J['options']}`, "
+        f"`-Xmx1g` (default G1 collector, as the `xpcvae` launcher); Python {res['versions']['python']}, onnxruntime "
+        f"{res['versions']['onnxruntime']}, numpy {res['versions']['numpy']}, torch {res['versions']['torch']}.",
+        "",
+        "## Summary against the performance targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    j1000 = _lat(J, 1000)
+    p1000 = _lat(P, 1000)
+    thr2 = next(t for t in J["throughput"] if t["threads"] == 2)
+    thr1 = next(t for t in J["throughput"] if t["threads"] == 1)
+    lines.append(f"| Java p50 ≤ 5 ms per source, N = 1000, one thread (100× the talk's 0.5 s) | "
+                 f"{_fmt(j1000['p50_ms'])} ms ({_fmt(500 / j1000['p50_ms'])}× faster than 0.5 s) | "
+                 f"{'yes' if j1000['p50_ms'] <= 5 else 'no'} |")
+    lines.append(f"| ≥ 300 sources/s on two threads (N = 1000) | {_fmt(thr2['sources_per_s'])} sources/s | "
+                 f"{'yes' if thr2['sources_per_s'] >= 300 else 'no'} |")
+    slower = [n for n in res["samples"] if _lat(J, n) and _lat(P, n) and _lat(J, n)["p50_ms"] > _lat(P, n)["p50_ms"]]
+    lines.append("| Java no slower than Python ONNX Runtime for the same work | p50 ratio Python/Java: "
+                 + ", ".join(f"N={n}: {_fmt(_lat(P, n)['p50_ms'] / _lat(J, n)['p50_ms'])}×" for n in res["samples"])
+                 + f"; throughput ratio (2 threads): "
+                 f"{_fmt(thr2['sources_per_s'] / next(t for t in P['throughput'] if t['threads'] == 2)['sources_per_s'])}× "
+                 f"| {'yes' if not slower else 'no (N = ' + ', '.join(map(str, slower)) + ')'} |")
+    bd = J["breakdown"]
+    lines.append(f"| per-draw cost: only the latent-dependent decoder runs per draw | per draw "
+                 f"{_fmt(bd['per_draw_us'])} µs = decoder_sample {_fmt(bd['decoder_us_per_draw'])} µs "
+                 f"({mac} MACs) + random numbers and transform {_fmt(bd['rest_us_per_draw'])} µs; the spectrum "
+                 f"part ({_fmt(bd['encoder_us_per_source'])} µs) runs once per source | yes (by construction; see the "
+                 "breakdown) |")
+    lines += [
+        "",
+        "## Per-source latency (single thread, one source per call, after warm-up)",
+        "",
+        "| N draws | Java p50 | Java p95 | Python ORT p50 | Python ORT p95 | PyTorch eager p50 | PyTorch eager p95 |"
+        + (" Java before p50 | Java before p95 |" if B else ""),
+        "|---|---|---|---|---|---|---|" + ("---|---|" if B else ""),
+    ]
+    for n in res["samples"]:
+        j, p, t = _lat(J, n), _lat(P, n), _lat(T, n)
+        row = (f"| {n} | {_fmt(j['p50_ms'])} ms | {_fmt(j['p95_ms'])} ms | {_fmt(p['p50_ms'])} ms | "
+               f"{_fmt(p['p95_ms'])} ms | {_fmt(t['p50_ms']) + ' ms' if t else '–'} | "
+               f"{_fmt(t['p95_ms']) + ' ms' if t else '–'} |")
+        if B:
+            b = _lat(B, n)
+            row += f" {_fmt(b['p50_ms'])} ms | {_fmt(b['p95_ms'])} ms |" if b else " – | – |"
+        lines.append(row)
+    lines += [
+        "",
+        f"Timed calls per cell: Java {', '.join(str(_lat(J, n)['timed_calls']) for n in res['samples'])}; Python ORT "
+        f"{', '.join(str(_lat(P, n)['timed_calls']) for n in res['samples'])}"
+        + (f"; PyTorch {', '.join(str(_lat(T, n)['timed_calls']) for n in res['samples'])}" if T.get("latency") else "")
+        + f". PyTorch eager: {T['model']} (`CVAE.sample`, torch's own RNG, {T.get('threads', '–')} thread).",
+        "",
+        "## Throughput (batches of 64 spectra, N = 1000, threads sharing one sampler)",
+        "",
+        "| engine | 1 thread | 2 threads |",
+        "|---|---|---|",
+        f"| Java | {_fmt(thr1['sources_per_s'])} sources/s | {_fmt(thr2['sources_per_s'])} sources/s |",
+        f"| Python ORT | {_fmt(P['throughput'][0]['sources_per_s'])} sources/s | "
+        f"{_fmt(P['throughput'][1]['sources_per_s'])} sources/s |",
+    ]
+    if T.get("throughput"):
+        lines.append(f"| PyTorch eager | {_fmt(T['throughput'][0]['sources_per_s'])} sources/s | – |")
+    if B:
+        bt = {t["threads"]: t["sources_per_s"] for t in B["throughput"]}
+        lines.append(f"| Java before | {_fmt(bt.get(1))} sources/s | {_fmt(bt.get(2))} sources/s |")
+    days = 220e6 / thr2["sources_per_s"] / 86400
+    lines += [
+        "",
+        f"At the 2-thread rate, Gaia DR3's ~220 million XP spectra take {days:.1f} days on this 2-core machine "
+        f"({days * 2:.0f} core-days).",
+        "",
+        "## Memory",
+        "",
+        f"Java (resident set, `/proc/self/status`): {_fmt(J['memory']['start']['rss_mb'])} MB at JVM start, "
+        f"{_fmt(J['memory']['after_load']['rss_mb'])} MB after loading the sampler, peak (VmHWM) "
+        f"{_fmt(J['memory']['end']['hwm_mb'])} MB after {J['sources_total']} sources (heap capped at 1 GB; "
+        "most of the growth is the Java heap expanding, not the sampler). "
+        f"Python ORT: {_fmt(res['python_rss'].get('after_load_mb'))} MB after loading the sampler, "
+        f"{_fmt(res['python_rss'].get('after_64_sources_mb'))} MB peak after 64 sources "
+        f"({_fmt(res['python_rss'].get('after_imports_mb'))} MB of it is the interpreter and imports).",
+        "",
+        "## Where the time of a source goes (Java, N = 1000)",
+        "",
+        "| part | time |",
+        "|---|---|",
+        f"| encoder graphs (r1_encoder + decoder_context), per source: alone (batch 1) / in a batch of 64 | "
+        f"{_fmt(bd['encoder_us_per_source'])} µs / {_fmt(bd.get('encoder_batch64_us_per_source'))} µs |",
+        f"| per draw, total ((t(N=1000) − t(N=1)) / 999) | {_fmt(bd['per_draw_us'])} µs |",
+        f"| — of which decoder_sample (ONNX Runtime alone, runs of {bd['decoder_rows_per_run']} rows) | "
+        f"{_fmt(bd['decoder_us_per_draw'])} µs |",
+        f"| — of which the rest: counter RNG (1 uniform + {res['bundle']['latent'] + 7} normals), "
+        f"2 × 7 exponentials, logit-normal transform, copies | {_fmt(bd['rest_us_per_draw'])} µs (random numbers "
+        f"alone: {_fmt(bd['random_numbers_us_per_draw'])} µs) |",
+        f"| summary (5 quantiles × 7 parameters) per source | {_fmt(bd['summary_us_per_source'])} µs |",
+        "",
+        "The random numbers follow `splitmix64-counter-v2` (docs/sampling.md): one uniform per normal deviate "
+        "through Wichura's AS241 inverse normal CDF, whose central 85 % is pure arithmetic (bit-identical in "
+        "Java and NumPy) and whose tails use fdlibm's `log` (the same on every JVM and CPU). Java generates a "
+        "whole 512-draw run's normals in one branch-free loop (`CounterRng.fillNormals`); the 14 exponentials "
+        "of the transform use `StrictMath.exp` for the same reproducibility.",
+        "",
+        "## Distance to the limit",
+        "",
+    ]
+    peak = res["peak"]
+    dec_gflops = 2 * mac / (bd["decoder_us_per_draw"] * 1e3)
+    e2e_gflops = 2 * mac / (bd["per_draw_us"] * 1e3)
+    enc = res["macs"]["r1_encoder"]["macs_per_row"] + res["macs"]["decoder_context"]["macs_per_row"]
+    lines += [
+        f"- decoder_sample: {mac} multiply-adds per draw ({', '.join(res['macs']['decoder_sample']['layers'])}) plus "
+        f"{2 * res['bundle']['context']} sigmoids; encoder graphs: {enc} multiply-adds per source.",
+        f"- Machine peak (float32 {peak['size']}³ MatMul in ONNX Runtime {peak['onnxruntime']}): "
+        f"{_fmt(peak['gflops_1_threads'])} GFLOP/s on 1 thread, {_fmt(peak['gflops_2_threads'])} GFLOP/s on 2.",
+        f"- Achieved in decoder_sample (Java, one thread): {_fmt(dec_gflops)} GFLOP/s = "
+        f"{_fmt(100 * dec_gflops / peak['gflops_1_threads'])} % of the 1-thread peak.",
+        f"- Whole draw (network + random numbers + transform): {_fmt(e2e_gflops)} GFLOP/s of network work = "
+        f"{_fmt(100 * e2e_gflops / peak['gflops_1_threads'])} % of peak; the remaining gap is the scalar, "
+        "bit-reproducible random-number generation, not the network.",
+        f"- Whole source at N = 1000: {_fmt(j1000['p50_ms'])} ms against {_fmt((1000 * 2 * mac + 2 * enc) / peak['gflops_1_threads'] / 1e6)} ms "
+        "if every multiply-add ran at the MatMul peak.",
+        "",
+        "## Classical baseline: emcee on the same forward and noise model",
+        "",
+    ]
+    em = res.get("emcee")
+    if em and em.get("runs"):
+        java_per_draw_s = j1000["p50_ms"] / 1000 / 1e3
+        lines += [
+            f"{em['forward_model']}; G = {em['g_mag']}; {em['runs'][0]['walkers']} walkers (vectorised likelihood "
+            "calls) started in a small ball around the true parameters (no search for the mode: favours emcee); "
+            f"run until an ESS of {em['target_ess']} with a chain of ≥ 50 τ, or {em['max_seconds_each']:.0f} s. "
+            "ESS = walkers × (steps − burn-in) / max τ over the 7 parameters (integrated autocorrelation time, "
+            "emcee's estimator), burn-in 2τ.",
+            "",
+            "| spectrum | steps | likelihood calls | time | τ (steps) | τ reliable (≥ 50 τ) | ESS | s per effective sample | CVAE (Java) speed-up per effective sample |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for i, r in enumerate(em["runs"]):
+            spe = r["seconds_per_effective_sample"]
+            lines.append(f"| {i} | {r['steps']} | {r['evaluations']} | {_fmt(r['seconds'])} s | {_fmt(r['tau_max_steps'])} | "
+                         f"{'yes' if r['reliable_tau'] else 'no'} | {_fmt(r['ess'])} | {_fmt(spe)} | "
+                         f"{_fmt(spe / java_per_draw_s) if spe else '–'}× |")
+        lines += ["", f"The CVAE's draws are independent (ESS = N): {_fmt(java_per_draw_s * 1e6)} µs per effective "
+                  "sample (Java p50 at N = 1000 / 1000)."]
+    else:
+        lines.append("not measured" + (f": {em['skipped']}" if em and em.get("skipped") else ""))
+    g, tr = res.get("grid"), res.get("training")
+    lines += ["", "## Grid generation and training", ""]
+    if g and "spectra_per_s" in g:
+        lines.append(f"- Grid: `{g['command']}`: {g['n']} spectra in {_fmt(g['seconds'])} s = "
+                     f"{_fmt(g['spectra_per_s'])} spectra/s ({g['workers']} worker processes); the 160 000 grid "
+                     f"takes {_fmt(160000 / g['spectra_per_s'] / 60)} min.")
+    else:
+        lines.append(f"- Grid: not measured ({(g or {}).get('error', (g or {}).get('skipped', 'skipped'))}).")
+    if tr and "median_s" in tr:
+        lines.append(f"- Training (`{tr['log']}`, {tr['epochs']} epochs on the 160 000 grid): median "
+                     f"{_fmt(tr['median_s'])} s per epoch (min {_fmt(tr['min_s'])}, max {_fmt(tr['max_s'])}), "
+                     f"{_fmt(tr['total_min'])} min in all (the `seconds` column; epochs overlapping other work on "
+                     "this 2-core machine are slower).")
+    else:
+        lines.append(f"- Training: not measured ({(tr or {}).get('error', 'skipped')}).")
+    lines += [
+        "",
+        "## What was optimised (Java)",
+        "",
+        "Profiled with Java Flight Recorder (`-XX:StartFlightRecording`); each change keeps the draws bit for bit "
+        "(JUnit: batch composition, draw-batch size, 8 threads × 10 000 sources; JPype parity with Python).",
+        "",
+        "- Percentiles by quickselect of the 10 order statistics the 5 quantiles need instead of sorting each "
+        "1000-draw column (identical values; the sort was 17 % of a source).",
+        "- `decoder_sample` runs of at most 512 draws (was 4096): the run's activations stay in the core's L2 cache "
+        "(N = 10 000: 1.6× faster).",
+        "- Direct, 64-byte aligned input/output buffers pooled per sampler instead of allocated per call; "
+        "`decoder_sample` writes into pinned output tensors on those buffers (no result copies).",
+        "- The two per-spectrum graphs run on batches of up to 64 spectra when a call holds several (the CLI's "
+        "work units, the throughput runs): the shipped bundle's per-spectrum graphs compute in double precision, "
+        "so a batch-1 run mostly streams 8 MB of weights from memory "
+        f"({_fmt(bd['encoder_us_per_source'])} µs per spectrum alone, {_fmt(bd.get('encoder_batch64_us_per_source'))} µs "
+        "per spectrum in a batch of 64). A spectrum's outputs in a batch equal its batch-1 outputs bit for bit "
+        "(JUnit `ConcurrencyTest`: 1280 noisy spectra and 10 000 sources in batches of 1–40).",
+        "- `log` (and formerly `cos`) of the normal deviates through `org.xpcvae.Fdlibm`, a pure-Java port of "
+        "fdlibm that returns exactly `StrictMath`'s values (JUnit `FdlibmTest`, millions of arguments) without "
+        "the native call.",
+        "- Random numbers `splitmix64-counter-v2` (AS241, one uniform per normal, a run's normals in one loop) "
+        "instead of v1's Box-Muller (two uniforms, `log`, `sqrt` and `cos` per normal): the random numbers of a "
+        f"draw took 0.861 µs with v1 (this report at commit b0b3815) and {_fmt(bd['random_numbers_us_per_draw'])} µs "
+        "here. The `Java before` columns run the first revision with v1, as it was written.",
+        "- Session options unchanged after measurement: 1 intra-op thread, ALL_OPT, sequential execution "
+        "(deterministic compute had no measurable cost).",
+    ]
+    if B:
+        lines.append(f"- Before/after on this machine: the `Java before` columns are the sources of `{res['baseline_rev']}` "
+                     "measured by the same harness in the same run.")
+    lines += [
+        "",
+        "## Commands",
+        "",
+        "```",
+        "make bench                                   # this report (and docs/performance.json)",
+        "python -m xpcvae.tools.bench --out docs/performance.md [--bundle DIR] [--quick] [--no-emcee] [--no-grid]",
+        J["command"],
+        "```",
+        "",
+        "Raw figures: `docs/performance.json`.",
+    ]
+    out.write_text("\n".join(lines) + "\n")
