@@ -238,7 +238,9 @@ def run_posteriors(bundle, stars: RealStars, n_samples: int = 1000, seed: int = 
     """Sample the posteriors of ``stars`` (Python engine) and compute the goodness of fit."""
     from tqdm.auto import tqdm
 
-    from xpcvae.infer.batch import GOF_THRESHOLD, forward_config, model_spectra, reduced_chi2
+    from xpcvae.forward.gof import GOF_THRESHOLD, reduced_chi2
+    from xpcvae.forward.model import model_spectra
+    from xpcvae.infer.batch import bundle_forward_config
     from xpcvae.infer.sampler import PosteriorSampler, percentiles
 
     t0 = time.time()
@@ -248,8 +250,8 @@ def run_posteriors(bundle, stars: RealStars, n_samples: int = 1000, seed: int = 
     p_acc, log_lacc = np.empty(n), np.empty(n)
     with PosteriorSampler(bundle) as sampler:
         wl = sampler.bundle.wavelength
-        fwd = forward_config(sampler.bundle)
-        photosphere = fwd["photosphere"]
+        fwd = bundle_forward_config(sampler.bundle)
+        photosphere = fwd.photosphere
         for s in tqdm(range(0, n, chunk), desc="stars", unit="chunk", disable=not progress):
             e = min(s + chunk, n)
             draws = sampler.sample(stars.flux[s:e], stars.flux_error[s:e], n_samples, seed,
@@ -389,16 +391,16 @@ def error_input_mismatch(stars: RealStars) -> dict:
             "shape_rms_log_percentiles": dict(zip(map(str, p), np.percentile(shape, p).tolist()))}
 
 
-def fit_a0(flux, flux_error, model_a0_zero, fwd: dict, step: float = 0.05):
+def fit_a0(flux, flux_error, model_a0_zero, fwd, step: float = 0.05):
     """Best A0 (grid search, ``step`` mag over the prior range) of the forward model without
     extinction ``model_a0_zero`` (N, 343): extinction multiplies the model at XP sampling, so
     ``model(A0) = model(0) x 10^(-0.4 A0 k(lambda)/k(541.4 nm))``. Returns (model at the best
     A0, best A0, its gof_chi2)."""
     from xpcvae.forward import WAVELENGTH
     from xpcvae.forward.extinction import ExtinctionCurve
-    from xpcvae.infer.batch import reduced_chi2
+    from xpcvae.forward.gof import reduced_chi2
 
-    k = ExtinctionCurve(fwd.get("extinction_curve", "F99"), fwd.get("rv", 3.1)).relative(WAVELENGTH)
+    k = ExtinctionCurve(fwd.extinction_curve, fwd.rv).relative(WAVELENGTH)
     hi = params.HIGH[params.INDEX["a0"]]
     n = len(model_a0_zero)
     best, best_a = np.full(n, np.inf), np.zeros(n)
@@ -412,7 +414,7 @@ def fit_a0(flux, flux_error, model_a0_zero, fwd: dict, step: float = 0.05):
 def relative_residual(flux, flux_error, model):
     """(observed / scaled model - 1, flux_error / scaled model), (N, 343) each: both spectra
     mean-normalised, the model scaled by the weighted least-squares factor of the gof."""
-    from xpcvae.infer.batch import GOF_SYSTEMATIC
+    from xpcvae.forward.gof import GOF_SYSTEMATIC
 
     f = np.asarray(flux, dtype=float)
     e = np.asarray(flux_error, dtype=float)
@@ -489,7 +491,7 @@ def compute_metrics(res: RealResults) -> dict:
         "median_log_lacc_over_lstar": _nanmedian(res.log_lacc_median),
         "fraction_ff_p2.5_below_0.01": float((res.q["p2.5"][:, params.INDEX["ff"]] < 0.01).mean()),
     }
-    from xpcvae.infer.batch import GOF_SYSTEMATIC, GOF_THRESHOLD
+    from xpcvae.forward.gof import GOF_SYSTEMATIC, GOF_THRESHOLD
 
     out["gof"] = {"systematic_floor": GOF_SYSTEMATIC, "threshold": GOF_THRESHOLD,
                   "posterior_median": _pcts(res.gof_chi2), "apogee_labels": _pcts(res.gof_chi2_labels),
@@ -685,7 +687,7 @@ def _make_figures(res: RealResults, out_dir) -> list[str]:
         names.append(_save(fig, out_dir / "mismatch_spectra.png"))
 
     # 4. goodness of fit
-    from xpcvae.infer.batch import GOF_THRESHOLD
+    from xpcvae.forward.gof import GOF_THRESHOLD
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     bins = np.logspace(-1, 3, 60)
