@@ -10,6 +10,7 @@ import pytest
 
 from xpcvae import params, rng
 from xpcvae.bundle import BundleError, ModelBundle
+from xpcvae.forward.instrument import N_WAVE
 from xpcvae.infer.sampler import InvalidSpectrumError, PosteriorSampler, percentiles
 
 
@@ -119,8 +120,9 @@ def test_bad_spectra_are_rejected_with_the_source_named(tiny_bundle, noisy_test_
 
 def test_wrong_length_spectrum_is_rejected(tiny_bundle, noisy_test_spectra):
     s = PosteriorSampler(tiny_bundle)
-    with pytest.raises(InvalidSpectrumError, match="has 342 samples, expected 343"):
-        s.sample(noisy_test_spectra.flux[:1, :342], noisy_test_spectra.sigma[:1, :342], 10, seed=1)
+    short = N_WAVE - 1
+    with pytest.raises(InvalidSpectrumError, match=f"has {short} samples, expected {N_WAVE}"):
+        s.sample(noisy_test_spectra.flux[:1, :short], noisy_test_spectra.sigma[:1, :short], 10, seed=1)
 
 
 def _copy(bundle, tmp_path):
@@ -154,7 +156,7 @@ def test_corrupt_onnx_with_matching_checksum_is_reported(tiny_bundle, tmp_path):
     (lambda m: m.__setitem__("format_version", 2), "format_version 2 is not supported"),
     (lambda m: m.pop("latent_size"), "lacks latent_size"),
     (lambda m: m["parameters"][0].__setitem__("high", 8000.0), "bounds of teff"),
-    (lambda m: m.__setitem__("wavelength_nm", m["wavelength_nm"][:-1]), "342 points, expected 343"),
+    (lambda m: m.__setitem__("wavelength_nm", m["wavelength_nm"][:-1]), f"{N_WAVE - 1} points, expected {N_WAVE}"),
     (lambda m: m.__setitem__("rng", "mt19937"), "scheme 'mt19937' is not 'splitmix64-counter-v2'"),
     (lambda m: m.__setitem__("draws_per_sample", 35), "draws_per_sample 35 != 1 + L + P = 18"),
 ])

@@ -14,6 +14,7 @@ import pytest
 from xpcvae import params
 from xpcvae.forward import (
     FINE_WAVELENGTH,
+    N_WAVE,
     WAVELENGTH,
     AccretionShock,
     BlackbodyPhotosphere,
@@ -48,14 +49,14 @@ def theta_with(**kw):
 
 # --- contract ---------------------------------------------------------------------------------
 def test_wavelength_is_gaiaxpy_default_sampling():
-    assert WAVELENGTH.dtype == np.float64 and WAVELENGTH.shape == (343,)
+    assert WAVELENGTH.dtype == np.float64 and WAVELENGTH.shape == (343,) and N_WAVE == 343
     np.testing.assert_array_equal(WAVELENGTH, np.arange(336.0, 1020.1, 2.0))
 
 
 def test_spectra_contract(emp_model):
     theta = np.array([REF, theta_with(teff=6500.0, a0=3.0)])
     flux, norm = emp_model.spectra(theta)
-    assert flux.shape == (2, 343) and flux.dtype == np.float64 and norm.shape == (2,)
+    assert flux.shape == (2, N_WAVE) and flux.dtype == np.float64 and norm.shape == (2,)
     np.testing.assert_allclose(flux.mean(axis=1), 1.0, rtol=1e-12)
     assert np.all(norm > 0) and np.all(flux > 0)
     # norm is the mean of the un-normalised, extinguished surface flux

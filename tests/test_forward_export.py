@@ -16,7 +16,11 @@ import numpy as np
 import pytest
 
 from xpcvae import params
-from xpcvae.bundle import BundleError, ModelBundle, sha256_of
+from xpcvae.bundle import BundleError, ModelBundle, onnx_session, sha256_of
+from xpcvae.forward.config import ForwardConfig
+from xpcvae.forward.gof import GofSettings
+from xpcvae.forward.instrument import N_WAVE
+from xpcvae.forward.model import model_spectra
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BUNDLE = ROOT / "export" / "default"
@@ -25,9 +29,9 @@ FF, MDOT, A0 = params.INDEX["ff"], params.INDEX["log_mdot"], params.INDEX["a0"]
 
 @pytest.fixture(scope="module", params=["empirical", "blackbody"])
 def graph(request, tmp_path_factory):
-    from xpcvae.export.forward_graph import export_forward_graph, forward_model_for, onnx_session
+    from xpcvae.export.forward_graph import export_forward_graph, forward_model_for
 
-    cfg = {"photosphere": request.param, "extinction_curve": "F99", "rv": 3.1, "r_in": 5.0}
+    cfg = ForwardConfig(photosphere=request.param)
     path = tmp_path_factory.mktemp("fwd") / f"{request.param}.onnx"
     section = export_forward_graph(cfg, path)
     return section, onnx_session(path), forward_model_for(cfg)
@@ -53,7 +57,7 @@ def test_graph_matches_the_numpy_forward_model(graph):
     theta[400:450] = np.where(r.random((50, params.NDIM)) < 0.5, params.LOW, params.HIGH)  # corners
     want, _ = fm.spectra(theta)
     got = sess.run(["flux"], {"params": theta})[0]
-    assert got.dtype == np.float64 and got.shape == (1500, 343)
+    assert got.dtype == np.float64 and got.shape == (1500, N_WAVE)
     rel = np.abs(got - want) / want
     assert rel.max() <= 1e-6, rel.max()
     assert np.allclose(got.mean(axis=1), 1.0, rtol=0, atol=1e-12)
@@ -90,7 +94,7 @@ def test_tabulated_photosphere_is_not_exportable(tmp_path, capsys):
     from xpcvae.train.model import CVAE, CVAEConfig
 
     with pytest.raises(NotExportable, match="tabulated"):
-        forward_model_for({"photosphere": "tabulated:/some/library.h5"})
+        forward_model_for(ForwardConfig(photosphere="tabulated:/some/library.h5"))
     torch.manual_seed(0)
     cfg = CVAEConfig(mixture_components=2, trunk_widths=(16,), context_size=8, head_widths=(8,))
     prov = {"grid_attrs": {"photosphere": "tabulated:/some/library.h5"}}
@@ -98,38 +102,35 @@ def test_tabulated_photosphere_is_not_exportable(tmp_path, capsys):
     assert "no forward_model graph" in capsys.readouterr().err
     assert not bundle.has_role("forward_model") and "forward_model" not in bundle.manifest
     assert bundle.manifest["goodness_of_fit"]["dof"] == 342
+    # the Python engine still computes gof_chi2 with the settings the manifest records
+    assert ForwardConfig.from_manifest(bundle.manifest) == ForwardConfig(photosphere="tabulated:/some/library.h5")
 
 
 # -- the role in bundles ---------------------------------------------------------------------------
 
 def test_tiny_bundle_has_the_blackbody_forward_model(tiny_bundle):
-    from xpcvae.export.forward_graph import bundle_forward_session
-    from xpcvae.infer.batch import forward_config, model_spectra
-
     m = tiny_bundle.manifest
     assert m["files"]["forward_model"]["path"] == "forward_model.onnx"
-    assert m["forward_model"]["config"]["photosphere"] == "blackbody"
+    # the grid's settings, written once by the exporter in the one spelling
+    assert m["forward_config"] == ForwardConfig(photosphere="blackbody").to_dict()
     assert m["goodness_of_fit"] == {**m["goodness_of_fit"], "systematic": 0.01, "threshold": 25.0, "dof": 342,
                                     "bound_fraction": 0.01}
-    sess = bundle_forward_session(tiny_bundle)
+    sess = tiny_bundle.forward_session()
     theta = params.from_unit(np.random.default_rng(1).random((40, params.NDIM)))
-    want = model_spectra(theta, forward_config(tiny_bundle))
+    want = model_spectra(theta, ForwardConfig.from_manifest(m))
     assert np.max(np.abs(sess.run(["flux"], {"params": theta})[0] / want - 1)) <= 1e-6
 
 
 def test_shipped_bundle_has_the_empirical_forward_model():
-    from xpcvae.export.forward_graph import bundle_forward_session
-    from xpcvae.infer.batch import forward_config, model_spectra
-
     b = ModelBundle.load(DEFAULT_BUNDLE)
     assert b.has_role("forward_model")
-    assert forward_config(b)["photosphere"] == "empirical"
+    assert ForwardConfig.from_manifest(b.manifest).photosphere == "empirical"
     assert b.manifest["forward_model"]["export_check"]["max_rel_diff"] <= 1e-6
     assert b.path("forward_model").stat().st_size < 2_000_000
-    sess = bundle_forward_session(b)
+    sess = b.forward_session()
     theta = params.from_unit(np.random.default_rng(2).random((40, params.NDIM)))
     theta[:10, FF] = 0.0
-    want = model_spectra(theta, forward_config(b))
+    want = model_spectra(theta, ForwardConfig.from_manifest(b.manifest))
     assert np.max(np.abs(sess.run(["flux"], {"params": theta})[0] / want - 1)) <= 1e-6
 
 
@@ -146,26 +147,22 @@ def _edit(d: Path, edit) -> None:
 
 
 def test_bundle_without_the_role_still_loads_and_python_infers(tiny_bundle, tmp_path):
-    from xpcvae.export.forward_graph import bundle_forward_session
-
     d = _copy(tiny_bundle.root, tmp_path)
     _edit(d, lambda m: (m["files"].pop("forward_model"), m.pop("forward_model")))
     (d / "forward_model.onnx").unlink()
     b = ModelBundle.load(d)
-    assert not b.has_role("forward_model") and bundle_forward_session(b) is None
+    assert not b.has_role("forward_model") and b.forward_session() is None
 
 
 def test_corrupt_forward_model_is_a_clear_error(tiny_bundle, tmp_path):
-    from xpcvae.export.forward_graph import bundle_forward_session
-
     d = _copy(tiny_bundle.root, tmp_path)
     p = d / "forward_model.onnx"
     p.write_bytes(p.read_bytes()[:-100])
     with pytest.raises(BundleError, match="checksum mismatch for forward_model.onnx"):
         ModelBundle.load(d)
     _edit(d, lambda m: m["files"]["forward_model"].__setitem__("sha256", sha256_of(p)))
-    with pytest.raises(ValueError, match="cannot load forward_model.onnx"):
-        bundle_forward_session(ModelBundle.load(d))
+    with pytest.raises(BundleError, match="cannot load forward_model.onnx"):
+        ModelBundle.load(d).forward_session()
     p.unlink()
     with pytest.raises(BundleError, match=r"forward_model.onnx \(forward_model\) is missing"):
         ModelBundle.load(d)
@@ -173,21 +170,23 @@ def test_corrupt_forward_model_is_a_clear_error(tiny_bundle, tmp_path):
     shutil.copy(d / "decoder_sample.onnx", p)
     _edit(d, lambda m: m["files"]["forward_model"].__setitem__("sha256", sha256_of(p)))
     with pytest.raises(ValueError, match="expected input 'params' double"):
-        bundle_forward_session(ModelBundle.load(d))
+        ModelBundle.load(d).forward_session()
 
 
 def test_add_forward_model_leaves_the_networks_untouched(tiny_bundle, tmp_path):
     from xpcvae.cli import main
 
     d = _copy(tiny_bundle.root, tmp_path)
-    _edit(d, lambda m: (m["files"].pop("forward_model"), m.pop("forward_model"), m.pop("goodness_of_fit")))
+    # a bundle as exported before forward_config: the settings only in the grid's attributes
+    _edit(d, lambda m: (m["files"].pop("forward_model"), m.pop("forward_model"), m.pop("goodness_of_fit"),
+                        m.pop("forward_config")))
     (d / "forward_model.onnx").unlink()
     before = {r: sha256_of(d / f"{r}.onnx") for r in ("r1_encoder", "decoder_context", "decoder_sample")}
     assert main(["export-forward-model", "--bundle", str(d)]) == 0
     b = ModelBundle.load(d)
     assert {r: sha256_of(b.path(r)) for r in before} == before
-    assert b.has_role("forward_model") and b.manifest["forward_model"]["config"]["photosphere"] == "blackbody"
-    assert b.manifest["goodness_of_fit"]["threshold"] == 25.0
+    assert b.has_role("forward_model") and b.manifest["forward_config"] == tiny_bundle.manifest["forward_config"]
+    assert b.manifest["goodness_of_fit"] == tiny_bundle.manifest["goodness_of_fit"]
     # the same graph as the export's (deterministic)
     assert b.manifest["files"]["forward_model"]["sha256"] == tiny_bundle.manifest["files"]["forward_model"]["sha256"]
 
@@ -207,16 +206,16 @@ def test_bad_gof_settings_are_refused(tiny_bundle, tmp_path, gof, message):
 
 
 def test_gof_settings_come_from_the_manifest(tiny_bundle, tmp_path, noisy_test_spectra):
-    from xpcvae.infer.batch import gof_settings, infer_csv
+    from xpcvae.infer.batch import infer_csv
     from xpcvae.data.spectra_csv import read_summary_csv, write_spectra_csv
 
-    assert gof_settings(tiny_bundle) == {"systematic": 0.01, "threshold": 25.0, "dof": 342, "bound_fraction": 0.01}
+    assert tiny_bundle.gof_settings == GofSettings(systematic=0.01, threshold=25.0, dof=342, bound_fraction=0.01)
     d = _copy(tiny_bundle.root, tmp_path)
     _edit(d, lambda m: m.pop("goodness_of_fit"))
-    assert gof_settings(ModelBundle.load(d)) == gof_settings(tiny_bundle)  # the defaults
+    assert ModelBundle.load(d).gof_settings == tiny_bundle.gof_settings  # the defaults
     _edit(d, lambda m: m.__setitem__("goodness_of_fit", {"threshold": 1e-9, "dof": 171}))
     b = ModelBundle.load(d)
-    assert gof_settings(b) == {"systematic": 0.01, "threshold": 1e-9, "dof": 171, "bound_fraction": 0.01}
+    assert b.gof_settings == GofSettings(systematic=0.01, threshold=1e-9, dof=171, bound_fraction=0.01)
     f, e = noisy_test_spectra.flux[:3], noisy_test_spectra.sigma[:3]
     write_spectra_csv(tmp_path / "in.csv", ["a", "b", "c"], f, e)
     infer_csv(tiny_bundle.root, tmp_path / "in.csv", tmp_path / "ref.csv", n_samples=50, progress=False)

@@ -158,3 +158,19 @@ def test_plot_grid_cli(tmp_path, capsys):
     assert main(["plot-grid", "--out", str(tmp_path / "x"), "--reference", "teff=99"]) == 2
     assert main(["plot-grid", "--out", str(tmp_path / "x"), "--reference", "colour=1"]) == 2
     assert not (tmp_path / "x").exists() or list((tmp_path / "x").iterdir()) == []
+
+
+def test_emulator_save_round_trip(tmp_path):
+    """Saved atomically, readable like any file the user writes, and it loads back (float32 weights)."""
+    import os
+    import stat
+
+    emulator = EmpiricalPhotosphere().emulator
+    path = tmp_path / "emu.npz"
+    emulator.save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    again = PhotosphereEmulator.load(path)
+    args = (np.array([3500.0, 5800.0]), np.array([4.5, 4.4]), np.array([0.0, -0.2]))
+    np.testing.assert_allclose(again.log_shape(*args), emulator.log_shape(*args), rtol=0, atol=1e-5)

@@ -207,16 +207,14 @@ def test_residual_templates_need_teff_and_bad_files_are_named(noise, tiny_grid, 
 def test_no_real_data_test_star_feeds_the_observation_model(noise):
     """Error shapes and residual templates come only from library stars with source_id % 5 != 0."""
     from xpcvae.data.library import load_library
-    from xpcvae.infer.batch import forward_config
+    from xpcvae.forward.config import ForwardConfig
     from xpcvae.simulate.observe import ResidualTemplates
-    import types
 
     lib = load_library()
     shapes = ErrorShapeLibrary.from_library(noise, lib)
     assert shapes.source_id is not None and len(shapes.source_id) == len(shapes.g_mag)
     assert np.all(shapes.source_id % 5 != 0)
-    cfg = forward_config(types.SimpleNamespace(manifest={}))  # the default (empirical) forward model
-    templates = ResidualTemplates.from_library(cfg)
+    templates = ResidualTemplates.from_library(ForwardConfig())  # the default (empirical) forward model
     assert templates.source_id is not None and len(templates.source_id) == len(templates.teff) > 1000
     assert np.all(templates.source_id % 5 != 0)
     # the templates are what the real spectra show: a few per cent rms, not noise-dominated garbage

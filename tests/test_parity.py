@@ -254,7 +254,8 @@ def test_java_forward_model_agrees_with_numpy(java, case):
     import jpype
 
     from xpcvae.bundle import ModelBundle
-    from xpcvae.infer.batch import forward_config, model_spectra
+    from xpcvae.forward.config import ForwardConfig
+    from xpcvae.forward.model import model_spectra
 
     bundle, _, _ = case
     b = ModelBundle.load(bundle)
@@ -263,7 +264,7 @@ def test_java_forward_model_agrees_with_numpy(java, case):
     theta[:40, params.INDEX["ff"]] = 0.0
     theta[40:60, params.INDEX["a0"]] = 10.0
     theta[60:100] = np.where(r.random((40, params.NDIM)) < 0.5, params.LOW, params.HIGH)
-    want = model_spectra(theta, forward_config(b))
+    want = model_spectra(theta, ForwardConfig.from_manifest(b.manifest))
     with java.GoodnessOfFit(java.ModelBundle.load(str(bundle))) as g:
         got = np.array([list(row) for row in g.modelSpectra(jpype.JArray(jpype.JDouble, 2)(theta.tolist()))])
     # the requirement is 1e-6; float64 throughout gives ~1e-13 (a float32 step would show as ~1e-8)
@@ -275,7 +276,9 @@ def test_java_goodness_of_fit_of_python_medians(java, case, tmp_path):
     import jpype
 
     from xpcvae.bundle import ModelBundle
-    from xpcvae.infer.batch import forward_config, gof_settings, model_spectra, ood_columns, reduced_chi2
+    from xpcvae.forward.config import ForwardConfig
+    from xpcvae.forward.gof import ood_columns, reduced_chi2
+    from xpcvae.forward.model import model_spectra
 
     bundle, flux, sigma = case
     b = ModelBundle.load(bundle)
@@ -284,10 +287,10 @@ def test_java_goodness_of_fit_of_python_medians(java, case, tmp_path):
     r = np.random.default_rng(3)
     medians = params.from_unit(r.uniform(0.002, 0.998, (n, params.NDIM)))
     medians[:5, params.INDEX["ff"]] = 0.0  # at a bound
-    gof = gof_settings(b)
-    chi2 = reduced_chi2(f32.astype(float), e32.astype(float), model_spectra(medians, forward_config(b)),
-                        gof["systematic"], gof["dof"])
-    assert (chi2 > gof["threshold"]).any() and (chi2 <= gof["threshold"]).any()  # both kinds of rows
+    gof = b.gof_settings
+    model = model_spectra(medians, ForwardConfig.from_manifest(b.manifest))
+    chi2 = reduced_chi2(f32.astype(float), e32.astype(float), model, gof.systematic, gof.dof)
+    assert (chi2 > gof.threshold).any() and (chi2 <= gof.threshold).any()  # both kinds of rows
     JFloat = jpype.JArray(jpype.JFloat)
     jl = jpype.JClass("java.util.ArrayList")
     summaries, spectra = jl(), jl()
@@ -298,6 +301,6 @@ def test_java_goodness_of_fit_of_python_medians(java, case, tmp_path):
         res = list(g.evaluate(summaries, spectra))
     for i, res_i in enumerate(res):
         cols = [str(c) for c in res_i.columns()]
-        want = ood_columns(chi2[i], medians[i], b.low, b.high, gof["threshold"], gof["bound_fraction"])
+        want = ood_columns(chi2[i], medians[i], b.low, b.high, gof.threshold, gof.bound_fraction)
         assert float(cols[0]) == pytest.approx(chi2[i], rel=1e-12, abs=0)
         assert cols[1:] == want[1:], i

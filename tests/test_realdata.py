@@ -1,4 +1,4 @@
-"""Validation on real stars (xpcvae.validation, `xpcvae validate-real`) and the goodness of fit of inference."""
+"""Validation on real stars (xpcvae.validation, `xpcvae validate-real`)."""
 
 from __future__ import annotations
 
@@ -88,21 +88,6 @@ def test_accretion_luminosity_ratio_by_hand():
     assert accretion_luminosity_ratio(th)[0] == pytest.approx(float((l_acc / l_star).decompose()), rel=1e-6)
 
 
-def test_reduced_chi2():
-    from xpcvae.infer.batch import reduced_chi2
-
-    rng = np.random.default_rng(2)
-    model = 1.0 + 0.3 * np.sin(np.linspace(0, 6, 343))[None].repeat(400, 0)
-    err = 0.01 * np.ones_like(model)
-    obs = 7.0 * (model + err * rng.standard_normal(model.shape))  # any flux unit
-    chi = reduced_chi2(obs, 7.0 * err, model, systematic=0.0)
-    assert np.median(chi) == pytest.approx(1.0, abs=0.05)
-    bad = reduced_chi2(obs, 7.0 * err, model[:, ::-1], systematic=0.0)
-    assert np.all(bad > 50)
-    # the floor lowers chi^2 of a model mismatch
-    assert np.all(reduced_chi2(obs, 7.0 * err, model[:, ::-1], systematic=0.05) < bad)
-
-
 def test_validate_real_end_to_end(tiny_bundle, tmp_path):
     from xpcvae.cli import main
 
@@ -125,33 +110,3 @@ def test_validate_real_end_to_end(tiny_bundle, tmp_path):
         assert (out / fig).stat().st_size > 10_000
     lines = (out / "stars.csv").read_text().splitlines()
     assert len(lines) == 41 and lines[0].startswith("source_id,")
-
-
-def test_forward_config_from_the_bundle_provenance():
-    """gof_chi2 uses the forward model the bundle's grid was made with (xpcvae.data.gridfile's attributes)."""
-    import types
-
-    from xpcvae.infer.batch import forward_config
-
-    attrs = {"photosphere": "blackbody", "extinction_curve": "G23", "extinction_rv": 3.3, "r_in": 4.0,
-             "forward_model": {"photosphere_spec": "blackbody", "extinction": {"curve": "G23", "rv": 3.3},
-                               "r_in_stellar_radii": 4.0}}
-    b = types.SimpleNamespace(manifest={"provenance": {"grid_attrs": attrs}})
-    assert forward_config(b) == {"photosphere": "blackbody", "extinction_curve": "G23", "rv": 3.3, "r_in": 4.0}
-    bare = types.SimpleNamespace(manifest={"provenance": {}})
-    assert forward_config(bare) == {"photosphere": "empirical", "extinction_curve": "F99", "rv": 3.1, "r_in": 5.0}
-
-
-def test_ood_columns_and_at_bound():
-    from xpcvae.infer.batch import GOF_THRESHOLD, ood_columns
-
-    low, high = params.LOW, params.HIGH
-    mid = (low + high) / 2
-    chi, flag, reason, bound = ood_columns(2 * GOF_THRESHOLD, mid, low, high)
-    assert flag == "1" and "gof_chi2" in reason and bound == ""
-    edge = mid.copy()
-    edge[params.INDEX["ff"]] = 0.001  # within 1 % of the box of ff = 0: reported, not flagged
-    edge[params.INDEX["a0"]] = 9.95
-    chi, flag, reason, bound = ood_columns(0.5 * GOF_THRESHOLD, edge, low, high)
-    assert (flag, reason, bound) == ("0", "", "ff;a0") and float(chi) == pytest.approx(0.5 * GOF_THRESHOLD)
-    assert ood_columns(None, mid, low, high)[:2] == ["", ""]

@@ -180,14 +180,14 @@ def _summary(path):
 
 def test_infer_python_engine_on_an_archive_file(archive, tiny_bundle, tmp_path, capsys):
     from xpcvae.cli import main
-    from xpcvae.infer.batch import EXTRA_COLUMNS
+    from xpcvae.forward.gof import COLUMNS
 
     out = tmp_path / "summary.csv"
     rc = main(["infer", "--bundle", str(tiny_bundle.root), "--input",
                str(archive / "XP_CONTINUOUS_RAW_with_missing_BP.csv"), "--out", str(out), "--samples", "64"])
     assert rc == 1  # one source failed
     rows, header = _summary(out)
-    assert header == summary_header() + EXTRA_COLUMNS  # the Java CLI's columns stay a prefix
+    assert header == summary_header() + list(COLUMNS)  # the Java CLI's columns stay a prefix
     assert [r["source_id"] for r in rows] == [SOURCES[0], MISSING_BP_SOURCE, SOURCES[1]]
     assert [r["status"] for r in rows] == ["ok", "error", "ok"]
     assert "BP" in rows[1]["message"] and rows[1]["gof_chi2"] == ""

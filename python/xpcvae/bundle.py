@@ -3,7 +3,7 @@
 :class:`ModelBundle` is the Python twin of ``org.xpcvae.ModelBundle``: it loads a
 bundle directory and refuses, with a message naming the problem, a bundle of
 another format version, with missing keys or files, or whose files do not match
-their sha256 in the manifest.
+their sha256 in the manifest. It also opens the graphs on ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -16,15 +16,20 @@ from pathlib import Path
 import numpy as np
 
 from xpcvae import params, rng
+from xpcvae.forward.gof import GofSettings
+from xpcvae.forward.instrument import N_WAVE
 
 FORMAT = "xpcvae-bundle"
 FORMAT_VERSION = 1
 ROLES = ("r1_encoder", "decoder_context", "decoder_sample")
-#: roles a bundle may have: ``forward_model`` (xpcvae.export.forward_graph) lets an engine without the
-#: Python forward model compute the goodness of fit; a bundle without it is still complete
-OPTIONAL_ROLES = ("forward_model",)
-#: settings of the goodness of fit (manifest ``goodness_of_fit``; xpcvae.infer.batch.gof_settings)
-GOF_KEYS = ("systematic", "threshold", "dof", "bound_fraction")
+#: the optional role of the forward model graph (xpcvae.export.forward_graph): it lets an engine without
+#: the Python forward model compute the goodness of fit; a bundle without it is still complete
+FORWARD_ROLE = "forward_model"
+FORWARD_FILE = "forward_model.onnx"
+#: the forward model graph's input (float64 [B, 7] parameters) and output (float64 [B, N_WAVE] flux)
+FORWARD_INPUT = "params"
+FORWARD_OUTPUT = "flux"
+OPTIONAL_ROLES = (FORWARD_ROLE,)
 REQUIRED_KEYS = (
     "format", "format_version", "parameters", "wavelength_nm", "latent_size",
     "mixture_components", "context_size", "posterior_family", "rng",
@@ -39,6 +44,32 @@ def draws_per_sample(latent_size: int, n_params: int) -> int:
 
 class BundleError(ValueError):
     """A model bundle is missing, malformed, of another version or corrupted."""
+
+
+def onnx_session(path, threads: int = 1):
+    """An ONNX Runtime CPU session of the graph at ``path``: ``threads`` intra-op threads, sequential
+    execution, every graph optimisation (the settings of both engines' samplers)."""
+    import onnxruntime as ort  # lazy: reading a manifest or a spectra file needs no ONNX Runtime
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def check_forward_io(session, where: str) -> None:
+    """Raise :class:`ValueError` unless ``session`` maps ``params`` double [B, 7] to ``flux`` double [B, N_WAVE]."""
+    ins, outs = session.get_inputs(), session.get_outputs()
+    ok = (len(ins) == 1 and ins[0].name == FORWARD_INPUT and ins[0].type == "tensor(double)"
+          and len(ins[0].shape) == 2 and ins[0].shape[1] == params.NDIM and any(o.name == FORWARD_OUTPUT for o in outs))
+    if ok:
+        out = next(o for o in outs if o.name == FORWARD_OUTPUT)
+        ok = out.type == "tensor(double)" and len(out.shape) == 2 and out.shape[1] == N_WAVE
+    if not ok:
+        raise ValueError(f"{where}: expected input '{FORWARD_INPUT}' double [batch, {params.NDIM}] and output "
+                         f"'{FORWARD_OUTPUT}' double [batch, {N_WAVE}], got {[(i.name, i.type, i.shape) for i in ins]} "
+                         f"-> {[(o.name, o.type, o.shape) for o in outs]}")
 
 
 def sha256_of(path) -> str:
@@ -93,6 +124,28 @@ class ModelBundle:
         """Whether the bundle has the graph of ``role`` (always true for :data:`ROLES`)."""
         return role in self.manifest["files"]
 
+    @property
+    def gof_settings(self) -> GofSettings:
+        """The settings of the goodness of fit (the manifest's, defaults where it gives none)."""
+        return GofSettings.from_manifest(self.manifest)
+
+    def session(self, role: str, threads: int = 1):
+        """An ONNX Runtime session of the graph of ``role`` (:func:`onnx_session`); :class:`BundleError`
+        naming the file if ONNX Runtime cannot load it."""
+        path = self.path(role)
+        try:
+            return onnx_session(path, threads)
+        except Exception as exc:  # ONNX Runtime raises its own exception types for corrupt graphs
+            raise BundleError(f"bundle {self.root}: ONNX Runtime cannot load {path.name}: {exc}") from None
+
+    def forward_session(self, threads: int = 1):
+        """A session of the ``forward_model`` graph, its inputs and outputs checked, or None without one."""
+        if not self.has_role(FORWARD_ROLE):
+            return None
+        sess = self.session(FORWARD_ROLE, threads)
+        check_forward_io(sess, f"bundle {self.root}: {self.path(FORWARD_ROLE).name}")
+        return sess
+
     @classmethod
     def load(cls, root) -> "ModelBundle":
         root = Path(root)
@@ -133,8 +186,9 @@ class ModelBundle:
             params.check_matches(manifest["parameters"], what=f"bundle {root}")
         except params.ParameterError as exc:
             raise BundleError(str(exc)) from None
-        if len(manifest["wavelength_nm"]) != 343:
-            raise BundleError(f"bundle {root}: wavelength grid has {len(manifest['wavelength_nm'])} points, expected 343")
+        if len(manifest["wavelength_nm"]) != N_WAVE:
+            raise BundleError(f"bundle {root}: wavelength grid has {len(manifest['wavelength_nm'])} points, "
+                              f"expected {N_WAVE}")
         if not isinstance(manifest["files"], dict):
             raise BundleError(f"bundle {root}: files is not an object")
         for role in ROLES + OPTIONAL_ROLES:
@@ -155,26 +209,8 @@ class ModelBundle:
                     f"bundle {root}: checksum mismatch for {entry['path']} "
                     f"(manifest {entry['sha256'][:12]}..., file {digest[:12]}...)"
                 )
-        _check_gof(root, manifest.get("goodness_of_fit"))
+        try:
+            GofSettings.from_manifest(manifest)
+        except ValueError as exc:
+            raise BundleError(f"bundle {root}: {exc}") from None
         return cls(root=root, manifest=manifest)
-
-
-def _check_gof(root, gof) -> None:
-    """The optional ``goodness_of_fit`` settings: finite numbers where present."""
-    if gof is None:
-        return
-    if not isinstance(gof, dict):
-        raise BundleError(f"bundle {root}: goodness_of_fit is not an object")
-    for key in GOF_KEYS:
-        v = gof.get(key)
-        if v is None:
-            continue
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-        if key == "dof":
-            ok = ok and float(v).is_integer() and 1 <= v <= 343
-        elif key == "threshold":
-            ok = ok and v > 0
-        else:
-            ok = ok and 0 <= v < 1
-        if not ok:
-            raise BundleError(f"bundle {root}: goodness_of_fit.{key} = {v!r} is not valid")

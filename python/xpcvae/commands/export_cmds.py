@@ -78,20 +78,20 @@ def _export(args) -> int:
     print(f"wrote {bundle.root}: ONNX vs PyTorch max |diff| on {report['n_check']} spectra: "
           + ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items()))
     if "forward_model" in bundle.manifest:
-        _print_forward_check(bundle.manifest["forward_model"])
+        _print_forward_check(bundle.manifest)
     return 0
 
 
-def _print_forward_check(section: dict) -> None:
-    c = section["export_check"]
-    print(f"forward_model ({section['config']['photosphere']} photosphere): ONNX Runtime vs ForwardModel.spectra "
+def _print_forward_check(manifest: dict) -> None:
+    c = manifest["forward_model"]["export_check"]
+    print(f"forward_model ({manifest['forward_config']['photosphere']} photosphere): ONNX Runtime vs ForwardModel.spectra "
           f"max relative diff {c['max_rel_diff']:.2g} on {c['n']} parameter vectors ({c['n_ff0']} with ff = 0)")
 
 
 def _export_forward_model(args) -> int:
     from xpcvae.export.forward_graph import add_forward_model
 
-    _print_forward_check(add_forward_model(args.bundle))
+    _print_forward_check(add_forward_model(args.bundle).manifest)
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import numpy as np
 from xpcvae import __version__, params
 from xpcvae.atomic import atomic_path
 from xpcvae.forward.instrument import WAVELENGTH
+from xpcvae.provenance import git_revision
 
 FORMAT = "xpcvae-grid"
 FORMAT_VERSION = 1
@@ -54,21 +54,6 @@ class Grid:
 
     def __len__(self) -> int:
         return self.parameters.shape[0]
-
-
-def git_revision(cwd=None) -> str:
-    """``git describe``-like revision of the source tree this package runs from (``unknown``
-    outside a git checkout or before the first commit; ``+dirty`` with local changes)."""
-    cwd = cwd or Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
-        if rev.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=cwd,
-                               capture_output=True, text=True, timeout=5)
-        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def _attr_value(v):

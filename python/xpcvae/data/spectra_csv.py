@@ -16,7 +16,9 @@ import numpy as np
 
 from xpcvae import params
 from xpcvae.atomic import atomic_path
-from xpcvae.infer.sampler import PERCENTILES
+
+#: the posterior summaries of the summary CSV: column suffix -> percentile (docs/sampling.md)
+PERCENTILES = {"median": 50.0, "p16": 16.0, "p84": 84.0, "p2.5": 2.5, "p97.5": 97.5}
 
 N_WAVE = 343
 FLUX_COLS = [f"flux_{i}" for i in range(N_WAVE)]

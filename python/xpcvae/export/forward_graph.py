@@ -1,58 +1,38 @@
 """The forward model as an ONNX graph: the optional bundle role ``forward_model``.
 
-``forward_model.onnx`` computes :meth:`xpcvae.forward.ForwardModel.spectra` (its first
-output, the flux normalised to mean 1) for the forward-model configuration of the
-bundle's grid (:func:`xpcvae.infer.batch.forward_config`), so that an engine without the
-Python forward model -- the Java CLI -- can compute the goodness of fit
-(``gof_chi2``, docs/formats.md) at the posterior median.
-
-Graph (docs/sampling.md): input ``params`` float64 [B, 7] (teff, logg, mh, log_mdot, ff,
-mass, a0 in the manifest's units, inside the prior box), output ``flux`` float64
-[B, 343]. Input and output are float64 and the whole graph computes in float64: the
-graph runs once per source, so double precision costs nothing measurable, and it makes
-ONNX Runtime agree with the NumPy model to ~1e-12 rather than float32 round-off
-(checked at export: <= 1e-6 relative on every sample, :data:`PARITY_TOLERANCE`).
-
-The torch re-implementation (:class:`ForwardGraph`) follows xpcvae.forward step by step:
-
-- stellar radius, accretion luminosity and column energy flux (:mod:`.forward.stellar`);
-  rows with ``ff = 0`` use a dummy filling factor 1 and their accretion component is
-  replaced by exactly 0 (``Where``), so they give exactly the photosphere and no NaN;
-- the slab's emitted fraction ``F_slab / (f F)``: ``np.interp`` on the tabulated uniform
-  ``log10 F`` grid written as ``Floor`` + ``Gather`` (clamped to the table's range like
-  ``np.interp``), the saturated blackbody beyond its top as in
-  :meth:`.forward.accretion.AccretionShock.slab_flux`;
-- spot blackbody and slab emission (``1 - exp(-tau)``) on the 0.5 nm fine grid; ``expm1``,
-  which ONNX lacks, as ``exp(x) - 1`` with its Taylor series below ``|x| < 1e-5``;
-- the instrument operator (343 x 1601, banded): stored as 22 dense blocks of 16 output
-  samples over the fine-grid columns they touch (the zeros outside the band dropped:
-  0.64 MB instead of 4.4 MB), one ``MatMul`` each;
-- photosphere ``empirical`` (the emulator MLP: soft clamp, tanh layers, exp, mean
-  normalisation, XP-range scaling to a Teff blackbody) or ``blackbody`` (``pi B(Teff)``
-  through the instrument); ``tabulated`` libraries are not exportable
-  (:class:`NotExportable`);
-- extinction ``10^(-0.4 A0 k_rel)`` with the curve's fixed ``k_rel`` vector, then the
-  division by the mean over the 343 samples (means as MatMuls, see :data:`ROW_GROUP`).
+``forward_model.onnx`` computes the flux of :meth:`xpcvae.forward.ForwardModel.spectra` for the
+forward-model settings of the bundle's grid, in float64 throughout, so that an engine without the
+Python forward model (the Java CLI) can compute the goodness of fit. :class:`ForwardGraph` is its
+torch re-implementation, checked against the NumPy model at export (:data:`PARITY_TOLERANCE`);
+how each step is written in ONNX and why: docs/formats.md, "the optional forward_model graph".
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
 from torch import nn
 
-from xpcvae import params
+from xpcvae import __version__, params
+from xpcvae.atomic import atomic_path
+from xpcvae.bundle import (FORWARD_FILE, FORWARD_INPUT, FORWARD_OUTPUT, FORWARD_ROLE, ModelBundle, check_forward_io,
+                           onnx_session, sha256_of)
+from xpcvae.forward import constants as K
+from xpcvae.forward.config import KEY as FORWARD_CONFIG_KEY
+from xpcvae.forward.config import ForwardConfig
+from xpcvae.forward.gof import MANIFEST_KEY as GOF_KEY
+from xpcvae.forward.gof import GofSettings
+from xpcvae.forward.instrument import FINE_WAVELENGTH, N_WAVE, WAVELENGTH
+from xpcvae.forward.model import cached_model
+from xpcvae.forward.photosphere import BlackbodyPhotosphere, EmpiricalPhotosphere
+from xpcvae.provenance import git_revision
 
-ROLE = "forward_model"
-FILE = "forward_model.onnx"
-INPUT = "params"
-OUTPUT = "flux"
 OPSET = 17
 #: photospheres the graph implements
 EXPORTABLE_PHOTOSPHERES = ("empirical", "blackbody")
@@ -91,8 +71,6 @@ class _Planck(nn.Module):
 
     def __init__(self, wavelength_nm):
         super().__init__()
-        from xpcvae.forward import constants as K
-
         lam = np.asarray(wavelength_nm, dtype=float)
         self.register_buffer("prefactor", _const(2.0 * np.pi * K.H * K.C**2 / (lam * 1e-9) ** 5 * 1e-9))
         self.register_buffer("x_times_t", _const(K.HC_OVER_K_NM / lam))
@@ -102,7 +80,7 @@ class _Planck(nn.Module):
 
 
 class _Instrument(nn.Module):
-    """The XP instrument matrix (343, n_fine) applied as dense blocks over its band."""
+    """The XP instrument matrix (N_WAVE, n_fine) applied as dense blocks over its band."""
 
     def __init__(self, matrix: np.ndarray, block: int = INSTRUMENT_BLOCK):
         super().__init__()
@@ -116,7 +94,7 @@ class _Instrument(nn.Module):
             self.register_buffer(f"w{k}", _const(matrix[a:b, c0:c1].T.copy()))
             self.spans.append((c0, c1))
 
-    def forward(self, fine):  # (B, n_fine) -> (B, 343)
+    def forward(self, fine):  # (B, n_fine) -> (B, N_WAVE)
         return torch.cat([fine[:, c0:c1] @ getattr(self, f"w{k}") for k, (c0, c1) in enumerate(self.spans)], dim=1)
 
 
@@ -173,7 +151,7 @@ class _EmpiricalPhotosphere(nn.Module):
         below = torch.clamp(low_knot - x, min=0.0)
         return x - above + scale * torch.tanh(above / scale) + below - scale * torch.tanh(below / scale)
 
-    def forward(self, teff, logg, mh):  # (B, 1) each -> (B, 343)
+    def forward(self, teff, logg, mh):  # (B, 1) each -> (B, N_WAVE)
         t, g, m = (self._soft_clamp(v, *c) for v, c in zip((teff, logg, mh), self.clamp))
         h = torch.cat([(5040.0 / t - 1.0) / 0.25, (g - 3.0) / 1.5, (m + 0.3) / 0.4], dim=1)
         for i in range(self.n_layers - 1):
@@ -198,15 +176,11 @@ class _BlackbodyPhotosphere(nn.Module):
 
 
 class ForwardGraph(nn.Module):
-    """``params`` (B, 7) float64 -> ``flux`` (B, 343) float64 normalised to mean 1: the torch
+    """``params`` (B, 7) float64 -> ``flux`` (B, N_WAVE) float64 normalised to mean 1: the torch
     twin of ``ForwardModel.spectra(params)[0]`` for a given :class:`xpcvae.forward.ForwardModel`."""
 
     def __init__(self, fm):
         super().__init__()
-        from xpcvae.forward import FINE_WAVELENGTH, WAVELENGTH
-        from xpcvae.forward import constants as K
-        from xpcvae.forward.photosphere import BlackbodyPhotosphere, EmpiricalPhotosphere
-
         self.instrument = _Instrument(fm.instrument.matrix)
         if isinstance(fm.photosphere, EmpiricalPhotosphere):
             self.photosphere = _EmpiricalPhotosphere(fm.photosphere.emulator, WAVELENGTH)
@@ -231,7 +205,7 @@ class ForwardGraph(nn.Module):
         self.n_table = int(log_f.size)
         self.slab_fraction = float(shock.slab_fraction)
         self.register_buffer("k_rel", _const(fm._k_rel[None, :]))
-        self.mean = _RowMean(WAVELENGTH.size)
+        self.mean = _RowMean(N_WAVE)
         self.g_cgs = float(K.CGS_GRAVITY_TO_SI)
         self.gm_sun = float(K.G * K.M_SUN)
         self.m_sun = float(K.M_SUN)
@@ -270,19 +244,16 @@ class ForwardGraph(nn.Module):
         return observed / self.mean(observed)
 
 
-def forward_model_for(config: dict):
-    """The :class:`xpcvae.forward.ForwardModel` of a :func:`xpcvae.infer.batch.forward_config` dictionary,
-    or :class:`NotExportable` if its photosphere has no graph."""
-    from xpcvae.infer.batch import _forward_model
-
-    kind = str(config["photosphere"]).partition(":")[0].strip().lower()
+def forward_model_for(config: ForwardConfig):
+    """The :class:`xpcvae.forward.ForwardModel` of ``config``, or :class:`NotExportable` if its
+    photosphere has no graph."""
+    kind = config.photosphere.partition(":")[0].strip().lower()
     if kind not in EXPORTABLE_PHOTOSPHERES:
         raise NotExportable(
-            f"the bundle's grid was made with the photosphere {config['photosphere']!r}, which cannot be "
+            f"the bundle's grid was made with the photosphere {config.photosphere!r}, which cannot be "
             f"exported as the forward_model graph (exportable: {', '.join(EXPORTABLE_PHOTOSPHERES)}); "
             "the bundle is written without it and the Java engine leaves gof_chi2 empty")
-    return _forward_model(str(config["photosphere"]), str(config.get("extinction_curve", "F99")),
-                          float(config.get("rv", 3.1)), float(config.get("r_in", 5.0)))
+    return cached_model(config)
 
 
 def check_parameters(n_random: int = 4000, seed: int = 0) -> np.ndarray:
@@ -310,32 +281,10 @@ def check_parameters(n_random: int = 4000, seed: int = 0) -> np.ndarray:
     return params.validate(np.vstack(theta))
 
 
-def onnx_session(path, threads: int = 1):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-
-def check_io(session, where: str) -> None:
-    """Raise :class:`ValueError` unless the session has ``params`` double [B, 7] -> ``flux`` double [B, 343]."""
-    ins, outs = session.get_inputs(), session.get_outputs()
-    ok = (len(ins) == 1 and ins[0].name == INPUT and ins[0].type == "tensor(double)" and len(ins[0].shape) == 2
-          and ins[0].shape[1] == params.NDIM and any(o.name == OUTPUT for o in outs))
-    if ok:
-        out = next(o for o in outs if o.name == OUTPUT)
-        ok = out.type == "tensor(double)" and len(out.shape) == 2 and out.shape[1] == 343
-    if not ok:
-        raise ValueError(f"{where}: expected input '{INPUT}' double [batch, {params.NDIM}] and output '{OUTPUT}' "
-                         f"double [batch, 343], got {[(i.name, i.type, i.shape) for i in ins]} -> "
-                         f"{[(o.name, o.type, o.shape) for o in outs]}")
-
-
 def parity(session, fm, theta) -> dict:
     """Largest differences of the graph against ``fm.spectra(theta)[0]``."""
     want, _ = fm.spectra(theta)
-    got = session.run([OUTPUT], {INPUT: np.ascontiguousarray(theta, dtype=np.float64)})[0]
+    got = session.run([FORWARD_OUTPUT], {FORWARD_INPUT: np.ascontiguousarray(theta, dtype=np.float64)})[0]
     rel = np.abs(got - want) / np.abs(want)
     ff0 = theta[:, params.INDEX["ff"]] == 0
     return {"n": int(len(theta)), "max_rel_diff": float(rel.max()), "max_abs_diff": float(np.abs(got - want).max()),
@@ -343,24 +292,22 @@ def parity(session, fm, theta) -> dict:
             "finite": bool(np.all(np.isfinite(got)))}
 
 
-def export_forward_graph(config: dict, path) -> dict:
+def export_forward_graph(config: ForwardConfig, path) -> dict:
     """Write ``path`` (the ``forward_model`` graph of ``config``), check it with ``onnx.checker`` and
     against the NumPy model on :func:`check_parameters`; return the manifest's ``forward_model``
     section. Raises :class:`NotExportable` or ``RuntimeError`` (parity check failed)."""
-    import onnx
-
     fm = forward_model_for(config)
     module = ForwardGraph(fm).eval()
     example = torch.as_tensor(params.from_unit(np.full((4, params.NDIM), 0.5)), dtype=torch.float64)
     path = Path(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), str(path), input_names=[INPUT], output_names=[OUTPUT],
-                          dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, opset_version=OPSET,
-                          do_constant_folding=True, dynamo=False)
+        torch.onnx.export(module, (example,), str(path), input_names=[FORWARD_INPUT], output_names=[FORWARD_OUTPUT],
+                          dynamic_axes={FORWARD_INPUT: {0: "batch"}, FORWARD_OUTPUT: {0: "batch"}},
+                          opset_version=OPSET, do_constant_folding=True, dynamo=False)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     sess = onnx_session(path)
-    check_io(sess, str(path))
+    check_forward_io(sess, str(path))
     theta = check_parameters()
     t0 = time.perf_counter()
     report = parity(sess, fm, theta)
@@ -370,57 +317,36 @@ def export_forward_graph(config: dict, path) -> dict:
                            f"{report['max_rel_diff']:.3g} relative (> {PARITY_TOLERANCE:g}) on {report['n']} "
                            "parameter vectors")
     return {
-        "description": "ForwardModel.spectra of the bundle's grid (xpcvae.forward): params [batch, 7] float64 in "
-                       "the manifest's parameter order and units, inside the prior box -> flux [batch, 343] float64 "
-                       "on wavelength_nm, normalised to mean 1; computed in float64",
-        "input": INPUT,
-        "output": OUTPUT,
-        "config": {"photosphere": fm.photosphere.spec(), "extinction_curve": fm.extinction.name,
-                   "rv": fm.extinction.rv, "r_in": fm.r_in,
-                   "slab_temperature_K": fm.shock.slab_temperature, "slab_fraction": fm.shock.slab_fraction,
-                   "fwhm_bp_samples": fm.instrument.fwhm_bp, "fwhm_rp_samples": fm.instrument.fwhm_rp},
+        "description": f"ForwardModel.spectra of the manifest's {FORWARD_CONFIG_KEY} (xpcvae.forward): params "
+                       f"[batch, {params.NDIM}] float64 in the manifest's parameter order and units, inside the "
+                       f"prior box -> flux [batch, {N_WAVE}] float64 on wavelength_nm, normalised to mean 1; "
+                       "computed in float64",
+        "input": FORWARD_INPUT,
+        "output": FORWARD_OUTPUT,
         "export_check": report,
     }
 
 
-def add_forward_model(bundle_dir) -> dict:
+def add_forward_model(bundle_dir) -> ModelBundle:
     """Add (or replace) the ``forward_model`` role of an existing bundle, leaving its other files
     untouched: writes ``forward_model.onnx``, then the manifest (``files.forward_model``,
-    ``forward_model``, ``goodness_of_fit``) atomically. Returns the ``forward_model`` section."""
-    from xpcvae import __version__
-    from xpcvae.atomic import atomic_path
-    from xpcvae.bundle import ModelBundle, sha256_of
-    from xpcvae.export.networks import default_gof_settings, git_revision
-    from xpcvae.forward import WAVELENGTH
-    from xpcvae.infer.batch import forward_config
-
+    ``forward_model``, and ``forward_config`` and ``goodness_of_fit`` where absent) atomically.
+    Returns the bundle as it is then."""
     bundle = ModelBundle.load(bundle_dir)
     root = Path(bundle.root)
     if not np.allclose(bundle.wavelength, WAVELENGTH, rtol=0, atol=1e-6):
         raise NotExportable(f"bundle {root}: its wavelength grid differs from the forward model's")
-    with atomic_path(root / FILE, suffix=".onnx") as tmp:
-        section = export_forward_graph(forward_config(bundle), tmp)
+    config = ForwardConfig.from_manifest(bundle.manifest)
+    with atomic_path(root / FORWARD_FILE, suffix=".onnx") as tmp:
+        section = export_forward_graph(config, tmp)
         digest = sha256_of(tmp)
     section["provenance"] = {"xpcvae_version": __version__, "git_revision": git_revision(),
                              "torch_version": torch.__version__}
     manifest = dict(bundle.manifest)
-    manifest["files"] = {**manifest["files"], ROLE: {"path": FILE, "sha256": digest}}
-    manifest[ROLE] = section
-    manifest.setdefault("goodness_of_fit", default_gof_settings())
+    manifest["files"] = {**manifest["files"], FORWARD_ROLE: {"path": FORWARD_FILE, "sha256": digest}}
+    manifest[FORWARD_ROLE] = section
+    manifest.setdefault(FORWARD_CONFIG_KEY, config.to_dict())
+    manifest.setdefault(GOF_KEY, GofSettings.default(N_WAVE).manifest_section())
     with atomic_path(root / "manifest.json", suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(manifest, indent=2))
-    ModelBundle.load(root)
-    return section
-
-
-def bundle_forward_session(bundle, threads: int = 1):
-    """An ONNX Runtime session of the bundle's ``forward_model`` graph (I/O checked), or None without one."""
-    if not bundle.has_role(ROLE):
-        return None
-    path = bundle.path(ROLE)
-    try:
-        sess = onnx_session(path, threads)
-    except Exception as exc:  # onnxruntime raises its own exception types
-        raise ValueError(f"bundle {bundle.root}: ONNX Runtime cannot load {os.path.basename(path)}: {exc}") from exc
-    check_io(sess, f"bundle {bundle.root}: {os.path.basename(path)}")
-    return sess
+    return ModelBundle.load(root)

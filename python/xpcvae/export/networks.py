@@ -1,15 +1,11 @@
 """Export a trained run to a self-describing ONNX model bundle (docs/sampling.md).
 
-The three graphs are exported with ``torch.onnx.export``, checked with
-``onnx.checker`` and compared against the PyTorch model on ONNX Runtime before the
-bundle is written; the manifest records sha256 checksums, the parameter space, the
-wavelength grid, the architecture, provenance and (if given) evaluation metrics.
-
-The optional fourth graph, ``forward_model`` (:mod:`xpcvae.export.forward_graph`), is the
-forward model of the run's grid (its photosphere read from ``provenance.grid_attrs``),
-checked against the NumPy forward model; it is left out, with a warning, when the grid's
-photosphere cannot be exported (``tabulated``). The manifest's ``goodness_of_fit`` records
-the settings of ``gof_chi2`` (xpcvae.infer.batch) for both engines.
+The three networks are exported with ``torch.onnx.export``, checked with ``onnx.checker`` and
+against PyTorch on ONNX Runtime before the bundle is written atomically. The manifest records
+checksums, the parameter space, the wavelength grid, the architecture, provenance, metrics, the
+forward-model settings of the run's grid (``forward_config``), the goodness-of-fit defaults
+(``goodness_of_fit``) and, where the grid's photosphere allows, the ``forward_model`` graph
+(:mod:`xpcvae.export.forward_graph`).
 """
 
 from __future__ import annotations
@@ -18,23 +14,29 @@ import copy
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import types
 import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
 from torch import nn
 
 from xpcvae import __version__, params, rng
-from xpcvae.bundle import FORMAT, FORMAT_VERSION, ROLES, ModelBundle, draws_per_sample, sha256_of
+from xpcvae.bundle import (FORMAT, FORMAT_VERSION, FORWARD_FILE, FORWARD_ROLE, ModelBundle, draws_per_sample,
+                           onnx_session, sha256_of)
+from xpcvae.export.forward_graph import NotExportable, export_forward_graph
+from xpcvae.forward.config import KEY as FORWARD_CONFIG_KEY
+from xpcvae.forward.config import ForwardConfig
+from xpcvae.forward.gof import MANIFEST_KEY as GOF_KEY
+from xpcvae.forward.gof import GofSettings
+from xpcvae.forward.instrument import N_WAVE, WAVELENGTH
+from xpcvae.provenance import git_revision
 from xpcvae.train.model import CVAE
 
 OPSET = 17
-N_WAVE = 343
 
 
 class _SiLUAsQuotient(nn.Module):
@@ -110,17 +112,6 @@ GRAPHS = {
 }
 
 
-def git_revision() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=Path(__file__).resolve().parent)
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
-                               cwd=Path(__file__).resolve().parent).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def _example_inputs(model: CVAE, spectra: np.ndarray | None, n: int = 256):
     """Realistic test inputs: given spectra, else the standardisation means with noise."""
     if spectra is not None:
@@ -142,18 +133,6 @@ def _export_graph(module: nn.Module, inputs, input_names, output_names, path: Pa
                           do_constant_folding=True, dynamo=False)
 
 
-def default_gof_settings() -> dict:
-    """The manifest's ``goodness_of_fit``: xpcvae.infer.batch's constants, 342 degrees of freedom."""
-    from xpcvae.infer.batch import BOUND_FRACTION, GOF_SYSTEMATIC, GOF_THRESHOLD
-
-    return {"systematic": GOF_SYSTEMATIC, "threshold": GOF_THRESHOLD, "dof": N_WAVE - 1,
-            "bound_fraction": BOUND_FRACTION,
-            "definition": "gof_chi2: reduced chi^2 (dof) of the forward model at the posterior median against the "
-                          "spectrum, both normalised to mean 1, model scaled by its weighted least-squares factor, "
-                          "variance flux_error^2 + (systematic * model)^2; ood_flag 1 when gof_chi2 > threshold; "
-                          "at_bound: medians within bound_fraction of the box width of a bound (docs/formats.md)"}
-
-
 def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metrics: dict | None = None,
                  check_spectra=None, description: str = "", forward_model: bool = True) -> tuple[ModelBundle, dict]:
     """Write the bundle of ``model`` to ``out_dir`` atomically; return it and the check report.
@@ -162,12 +141,11 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
     used to compare ONNX Runtime against PyTorch; the maximum absolute difference over
     every output must be <= 1e-5 or the export fails. ``forward_model``: also write the
     ``forward_model`` graph of the grid's forward model (skipped with a warning if its
-    photosphere cannot be exported).
+    photosphere cannot be exported). The forward-model settings are read from
+    ``provenance["grid_attrs"]`` (the run's grid attributes).
     """
-    import onnx
-    import onnxruntime as ort
-
     model = model.eval()
+    forward_config = ForwardConfig.from_grid_attrs((provenance or {}).get("grid_attrs"))
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -189,9 +167,7 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
             path = tmp_dir / f"{role}.onnx"
             _export_graph(module, inputs[role], in_names, out_names, path)
             onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = 1
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            sess = onnx_session(path)
             got = sess.run(None, {n: t.numpy() for n, t in zip(in_names, inputs[role])})
             with torch.no_grad():
                 # the reference: the same PyTorch module, in the precision the graph computes in
@@ -204,13 +180,9 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
             files[role] = {"path": path.name, "sha256": sha256_of(path)}
         forward_section = None
         if forward_model:
-            from xpcvae.export.forward_graph import FILE, ROLE, NotExportable, export_forward_graph
-            from xpcvae.infer.batch import forward_config
-
-            fwd_cfg = forward_config(types.SimpleNamespace(manifest={"provenance": provenance or {}}))
             try:
-                forward_section = export_forward_graph(fwd_cfg, tmp_dir / FILE)
-                files[ROLE] = {"path": FILE, "sha256": sha256_of(tmp_dir / FILE)}
+                forward_section = export_forward_graph(forward_config, tmp_dir / FORWARD_FILE)
+                files[FORWARD_ROLE] = {"path": FORWARD_FILE, "sha256": sha256_of(tmp_dir / FORWARD_FILE)}
             except NotExportable as exc:
                 print(f"warning: no forward_model graph: {exc}", file=sys.stderr)
         cfg = model.cfg
@@ -219,7 +191,7 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
             "format_version": FORMAT_VERSION,
             "description": description,
             "parameters": params.as_dicts(),
-            "wavelength_nm": [float(w) for w in np.arange(336.0, 1021.0, 2.0)],
+            "wavelength_nm": [float(w) for w in WAVELENGTH],
             "latent_size": cfg.latent_size,
             "mixture_components": cfg.mixture_components,
             "context_size": cfg.context_size,
@@ -239,10 +211,11 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
                            "torch_version": torch.__version__, **(provenance or {})},
             "metrics": metrics or {},
             "export_check": report,
-            "goodness_of_fit": default_gof_settings(),
+            FORWARD_CONFIG_KEY: forward_config.to_dict(),
+            GOF_KEY: GofSettings.default(N_WAVE).manifest_section(),
         }
         if forward_section is not None:
-            manifest["forward_model"] = forward_section
+            manifest[FORWARD_ROLE] = forward_section
         (tmp_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
         ModelBundle.load(tmp_dir)  # the bundle must pass its own validation
         if out_dir.exists():

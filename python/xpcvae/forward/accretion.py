@@ -1,52 +1,9 @@
-"""The accretion-shock component (science.md section 2, steps 3-5).
+"""The accretion-shock component (docs/science.md section 2, steps 3-5).
 
-Per unit area of the accretion columns (a fraction ``ff`` of the stellar surface)
-the shock region emits
-
-    F_acc(lambda) = pi B_lambda(T_spot) + pi B_lambda(T_slab) (1 - exp(-tau_lambda)),
-
-the sum of a shock-heated photospheric spot (a blackbody) and an isothermal
-pure-hydrogen slab (the pre-shock gas; Calvet & Gullbring 1998, ApJ 509, 802,
-"CG98"; the slab model of Valenti, Basri & Johns 1993, AJ 106, 2024 and Manara et
-al. 2013, A&A 558, A114).
-
-Assumptions, all documented choices:
-
-- Energy budget. The columns carry the energy flux ``F = L_acc / (4 pi R^2 ff)``
-  (:func:`xpcvae.forward.stellar.accretion_energy_flux`). In the optically thin
-  limit the slab radiates a fixed fraction ``slab_fraction`` = 0.25 of it (CG98:
-  about half of the shock energy goes outward and half of that is re-emitted
-  outward by the pre-shock gas, the rest heats the photosphere). The spot
-  re-radiates the rest, ``F_heat = F - F_slab``, on top of its own photospheric
-  flux: ``sigma T_spot^4 = F_heat + sigma Teff^4`` (science.md step 4 with the
-  slab's share subtracted, so the columns radiate exactly L_acc in addition to the
-  photospheric flux they replace; ``slab_fraction=0`` gives step 4 literally).
-- Slab emissivity. Optically thin hydrogen continuum at T_slab = 10^4 K: free-free
-  plus bound-free (recombination) onto levels n = 2..50 with all Gaunt factors
-  set to 1 (Kramers' hydrogen opacity, e.g. Gray, *The Observation and Analysis
-  of Stellar Photospheres*, chapter 8, times the Planck function)::
-
-      j_nu ∝ exp(-h nu / k T) [1 + sum_{n >= n0(nu), n >= 2} (2 chi_H / (n^3 k T)) exp(chi_H / (n^2 k T))]
-
-  with n0(nu) the lowest level that a photon of frequency nu can ionise. The
-  Lyman continuum (n = 1) is taken as optically thick and reprocessed (case B)
-  and left out. The Balmer edge at 364.7 nm (vacuum; 364.6 nm in air) and the
-  Paschen edge at 820.6 nm fall inside the XP range. Not included: H- emission,
-  the Balmer/Paschen emission lines and the merging of the high series members
-  near the edges.
-- Geometry. As in slab-plus-photosphere veiling fits (Valenti et al. 1993; Manara
-  et al. 2013) the slab emission is *added* to the spot's; the absorption of the
-  spot light by the slab is neglected (a cooler optically thick slab in front of
-  a hotter spot would turn the Balmer jump into an absorption edge, which is not
-  what accreting stars show).
-- Optical depth. The slab's optical depth follows from its thin-limit emission by
-  Kirchhoff's law: ``tau_lambda = slab_fraction * F * s_lambda / (pi B_lambda(T_slab))``
-  with ``s_lambda`` the emissivity normalised to unit integral over all
-  wavelengths. At low energy flux the slab is optically thin and carries
-  ``slab_fraction * F`` (99.7 % of it at F = 10^6 W m^-2: the far-infrared
-  free-free emission saturates first); at very high F (very small ff) it saturates to a
-  blackbody at T_slab, so ``ff * F_acc -> 0`` as ``ff -> 0`` at fixed Mdot: ff = 0
-  means no accretion signature, continuously.
+Per unit area of the accretion columns the shock region emits a shock-heated spot (a
+blackbody) plus an isothermal pure-hydrogen slab, ``F_acc = pi B(T_spot) + pi B(T_slab)
+(1 - exp(-tau))``, with the energy budget, the slab emissivity, the geometry and the optical
+depth chosen as documented in docs/grid.md section 2, step 4.
 """
 
 from __future__ import annotations
@@ -66,7 +23,7 @@ N_MAX = 50  # highest hydrogen level whose recombination continuum is summed
 
 def hydrogen_continuum_emissivity_nu(frequency_hz, temperature, n_max: int = N_MAX) -> np.ndarray:
     """Relative emissivity per unit frequency of an optically thin hydrogen plasma
-    (free-free + bound-free onto n >= 2, Gaunt factors 1); see the module docstring."""
+    (free-free + bound-free onto n >= 2, Gaunt factors 1; docs/grid.md section 2, step 4)."""
     nu = np.asarray(frequency_hz, dtype=float)
     kt = K.K_B * float(temperature)
     chi = K.RYDBERG_ENERGY

@@ -1,18 +1,9 @@
 """NumPy evaluation of the empirical photosphere emulator (no torch at grid time).
 
-The emulator is a small multilayer perceptron (tanh hidden layers) mapping
-(Teff, log g, [M/H]) to the natural log of the dereddened XP spectrum on the
-343-point grid, normalised to median 1. It is fitted by :mod:`xpcvae.calibrate.emulator_fit`
-on real Gaia XP spectra with APOGEE labels and stored as an ``.npz`` of weights in
-``xpcvae/forward/photosphere_emulator.npz``.
-
-Edges (documented behaviour outside the labels' support): before the network, each
-label passes through a *soft clamp*, identity inside ``[low_knot, high_knot]`` and
-``knot ± scale * tanh(distance / scale)`` beyond it (continuous with its first and
-second derivative), so that an input far beyond the data moves the network input at
-most ``scale`` past the knot. The tanh hidden layers themselves saturate, so the
-output stays bounded and smooth everywhere. The knots are stored in the file (see
-``docs/grid.md``: [M/H] above +0.45 and Teff beyond 3100/6900 K are compressed).
+A small MLP (tanh hidden layers) maps (Teff, log g, [M/H]), each through a soft clamp, to the
+log of the dereddened XP spectrum, median-normalised; it is fitted by
+:mod:`xpcvae.calibrate.emulator_fit` and stored as an ``.npz`` of weights beside this module.
+Its inputs, the soft clamp and its behaviour beyond the data: docs/grid.md section 4.
 """
 
 from __future__ import annotations
@@ -23,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from xpcvae.atomic import atomic_path
 
 LABELS = ("teff", "logg", "mh")
 DEFAULT_FILE = "photosphere_emulator.npz"
@@ -86,8 +79,6 @@ class PhotosphereEmulator:
 
     def save(self, path) -> None:
         """Write atomically (float32 weights)."""
-        from xpcvae.atomic import atomic_path
-
         arrays = {"n_layers": np.array(len(self.weights)), "clamp": self.clamp, "wavelength": self.wavelength,
                   "meta": np.array(json.dumps(self.meta))}
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
@@ -96,9 +87,6 @@ class PhotosphereEmulator:
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
-            from xpcvae.data.gridfile import _make_readable
-
-            _make_readable(tmp)
 
     def log_shape(self, teff, logg, mh) -> np.ndarray:
         """Natural log of the dereddened XP spectrum (median-normalised scale), (N, 343)."""

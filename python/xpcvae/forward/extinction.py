@@ -1,27 +1,16 @@
-"""Interstellar extinction (science.md section 2, step 6).
+"""Interstellar extinction (docs/science.md section 2, step 6).
 
-``F_obs = F * 10**(-0.4 * A0 * k(lambda) / k(541.4 nm))``, with ``k`` an average
-Milky Way extinction curve A(lambda)/A(V) from the astropy-affiliated
-``dust_extinction`` package (Gordon 2024, JOSS 9, 7023). A0 is the extinction at
-541.4 nm, the Gaia DR3 GSP-Phot convention (Andrae et al. 2023, A&A 674, A27).
-
-Default: Fitzpatrick (1999, PASP 111, 63) at R_V = 3.1, as in GSP-Phot. Other
-curves: Fitzpatrick et al. (2019, ApJ 886, 108) "F19", Gordon et al. (2023, ApJ 950,
-86) "G23", Cardelli, Clayton & Mathis (1989) "CCM89", O'Donnell (1994) "O94",
-Fitzpatrick (2004) "F04". All cover 300 nm - 3.3 micron, i.e. the XP range and the
-2MASS K band used to deredden the empirical library.
-
-Simplification: the curve is evaluated monochromatically at the sample
-wavelengths, and in the forward model the attenuation multiplies the spectrum
-*after* the instrument (at XP sampling) rather than before it. Measured for
-blackbody SEDs of 3000-20000 K, the error of this commutation is below 0.7 % for
-A0 <= 3 mag and 2-4 % at A0 = 10 mag (largest at 490-630 nm, where the BP LSF is
-widest).
+``F_obs = F * 10**(-0.4 * A0 * k(lambda) / k(541.4 nm))`` with ``k`` an average Milky Way
+curve of the ``dust_extinction`` package (default Fitzpatrick 1999 at R_V = 3.1) and A0 at
+541.4 nm as in Gaia DR3 GSP-Phot. The curves, the references and the error of applying the
+attenuation after the instrument: docs/grid.md section 2, step 6.
 """
 
 from __future__ import annotations
 
+import astropy.units as u
 import numpy as np
+from dust_extinction import parameter_averages
 
 from xpcvae.forward import constants as K
 
@@ -39,8 +28,6 @@ class ExtinctionCurve:
     """
 
     def __init__(self, name: str = "F99", rv: float = 3.1):
-        from dust_extinction import parameter_averages
-
         if not isinstance(name, str) or name.upper() not in CURVES:
             raise ValueError(f"unknown extinction curve {name!r}; choose one of {', '.join(CURVES)}")
         self.name = name.upper()
@@ -55,8 +42,6 @@ class ExtinctionCurve:
         self._k0 = self._a_over_av(np.array([K.A0_WAVELENGTH_NM]))[0]
 
     def _a_over_av(self, wavelength_nm) -> np.ndarray:
-        import astropy.units as u
-
         lam = np.atleast_1d(np.asarray(wavelength_nm, dtype=float))
         if lam.min() < self.valid_nm[0] or lam.max() > self.valid_nm[1]:
             raise ValueError(

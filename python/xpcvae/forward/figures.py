@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import Normalize
 
 from xpcvae import params
 from xpcvae.atomic import atomic_path
@@ -40,8 +43,6 @@ def variations(reference: dict | None = None, n_values: int = N_VALUES):
 def figure3(model, out_dir, reference: dict | None = None, n_values: int = N_VALUES) -> list[Path]:
     """Write ``figure3.png`` (all panels) and ``figure3_<parameter>.png`` (one per parameter) to
     ``out_dir``; returns the paths. Each file is written atomically."""
-    import matplotlib
-
     matplotlib.use("Agg")
     # GaiaXPy switches matplotlib to LaTeX text on import; LaTeX is not needed here
     with matplotlib.rc_context({"text.usetex": False}):
@@ -49,9 +50,6 @@ def figure3(model, out_dir, reference: dict | None = None, n_values: int = N_VAL
 
 
 def _figure3(model, out_dir, reference, n_values) -> list[Path]:
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import Normalize
-
     out_dir = Path(out_dir)
     base = reference_theta(reference)
     ref_flux, _ = model.spectra(base[None, :])

@@ -1,43 +1,10 @@
-"""The XP instrument as a linear operator (science.md section 2, step 7).
+"""The XP instrument as a linear operator (docs/science.md section 2, step 7).
 
-A high-resolution surface-flux SED sampled on :data:`FINE_WAVELENGTH` (300-1100 nm,
-0.5 nm steps) is brought to Gaia XP resolution and to GaiaXPy's default sampling
-(:data:`WAVELENGTH`, 336-1020 nm in 2 nm steps, 343 points) by one matrix product,
-``flux_xp = flux_fine @ instrument.matrix.T``.
-
-Model (a documented first approximation, not the DPAC instrument model):
-
-1. Dispersion. BP and RP disperse the light along scan; the position of
-   wavelength lambda in each band is the pseudo-wavelength p_b(lambda), in samples
-   (along-scan pixels), tabulated in GaiaXPy's shipped
-   ``TabulatedDispersionFunction-DR3-v375wiv142r_20200610.csv`` (the DR3 dispersion
-   of De Angeli et al. 2023, A&A 674, A2; Carrasco et al. 2021, A&A 652, A86).
-   It is interpolated with a cubic spline.
-2. Line spread function. A Gaussian of fixed FWHM *in pseudo-wavelength*
-   (``fwhm_bp`` = 1.4 samples for BP, ``fwhm_rp`` = 2.0 samples for RP). Rationale:
-   the along-scan width of a monochromatic image is the Airy core of the 1.45 m
-   aperture, 1.03 lambda/D = 1.2 pixels (58.9 mas) at the BP centre (~500 nm) and
-   1.9 pixels at the RP centre (~800 nm), broadened in quadrature by the 1-pixel
-   along-scan pixel integration (Gaussian-equivalent FWHM ~0.7 pixel). In
-   wavelength this gives an FWHM of 4.6 nm at 336 nm, 6.2 nm at the Balmer edge,
-   8.5 nm at 400 nm and 17 nm at 500 nm (BP); 13 nm at 650 nm, 22 nm at 800 nm and
-   30 nm at 1000 nm (RP); :meth:`XPInstrument.fwhm_nm` evaluates it. The real sampled spectra are
-   in addition limited by their truncated Hermite-basis representation
-   (Carrasco et al. 2021), which this model ignores.
-3. Each band's spectrum at the sample wavelength lambda_i is the LSF-weighted mean
-   of the SED, the weight of a fine-grid point lambda being
-   ``phi(p_b(lambda) - p_b(lambda_i)) |dp_b/dlambda| dlambda`` (the LSF is uniform in
-   pixels), normalised to unit sum, so a constant F_lambda is reproduced exactly and
-   a smooth SED stays smooth.
-4. BP and RP are merged as GaiaXPy merges them on its default sampling: the
-   ``XpMerge`` weights of GaiaXPy's filter file (BP alone below 635 nm, RP alone
-   above 643 nm, a linear ramp in between), the table that
-   ``gaiaxpy.core.config.load_xpmerge_from_xml`` loads (read directly from
-   GaiaXPy's ``config/filters/XpFilter_v375wiv142r.xml``).
-
-Not modelled: the instrumental response (the external calibration removes it),
-photometric noise (see :mod:`xpcvae.simulate.noise`), the Hermite-basis truncation and its
-ringing, and the variation of the LSF with field of view, time and source colour.
+A surface-flux SED on :data:`FINE_WAVELENGTH` (300-1100 nm, 0.5 nm steps) is brought to
+Gaia XP resolution and GaiaXPy's default sampling (:data:`WAVELENGTH`, 343 points) by one
+matrix product: GaiaXPy's DR3 dispersion, a Gaussian LSF of fixed width in
+pseudo-wavelength, GaiaXPy's BP/RP merge weights. The model, the choice of the LSF widths
+and what is not modelled: docs/grid.md section 3.
 """
 
 from __future__ import annotations
@@ -47,11 +14,14 @@ import glob
 import importlib.util
 import os
 
-import numpy as np
-from scipy.interpolate import CubicSpline
+from xml.etree import ElementTree
 
-#: GaiaXPy's default sampling: 343 wavelengths, 336..1020 nm in 2 nm steps
-WAVELENGTH = np.linspace(336.0, 1020.0, 343)
+import numpy as np
+
+#: GaiaXPy's default sampling: 336..1020 nm in 2 nm steps
+WAVELENGTH = np.arange(336.0, 1021.0, 2.0)
+#: number of samples of an XP spectrum (the length of every spectrum, flux and model in the package)
+N_WAVE = WAVELENGTH.size
 #: the fine grid on which high-resolution SEDs are handed to the instrument operator
 FINE_WAVELENGTH = np.linspace(300.0, 1100.0, 1601)
 
@@ -91,8 +61,6 @@ def merge_weights():
     ``gaiaxpy.core.config.load_xpmerge_from_xml`` loads), parsed here directly so that
     importing GaiaXPy -- which switches matplotlib to LaTeX text globally -- is avoided.
     """
-    from xml.etree import ElementTree
-
     path = os.path.join(gaiaxpy_config_dir(), MERGE_FILE)
     merge = ElementTree.parse(path).getroot().find("XpMerge")
     if merge is None:
@@ -106,11 +74,14 @@ def merge_weights():
 
     grid, bp, rp = array("sampleMeanWavelengths"), array("bpWeights"), array("rpWeights")
     if grid.shape != WAVELENGTH.shape or not np.allclose(grid, WAVELENGTH):
-        raise RuntimeError("GaiaXPy's default sampling is not the 343-point 336-1020 nm grid this package assumes")
+        raise RuntimeError(f"GaiaXPy's default sampling is not the {N_WAVE}-point 336-1020 nm grid this package assumes")
     return bp, rp
 
 
-def _spline(band: str) -> CubicSpline:
+def _spline(band: str):
+    # lazy: the bundle loader and the CSV readers import this module for WAVELENGTH only
+    from scipy.interpolate import CubicSpline
+
     _, wl, bp, rp = dispersion_table()
     pwl = bp if band == "bp" else rp
     ok = np.isfinite(pwl)
@@ -145,8 +116,8 @@ def _band_kernel(band: str, fwhm: float, targets: np.ndarray, fine: np.ndarray) 
 class XPInstrument:
     """Linear XP instrument operator: fine-grid SED (W m^-2 nm^-1) -> 343 XP samples.
 
-    Parameters are the Gaussian LSF FWHMs in pseudo-wavelength samples (see the
-    module docstring for the choice of the defaults).
+    Parameters are the Gaussian LSF FWHMs in pseudo-wavelength samples (the choice of the
+    defaults: docs/grid.md section 3).
     """
 
     def __init__(self, fwhm_bp: float = DEFAULT_FWHM_BP, fwhm_rp: float = DEFAULT_FWHM_RP):

@@ -1,36 +1,22 @@
-"""The forward model: seven parameters -> normalised Gaia XP spectrum (science.md section 2).
+"""The forward model: seven parameters -> normalised Gaia XP spectrum (docs/science.md section 2).
 
-For each parameter vector (Teff, log g, [M/H], log Mdot, ff, M, A0):
-
-1. R = sqrt(G M / g)                                     (:func:`stellar.stellar_radius`)
-2. L_acc = (1 - 1/r_in) G M Mdot / R, R_in = r_in R      (:func:`stellar.accretion_luminosity`)
-3. F = L_acc / (4 pi R^2 ff)                             (:func:`stellar.accretion_energy_flux`)
-4. spot + hydrogen slab emission per unit column area    (:class:`accretion.AccretionShock`)
-5. F_lambda = (1 - ff) F_phot + ff F_acc                 (ff = 0: the photosphere exactly)
-6. x 10^(-0.4 A0 k(lambda)/k(541.4 nm))                  (:class:`extinction.ExtinctionCurve`)
-7. XP resolution and sampling                            (:class:`instrument.XPInstrument`)
-8. divide by the mean over the 343 samples               (the factor is returned as ``norm``)
-
-Order of operations (a documented approximation): the accretion component is
-computed on a 0.5 nm grid and brought to XP resolution by the instrument
-operator; the photosphere is delivered at XP resolution by the photosphere
-object (the empirical one is intrinsically at XP resolution); the two are mixed at
-XP sampling and the extinction is applied at XP sampling (see
-:mod:`xpcvae.forward.extinction` for the size of the error).
-
-``norm`` is the mean over the 343 samples of the extinguished surface flux density
-in W m^-2 nm^-1: the flux at Earth is ``flux * norm * (R/d)^2`` for a star of radius
-R at distance d.
+:class:`ForwardModel` chains the stellar relations, the accretion shock, the photosphere, the
+extinction and the instrument; the steps, their order and its approximations are in
+docs/grid.md section 2. :func:`model_spectra` evaluates the model of a :class:`ForwardConfig`,
+built once per process.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from xpcvae import __version__, params
-from xpcvae.forward.accretion import DEFAULT_SLAB_FRACTION, DEFAULT_SLAB_TEMPERATURE, AccretionShock
+from xpcvae.forward.accretion import AccretionShock
+from xpcvae.forward.config import ForwardConfig
 from xpcvae.forward.extinction import ExtinctionCurve
-from xpcvae.forward.instrument import DEFAULT_FWHM_BP, DEFAULT_FWHM_RP, WAVELENGTH, default_instrument
+from xpcvae.forward.instrument import N_WAVE, WAVELENGTH, default_instrument
 from xpcvae.forward.photosphere import Photosphere, make_photosphere
 from xpcvae.forward.stellar import accretion_energy_flux, accretion_luminosity, stellar_radius
 
@@ -38,18 +24,18 @@ CHUNK = 4096  # rows per internal batch (bounds the memory of the fine-grid accr
 
 
 class ForwardModel:
-    """Parameters (N, 7) -> (flux (N, 343) normalised to mean 1, norm (N,)).
+    """Parameters (N, 7) -> (flux (N, N_WAVE) normalised to mean 1, norm (N,)).
 
-    ``ForwardModel(photosphere="empirical", extinction_curve="F99", r_in=5.0)``;
-    keyword-only options: ``rv`` (R_V of the curve, 3.1), ``slab_temperature``
-    (1e4 K), ``slab_fraction`` (0.25), ``fwhm_bp`` / ``fwhm_rp`` (LSF FWHM in
-    pseudo-wavelength samples, 1.4 / 2.0).
+    The keyword arguments and their defaults are the fields of :class:`ForwardConfig`
+    (``photosphere`` may also be a :class:`Photosphere`); :attr:`config` is the
+    :class:`ForwardConfig` that rebuilds this model.
     """
 
-    def __init__(self, photosphere: str | Photosphere = "empirical", extinction_curve: str = "F99",
-                 r_in: float = 5.0, *, rv: float = 3.1, slab_temperature: float = DEFAULT_SLAB_TEMPERATURE,
-                 slab_fraction: float = DEFAULT_SLAB_FRACTION, fwhm_bp: float = DEFAULT_FWHM_BP,
-                 fwhm_rp: float = DEFAULT_FWHM_RP):
+    def __init__(self, photosphere: str | Photosphere = ForwardConfig.photosphere,
+                 extinction_curve: str = ForwardConfig.extinction_curve, r_in: float = ForwardConfig.r_in, *,
+                 rv: float = ForwardConfig.rv, slab_temperature: float = ForwardConfig.slab_temperature,
+                 slab_fraction: float = ForwardConfig.slab_fraction, fwhm_bp: float = ForwardConfig.fwhm_bp,
+                 fwhm_rp: float = ForwardConfig.fwhm_rp):
         if not (np.isfinite(r_in) and r_in > 1.0):
             raise ValueError(f"r_in (inner disk radius in stellar radii) must be > 1, got {r_in}")
         self.r_in = float(r_in)
@@ -59,6 +45,15 @@ class ForwardModel:
         self.shock = AccretionShock(self.instrument, slab_temperature, slab_fraction)
         self.wavelength = WAVELENGTH
         self._k_rel = self.extinction.relative(WAVELENGTH)
+        self.config = ForwardConfig(
+            photosphere=self.photosphere.spec(), extinction_curve=self.extinction.name, rv=self.extinction.rv,
+            r_in=self.r_in, slab_temperature=self.shock.slab_temperature, slab_fraction=self.shock.slab_fraction,
+            fwhm_bp=self.instrument.fwhm_bp, fwhm_rp=self.instrument.fwhm_rp)
+
+    @classmethod
+    def from_config(cls, config: ForwardConfig) -> "ForwardModel":
+        """The model of ``config`` (a new one; :func:`cached_model` shares one per process)."""
+        return cls(**config.to_dict())
 
     # ------------------------------------------------------------------------------------------
     def components(self, theta) -> dict:
@@ -87,14 +82,14 @@ class ForwardModel:
                 "observed": mixed * attenuation}
 
     def spectra(self, theta):
-        """``(flux, norm)``: flux (N, 343) float64 normalised to mean 1 over the 343 samples,
+        """``(flux, norm)``: flux (N, N_WAVE) float64 normalised to mean 1 over the samples,
         norm (N,) the divided-out mean extinguished surface flux density (W m^-2 nm^-1).
 
         Raises :class:`xpcvae.params.ParameterError` for malformed or out-of-range ``theta``.
         """
         theta = params.validate(theta)
         n = theta.shape[0]
-        flux = np.empty((n, WAVELENGTH.size))
+        flux = np.empty((n, N_WAVE))
         norm = np.empty(n)
         for a in range(0, n, CHUNK):
             observed = self.components(theta[a:a + CHUNK])["observed"]
@@ -107,16 +102,33 @@ class ForwardModel:
         return flux, norm
 
     def describe(self) -> dict:
-        """Provenance of the model (JSON-ready)."""
+        """Provenance of the model's components (JSON-ready); the settings are :attr:`config`."""
         return {
             "package": "xpcvae",
             "package_version": __version__,
             "photosphere": self.photosphere.describe(),
-            "photosphere_spec": self.photosphere.spec(),
             "extinction": self.extinction.describe(),
-            "r_in_stellar_radii": self.r_in,
             "accretion": self.shock.describe(),
             "instrument": self.instrument.describe(),
-            "normalisation": "flux divided by its mean over the 343 samples; norm = that mean, "
+            "normalisation": f"flux divided by its mean over the {N_WAVE} samples; norm = that mean, "
                              "extinguished surface flux density in W m-2 nm-1",
         }
+
+
+@functools.lru_cache(maxsize=4)
+def cached_model(config: ForwardConfig) -> ForwardModel:
+    """The model of ``config``, built once per process (building the empirical one takes ~0.1 s)."""
+    return ForwardModel.from_config(config)
+
+
+def model_spectra(theta, config: ForwardConfig, wavelength=None) -> np.ndarray:
+    """Spectra (N, N_WAVE) of the model of ``config`` at parameters ``theta`` (N, 7), normalised to mean 1.
+
+    ``wavelength``: the grid the caller's spectra are on (a bundle's), refused if it is not the model's.
+    """
+    if not isinstance(config, ForwardConfig):
+        raise TypeError(f"model_spectra takes a ForwardConfig, got {type(config).__name__}")
+    if wavelength is not None and not np.allclose(np.asarray(wavelength, dtype=float), WAVELENGTH, atol=1e-6):
+        raise ValueError("the bundle's wavelength grid differs from the forward model's")
+    flux, _ = cached_model(config).spectra(np.atleast_2d(np.asarray(theta, dtype=float)))
+    return np.asarray(flux, dtype=float)

@@ -1,29 +1,10 @@
 """Photospheres F_phot(lambda; Teff, log g, [M/H]) behind one interface.
 
-Every photosphere returns the stellar *surface* flux density in W m^-2 nm^-1 at XP
-resolution on the 343-point grid (:data:`xpcvae.forward.instrument.WAVELENGTH`),
-before extinction: ``Photosphere.surface_flux(teff, logg, mh, instrument)``.
-
-- :class:`EmpiricalPhotosphere` (``"empirical"``, the default): the emulator of
-  real Gaia XP spectra with APOGEE labels (:mod:`xpcvae.forward.emulator`,
-  fitted by :mod:`xpcvae.calibrate.emulator_fit`). The real spectra already carry the
-  instrument, so the instrument operator is *not* applied again. The emulator gives
-  the shape; the absolute scale follows science.md section 2: the integral of the
-  spectrum over the XP range (336-1020 nm, trapezoidal rule on the 343 samples)
-  is set to ``sigma Teff^4`` times the fraction of a Teff blackbody's flux that
-  falls in that range. This assumes the XP-range fraction of the bolometric flux
-  of a real star equals the blackbody's, which overestimates the XP flux of M
-  stars (whose molecular bands push flux to the infrared) by up to some tens of
-  per cent and thereby slightly underestimates the contrast of the accretion
-  excess for them.
-- :class:`BlackbodyPhotosphere` (``"blackbody"``): ``pi B_lambda(Teff)`` through the
-  instrument operator; log g and [M/H] are ignored. For fast tests.
-- :class:`TabulatedPhotosphere` (``"tabulated:PATH"``): a user library in HDF5
-  (e.g. BT-Settl or PHOENIX), see :class:`TabulatedPhotosphere` for the layout.
-  Each library spectrum is resampled to the fine grid (flux-conserving) and passed
-  through the instrument once; spectra are then interpolated linearly in
-  log flux between the grid nodes (interpolation commutes with the linear
-  instrument operator up to the log).
+Every photosphere returns the stellar surface flux density in W m^-2 nm^-1 at XP resolution on
+:data:`xpcvae.forward.instrument.WAVELENGTH`, before extinction:
+:class:`EmpiricalPhotosphere` (``"empirical"``, the default: the emulator of real XP spectra),
+:class:`BlackbodyPhotosphere` (``"blackbody"``) and :class:`TabulatedPhotosphere`
+(``"tabulated:PATH"``, a user library). How each is built and its limits: docs/grid.md section 4.
 """
 
 from __future__ import annotations
@@ -31,9 +12,12 @@ from __future__ import annotations
 import abc
 import os
 
+import h5py
 import numpy as np
+from scipy.interpolate import RegularGridInterpolator
 
 from xpcvae.forward import constants as K
+from xpcvae.forward.emulator import PhotosphereEmulator, load_default
 from xpcvae.forward.instrument import FINE_WAVELENGTH, WAVELENGTH, XPInstrument, default_instrument, rebin_to_fine
 from xpcvae.forward.stellar import blackbody_fraction, planck_surface_flux
 
@@ -59,7 +43,7 @@ class Photosphere(abc.ABC):
 
 def scale_to_teff(shape: np.ndarray, teff) -> np.ndarray:
     """Scale spectra (N, 343) so that their XP-range integral is ``sigma Teff^4 x`` the
-    XP-range fraction of a Teff blackbody (see the module docstring)."""
+    XP-range fraction of a Teff blackbody (docs/grid.md section 4)."""
     teff = np.asarray(teff, dtype=float)
     target = K.SIGMA_SB * teff**4 * blackbody_fraction(teff, WAVELENGTH)
     return shape * (target / np.trapezoid(shape, WAVELENGTH, axis=1))[:, None]
@@ -71,8 +55,6 @@ class EmpiricalPhotosphere(Photosphere):
     name = "empirical"
 
     def __init__(self, path=None):
-        from xpcvae.forward.emulator import PhotosphereEmulator, load_default
-
         self.emulator = load_default(None) if path is None else PhotosphereEmulator.load(path)
         self.path = path
 
@@ -134,8 +116,6 @@ class TabulatedPhotosphere(Photosphere):
     name = "tabulated"
 
     def __init__(self, path, instrument: XPInstrument | None = None):
-        import h5py
-
         self.path = str(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"tabulated photosphere library {self.path} does not exist")
@@ -190,8 +170,6 @@ class TabulatedPhotosphere(Photosphere):
         self.n_spectra = labels.shape[0]
 
     def surface_flux(self, teff, logg, mh, instrument=None) -> np.ndarray:
-        from scipy.interpolate import RegularGridInterpolator
-
         values = [np.atleast_1d(np.asarray(v, dtype=float)) for v in (teff, logg, mh)]
         names = ("teff", "logg", "mh")
         for j in self.active:

@@ -1,5 +1,5 @@
 """Stellar radius, accretion luminosity, accretion energy flux and spot temperature
-(science.md section 2, steps 1-4).
+(docs/science.md section 2, steps 1-4).
 
 Magnetospheric accretion onto a T Tauri star: gas leaves the disk at the inner
 radius R_in, falls along the field lines and shocks at the stellar surface on a

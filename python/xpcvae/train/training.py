@@ -95,12 +95,9 @@ def run_observation_model(run_dir, noise, settings: dict, grid_attrs=None) -> Ob
 
     path = Path(run_dir) / RESIDUAL_FILE
     if settings.get("residual_templates") and not path.exists():
-        import types
+        from xpcvae.forward.config import ForwardConfig
 
-        from xpcvae.infer.batch import forward_config
-
-        cfg = forward_config(types.SimpleNamespace(manifest={"provenance": {"grid_attrs": dict(grid_attrs or {})}}))
-        ResidualTemplates.from_library(cfg).save(path)
+        ResidualTemplates.from_library(ForwardConfig.from_grid_attrs(grid_attrs)).save(path)
     return ObservationModel.from_settings(noise, settings, residuals_path=path)
 
 

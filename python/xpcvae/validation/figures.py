@@ -9,7 +9,7 @@ import numpy as np
 from xpcvae import params
 from xpcvae.atomic import atomic_path
 from xpcvae.data.gaia_xp import DEFAULT_GRID
-from xpcvae.infer.batch import GOF_THRESHOLD
+from xpcvae.forward.gof import GOF_THRESHOLD
 from xpcvae.validation.metrics import (ACC_LUM_VISIBLE, COMPARED, LABEL_NAMES, SCATTER_TARGET, robust_stats,
                                        teff_bin_masks)
 from xpcvae.validation.posteriors import RealResults

@@ -14,7 +14,7 @@ import numpy as np
 from xpcvae import params
 from xpcvae.forward import constants as K
 from xpcvae.forward.stellar import accretion_luminosity, stellar_radius
-from xpcvae.infer.batch import GOF_SYSTEMATIC, GOF_THRESHOLD
+from xpcvae.forward.gof import GOF_SYSTEMATIC, GOF_THRESHOLD
 
 if TYPE_CHECKING:  # the results class lives one module up; only its attributes are read here
     from xpcvae.validation.posteriors import RealResults

@@ -11,7 +11,7 @@ import numpy as np
 from xpcvae import params
 from xpcvae.forward import WAVELENGTH
 from xpcvae.forward.extinction import ExtinctionCurve
-from xpcvae.infer.batch import GOF_SYSTEMATIC, reduced_chi2
+from xpcvae.forward.gof import GOF_SYSTEMATIC, reduced_chi2
 from xpcvae.validation.selection import RealStars
 
 
@@ -26,12 +26,12 @@ def label_theta(stars: RealStars) -> np.ndarray:
     return th
 
 
-def fit_a0(flux, flux_error, model_a0_zero, fwd: dict, step: float = 0.05):
+def fit_a0(flux, flux_error, model_a0_zero, fwd, step: float = 0.05):
     """Best A0 (grid search, ``step`` mag over the prior range) of the forward model without
     extinction ``model_a0_zero`` (N, 343): extinction multiplies the model at XP sampling, so
     ``model(A0) = model(0) x 10^(-0.4 A0 k(lambda)/k(541.4 nm))``. Returns (model at the best
     A0, best A0, its gof_chi2)."""
-    k = ExtinctionCurve(fwd.get("extinction_curve", "F99"), fwd.get("rv", 3.1)).relative(WAVELENGTH)
+    k = ExtinctionCurve(fwd.extinction_curve, fwd.rv).relative(WAVELENGTH)
     hi = params.HIGH[params.INDEX["a0"]]
     n = len(model_a0_zero)
     best, best_a = np.full(n, np.inf), np.zeros(n)

@@ -9,7 +9,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from xpcvae import params
-from xpcvae.infer.batch import GOF_THRESHOLD, forward_config, model_spectra, reduced_chi2
+from xpcvae.forward.gof import GOF_THRESHOLD, reduced_chi2
+from xpcvae.forward.model import model_spectra
+from xpcvae.infer.batch import bundle_forward_config
 from xpcvae.infer.sampler import PosteriorSampler, percentiles
 from xpcvae.validation.metrics import COMPARED, accretion_luminosity_ratio, pit, visible_accretion_probability
 from xpcvae.validation.mismatch import fit_a0, label_theta, relative_residual, rms_of_mean
@@ -54,8 +56,8 @@ def run_posteriors(bundle, stars: RealStars, n_samples: int = 1000, seed: int = 
     p_acc, log_lacc = np.empty(n), np.empty(n)
     with PosteriorSampler(bundle) as sampler:
         wl = sampler.bundle.wavelength
-        fwd = forward_config(sampler.bundle)
-        photosphere = fwd["photosphere"]
+        fwd = bundle_forward_config(sampler.bundle)
+        photosphere = fwd.photosphere
         for s in tqdm(range(0, n, chunk), desc="stars", unit="chunk", disable=not progress):
             e = min(s + chunk, n)
             draws = sampler.sample(stars.flux[s:e], stars.flux_error[s:e], n_samples, seed,

@@ -99,7 +99,7 @@ def write_report(out_dir, metrics: dict, figures: list[str], command: str, bundl
           ""]
     g = metrics["gof"]
     L += ["## Goodness of fit and out-of-distribution flag", "",
-          f"`gof_chi2` (see `xpcvae.infer.batch`; floor {g['systematic_floor']:.0%} of the model flux added to the "
+          f"`gof_chi2` (see `xpcvae.forward.gof`; floor {g['systematic_floor']:.0%} of the model flux added to the "
           f"noise) and `ood_flag = gof_chi2 > {g['threshold']:g}`.", "",
           "| gof_chi2 | N | p16 | median | p84 | p95 | p99 |", "|---|---|---|---|---|---|---|"]
     for key, lab in (("posterior_median", "forward model at posterior median"),

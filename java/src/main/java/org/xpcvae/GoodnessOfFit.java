@@ -24,7 +24,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The goodness of fit and out-of-distribution columns of the summary CSV (docs/formats.md),
- * computed exactly as the Python engine computes them ({@code xpcvae.infer.batch}):
+ * computed exactly as the Python engine computes them. Their one definition, constants and
+ * defaults included, is {@code python/xpcvae/forward/gof.py} ({@code xpcvae.forward.gof}); this
+ * class follows it:
  *
  * <ul>
  *   <li>{@code gof_chi2}: reduced chi^2 of the forward model at the posterior median against the
@@ -408,7 +410,7 @@ public final class GoodnessOfFit implements AutoCloseable {
         return new Result(Double.NaN, false, UNAVAILABLE, atBound(median, low, high, bundle.boundFraction(), names));
     }
 
-    /** The columns of an ok row given its gof_chi2 (NaN: not computed) -- xpcvae.infer.batch.ood_columns. */
+    /** The columns of an ok row given its gof_chi2 (NaN: not computed) -- xpcvae.forward.gof.ood_columns. */
     static Result result(double chi2, String atBound, double threshold) {
         if (!Double.isFinite(chi2)) {
             return new Result(Double.NaN, false, UNAVAILABLE, atBound);
@@ -421,7 +423,7 @@ public final class GoodnessOfFit implements AutoCloseable {
 
     /**
      * Reduced chi^2 of {@code model} against the observed {@code flux} with {@code fluxError}:
-     * the operations of xpcvae.infer.batch.reduced_chi2, in double. NaN if the model's mean is not
+     * the operations of xpcvae.forward.gof.reduced_chi2, in double. NaN if the model's mean is not
      * positive or a value is not finite.
      */
     public static double reducedChi2(float[] flux, float[] fluxError, double[] model, double systematic, int dof) {
@@ -464,7 +466,7 @@ public final class GoodnessOfFit implements AutoCloseable {
         return Double.isFinite(out) ? out : Double.NaN;
     }
 
-    /** at_bound: xpcvae.infer.batch.at_bound. */
+    /** at_bound: xpcvae.forward.gof.at_bound. */
     static String atBound(double[] median, double[] low, double[] high, double fraction, List<String> names) {
         StringBuilder sb = new StringBuilder();
         for (int p = 0; p < median.length; p++) {

@@ -53,11 +53,11 @@ public final class ModelBundle {
     /** Roles a bundle may have in {@code files}; a bundle without them is complete. */
     public static final List<String> OPTIONAL_ROLES = Collections.singletonList(ROLE_FORWARD_MODEL);
 
-    /** Default {@code goodness_of_fit.systematic}: fractional model-error floor (xpcvae.infer.batch.GOF_SYSTEMATIC). */
+    /** Default {@code goodness_of_fit.systematic}: fractional model-error floor (xpcvae.forward.gof.GOF_SYSTEMATIC). */
     public static final double DEFAULT_GOF_SYSTEMATIC = 0.01;
-    /** Default {@code goodness_of_fit.threshold}: gof_chi2 above it flags the row (xpcvae.infer.batch.GOF_THRESHOLD). */
+    /** Default {@code goodness_of_fit.threshold}: gof_chi2 above it flags the row (xpcvae.forward.gof.GOF_THRESHOLD). */
     public static final double DEFAULT_GOF_THRESHOLD = 25.0;
-    /** Default {@code goodness_of_fit.bound_fraction} (xpcvae.infer.batch.BOUND_FRACTION). */
+    /** Default {@code goodness_of_fit.bound_fraction} (xpcvae.forward.gof.BOUND_FRACTION). */
     public static final double DEFAULT_BOUND_FRACTION = 0.01;
 
     /** Parameter names, in the order every bundle and CSV file uses (xpcvae.params.NAMES). */
@@ -247,7 +247,7 @@ public final class ModelBundle {
 
     /**
      * {@code goodness_of_fit}: systematic, threshold, dof, bound_fraction (each optional, the
-     * defaults of xpcvae.infer.batch where absent; the whole object optional).
+     * defaults of xpcvae.forward.gof where absent; the whole object optional).
      */
     private static double[] parseGof(String where, JsonElement e, int spectrumLength) {
         double[] out = {DEFAULT_GOF_SYSTEMATIC, DEFAULT_GOF_THRESHOLD, spectrumLength - 1, DEFAULT_BOUND_FRACTION};

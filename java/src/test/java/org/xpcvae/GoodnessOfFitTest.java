@@ -31,7 +31,7 @@ import org.junit.rules.TemporaryFolder;
 
 /**
  * {@link GoodnessOfFit}: the forward_model graph of the test bundle, the chi^2 and column
- * rules of xpcvae.infer.batch, a bundle without the graph, corrupt or wrong graphs. (The numbers
+ * rules of xpcvae.forward.gof, a bundle without the graph, corrupt or wrong graphs. (The numbers
  * against the Python engine are compared in tests/test_parity.py.)
  */
 public class GoodnessOfFitTest {
@@ -409,7 +409,7 @@ public class GoodnessOfFitTest {
     @Test
     public void gofSettingsComeFromTheManifest() throws IOException {
         ModelBundle b = TestSupport.bundle();
-        // the defaults (absent) or the exported values are xpcvae.infer.batch's
+        // the defaults (absent) or the exported values are xpcvae.forward.gof's
         assertEquals(0.01, b.gofSystematic(), 0.0);
         assertEquals(25.0, b.gofThreshold(), 0.0);
         assertEquals(342, b.gofDof());
