@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from xpcvae import __version__, params
-from xpcvae.atomic import atomic_path
+from xpcvae.atomic import atomic_path, make_readable
 from xpcvae.forward.instrument import WAVELENGTH
 
 FORMAT = "xpcvae-grid"
@@ -145,15 +144,8 @@ def write_grid(path, parameters, wavelength, flux, norm, attrs=None) -> Path:
             dn = h5.create_dataset("norm", data=norm)
             dn.attrs["unit"] = "W m-2 nm-1"
             dn.attrs["description"] = "mean over the 343 samples of the extinguished surface flux density"
-        _make_readable(tmp)
+        make_readable(tmp)
     return path
-
-
-def _make_readable(path) -> None:
-    """Give a file the permissions a normal ``open()`` would (mkstemp makes it 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def _decode(v):

@@ -96,9 +96,9 @@ class PhotosphereEmulator:
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
-            from xpcvae.data.gridfile import _make_readable
+            from xpcvae.atomic import make_readable
 
-            _make_readable(tmp)
+            make_readable(tmp)
 
     def log_shape(self, teff, logg, mh) -> np.ndarray:
         """Natural log of the dereddened XP spectrum (median-normalised scale), (N, 343)."""

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xpcvae.atomic import atomic_path, make_readable
 from xpcvae.forward.instrument import WAVELENGTH
 
 DEFAULT_FILE = "noise_model.npz"
@@ -95,15 +96,11 @@ class NoiseModel:
             raise ValueError(f"noise model {path} is malformed: {exc}") from exc
 
     def save(self, path) -> None:
-        from xpcvae.atomic import atomic_path
-
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, a=self.a, b=self.b, c=self.c, wavelength=self.wavelength,
                          meta=np.array(json.dumps(self.meta)))
-            from xpcvae.data.gridfile import _make_readable
-
-            _make_readable(tmp)
+            make_readable(tmp)
 
     # -- evaluation ------------------------------------------------------------------------------
     def sigma(self, flux, g_mag):
