@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from xpcvae import params
-from xpcvae.validation.realdata import (a0_per_ak, accretion_luminosity_ratio, coverage, pit, robust_stats, select_test_set,
-                             real_test_mask)
+from xpcvae.data.library import is_test_star
+from xpcvae.data.realstars import a0_per_ak, real_test_mask, select_test_set
+from xpcvae.validation.realdata import accretion_luminosity_ratio, coverage, pit, robust_stats
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_test_set_mask_on_hand_made_labels():
 def test_real_test_set_selection(library):
     st = select_test_set(library)
     assert len(st) > 2000  # "we validate on thousands"
-    assert np.all(st.source_id % 5 == 0)
+    assert is_test_star(st.source_id).all()
     for name in ("teff", "logg", "mh"):
         p = params.PARAMETERS[params.INDEX[name]]
         v = st.reference(name)
@@ -54,14 +55,14 @@ def test_real_test_set_selection(library):
     lib_sid = np.asarray(library.source_id)
     eligible = real_test_mask(lib_sid, library.teff, library.logg, library.mh, st.a0_per_ak * library.ak)
     assert set(st.source_id.tolist()) == set(lib_sid[eligible].tolist())
-    assert not np.any(np.isin(st.source_id, lib_sid[lib_sid % 5 != 0]))
+    assert not np.any(np.isin(st.source_id, lib_sid[~is_test_star(lib_sid)]))
     np.testing.assert_array_equal(st.flux, np.asarray(library.flux)[st.index])
     sub = select_test_set(library, max_stars=50)
     assert len(sub) == 50 and set(sub.source_id) <= set(st.source_id)
     out = select_test_set(library, max_stars=100, in_box=False)
-    assert np.all(out.source_id % 5 == 0) and not np.any(np.isin(out.source_id, st.source_id))
+    assert is_test_star(out.source_id).all() and not np.any(np.isin(out.source_id, st.source_id))
     fit = select_test_set(library, max_stars=100, held_out=False)  # for the OOD threshold: never test stars
-    assert len(fit) == 100 and np.all(fit.source_id % 5 != 0)
+    assert len(fit) == 100 and not is_test_star(fit.source_id).any()
     assert np.all((fit.teff >= 3000) & (fit.teff <= 7000) & (fit.logg >= 2.5) & (fit.mh >= -0.5))
 
 

