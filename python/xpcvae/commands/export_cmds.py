@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from xpcvae.cli import CommandError
+from xpcvae.commands.errors import CommandError
 
 JAVA_LAUNCHER = Path(__file__).resolve().parents[3] / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
 

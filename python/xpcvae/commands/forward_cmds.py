@@ -9,6 +9,8 @@ import argparse
 import json
 import sys
 
+from xpcvae.commands.errors import CommandError
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -106,7 +108,7 @@ def register(subparsers) -> None:
 def cmd_photosphere_fit(args) -> int:
     from xpcvae.calibrate.emulator_fit import edge_behaviour, fit_emulator, format_report, residual_report
     from xpcvae.forward.emulator import default_path
-    from xpcvae.data.library import load_library
+    from xpcvae.data.library import TEST_STARS, load_library
 
     lib = load_library()
     emulator = fit_emulator(lib, epochs=tuple(args.epochs), seed=args.seed, threads=args.threads,
@@ -123,7 +125,7 @@ def cmd_photosphere_fit(args) -> int:
             tmp.write_text(json.dumps({"residuals_test": report, "edge_behaviour": emulator.meta["edge_behaviour"],
                                        "validation": emulator.meta.get("validation")}, indent=2))
     print(f"wrote {out}")
-    print("Held-out test stars (source_id % 5 == 0) in the prior box, residuals by Teff bin:")
+    print(f"Held-out test stars ({TEST_STARS}) in the prior box, residuals by Teff bin:")
     print(format_report(report))
     print("Held-out test stars in the whole fit box (giants included):")
     print(format_report(report["fit_box"]))
@@ -153,7 +155,7 @@ def cmd_grid(args) -> int:
     from xpcvae.simulate.gridgen import make_grid
 
     if os.path.isdir(args.out):
-        raise ValueError(f"--out {args.out} is a directory; give a file name")
+        raise CommandError(f"--out {args.out} is a directory; give a file name")
     t0 = time.time()
     path, attrs = make_grid(args.out, args.n, args.seed, photosphere=args.photosphere,
                             extinction_curve=args.extinction_curve, r_in=args.r_in, workers=args.workers,
@@ -210,11 +212,11 @@ def cmd_plot_grid(args) -> int:
     for item in args.reference:
         name, sep, value = item.partition("=")
         if not sep or name not in params.NAMES:
-            raise ValueError(f"--reference expects NAME=VALUE with NAME one of {', '.join(params.NAMES)}; got {item!r}")
+            raise CommandError(f"--reference expects NAME=VALUE with NAME one of {', '.join(params.NAMES)}; got {item!r}")
         try:
             reference[name] = float(value)
         except ValueError:
-            raise ValueError(f"--reference {name}: {value!r} is not a number") from None
+            raise CommandError(f"--reference {name}: {value!r} is not a number") from None
     model = ForwardModel(photosphere=args.photosphere, extinction_curve=args.extinction_curve)
     paths = figure3(model, args.out, reference)
     for p in paths:
