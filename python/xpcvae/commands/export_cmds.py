@@ -42,39 +42,38 @@ def register(sub) -> None:
     i.set_defaults(func=_infer)
 
 
-def _check_spectra(run_dir: Path, cfg: dict, n: int = 200):
-    """Noisy test-split spectra of the run's grid for the ONNX-vs-PyTorch check."""
-    import numpy as np
+def _check_spectra(run, n: int = 200, seed: int = 0):
+    """Simulated observations of the run's test split, through the run's own observation model
+    (:func:`xpcvae.train.evaluate.observe_test_split`) at G spread over its training range, for the
+    ONNX-vs-PyTorch check; None when the run's grid is not at hand."""
+    import numpy as np  # lazy: this module is imported for every command
 
-    from xpcvae.data.gridfile import read_grid
-    from xpcvae.simulate.noise import NoiseModel
+    from xpcvae.train.evaluate import observe_test_split  # lazy: torch only when exporting
 
-    grid_path = cfg.get("grid_path")
-    if not grid_path or not Path(grid_path).exists():
+    cfg = run.read_config()
+    if not cfg.get("grid_path") or not Path(cfg["grid_path"]).exists():
         return None
-    grid = read_grid(grid_path)
-    with np.load(run_dir / "split.npz") as z:
-        test = z["test"][:n]
-    clean = np.asarray(grid.flux, dtype=np.float64)[test]
-    g = np.linspace(11.0, 17.5, len(test))
-    sigma = np.asarray(NoiseModel.default().sigma(clean, g[:, None]))
-    flux = clean + sigma * np.random.default_rng(0).standard_normal(clean.shape)
+    training = cfg["training"]
+    grid = run.grid()
+    test = run.test_indices(n)
+    g = np.linspace(training["g_mag_min"], training["g_mag_max"], len(test))
+    _, flux, sigma = observe_test_split(run, grid, run.observation_model(), g, seed, n)
     return flux, sigma
 
 
 def _export(args) -> int:
-    from xpcvae.export.networks import export_model
-    from xpcvae.train.training import load_run_model
+    from xpcvae.export.networks import export_model  # lazy: torch and onnx only when exporting
+    from xpcvae.train.run import Run
 
-    run_dir = Path(args.run)
-    model, cfg = load_run_model(run_dir)
+    run = Run(args.run)
+    model, cfg = run.load_model()
     metrics = json.loads(Path(args.metrics).read_text()) if args.metrics else {}
-    provenance = {"run": str(run_dir), "checkpoint": cfg["checkpoint"], "training": cfg["training"],
+    provenance = {"run": str(run), "checkpoint": cfg["checkpoint"], "training": cfg["training"],
                   "grid_path": cfg.get("grid_path"), "grid_size": cfg.get("grid_size"),
                   "grid_attrs": cfg.get("grid_attrs"), "noise": cfg.get("noise")}
     bundle, report = export_model(model, args.out, provenance=provenance, metrics=metrics,
-                                  check_spectra=_check_spectra(run_dir, cfg), description=args.description,
-                                  forward_model=not args.no_forward_model)
+                                  check_spectra=_check_spectra(run),
+                                  description=args.description, forward_model=not args.no_forward_model)
     print(f"wrote {bundle.root}: ONNX vs PyTorch max |diff| on {report['n_check']} spectra: "
           + ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items()))
     if "forward_model" in bundle.manifest:
