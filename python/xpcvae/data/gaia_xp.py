@@ -53,9 +53,7 @@ import numpy as np
 
 from xpcvae.atomic import atomic_path
 from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, SpectraFileError, SpectrumRow, read_spectra_csv
-
-#: GaiaXPy's default sampling = the model grid: 336, 338, ..., 1020 nm (343 points)
-DEFAULT_GRID = np.arange(336.0, 1020.0 + 1.0, 2.0)
+from xpcvae.forward.instrument import WAVELENGTH  # GaiaXPy's default sampling, the model grid
 #: two grids are the same when every sample agrees to this many nm
 GRID_ATOL_NM = 1e-3
 #: extra, trailing column of the project CSV carrying a row's read error
@@ -63,7 +61,6 @@ READ_ERROR_COL = "read_error"
 
 CONTINUOUS_KEYS = ("bp_coefficients", "rp_coefficients")
 SAMPLED_KEYS = ("flux", "flux_error")
-FORMATS = ("csv", "ecsv", "fits")
 
 
 # -- format detection -------------------------------------------------------------------
@@ -123,10 +120,10 @@ def is_project_csv(path, allow_read_error: bool = True) -> bool:
 def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
     """Read XP spectra from ``source`` (path, DataFrame or astropy Table): one row per input row.
 
-    ``wavelength``: the model grid (default :data:`DEFAULT_GRID`, GaiaXPy's default
-    sampling). Continuous spectra are calibrated onto it; sampled spectra must be on it.
+    ``wavelength``: the model grid (default :data:`xpcvae.forward.instrument.WAVELENGTH`, GaiaXPy's
+    default sampling). Continuous spectra are calibrated onto it; sampled spectra must be on it.
     """
-    grid = DEFAULT_GRID if wavelength is None else np.asarray(wavelength, dtype=float)
+    grid = WAVELENGTH if wavelength is None else np.asarray(wavelength, dtype=float)
     if not isinstance(source, (str, Path)):
         return _load_table(_to_pandas(source), grid, what="input table", sampling=None)
     path = Path(source)
@@ -192,9 +189,9 @@ def _load_table(df, grid, what: str, sampling) -> list[SpectrumRow]:
 def _require_default_grid(grid, what: str) -> None:
     """Spectra without a wavelength column are on GaiaXPy's default sampling; refuse a model on another grid."""
     g = np.asarray(grid, dtype=float)
-    if g.shape != DEFAULT_GRID.shape or not np.allclose(g, DEFAULT_GRID, rtol=0.0, atol=GRID_ATOL_NM):
+    if g.shape != WAVELENGTH.shape or not np.allclose(g, WAVELENGTH, rtol=0.0, atol=GRID_ATOL_NM):
         raise SpectraFileError(
-            f"{what}: these spectra are on GaiaXPy's default sampling ({_grid_text(DEFAULT_GRID)}), but the "
+            f"{what}: these spectra are on GaiaXPy's default sampling ({_grid_text(WAVELENGTH)}), but the "
             f"model's wavelength grid is {_grid_text(g)}: the model bundle does not match XP spectra")
 
 

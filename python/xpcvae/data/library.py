@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xpcvae.forward.instrument import WAVELENGTH
+
 AK_NEGATIVE_FLOOR = -0.2  # ak_targ below this (or NaN) is invalid; [floor, 0) is clipped to 0
 
 
@@ -118,8 +120,8 @@ def _load_library(path: str) -> XPLibrary:
 
         fe_h, alpha_m = col("fe_h"), col("alpha_m")
         flux = col("flux")
-        if flux.ndim != 2 or flux.shape[1] != 343:
-            raise ValueError(f"{path}: expected 343-sample XP spectra, got flux of shape {flux.shape}")
+        if flux.ndim != 2 or flux.shape[1] != WAVELENGTH.size:
+            raise ValueError(f"{path}: expected {WAVELENGTH.size}-sample XP spectra, got flux of shape {flux.shape}")
         return XPLibrary(
             source_id=col("gaiaedr3_source_id", np.int64),
             teff=col("teff"),

@@ -20,8 +20,7 @@ import numpy as np
 
 from xpcvae import rng
 from xpcvae.bundle import ModelBundle
-
-PERCENTILES = {"median": 50.0, "p16": 16.0, "p84": 84.0, "p2.5": 2.5, "p97.5": 97.5}
+from xpcvae.data.spectra_csv import PERCENTILES
 
 
 class InvalidSpectrumError(ValueError):

@@ -524,7 +524,7 @@ def _make_figures(res: RealResults, out_dir) -> list[str]:
 
     # 3. simulation-to-real mismatch: median relative residual spectra by Teff range
     if res.resid_labels is not None:
-        from xpcvae.data.gaia_xp import DEFAULT_GRID as wl
+        from xpcvae.forward.instrument import WAVELENGTH as wl
 
         fig, axes = plt.subplots(3, 1, figsize=(10, 11), sharex=True)
         panels = ((axes[0], res.resid_labels,
