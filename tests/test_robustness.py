@@ -1,4 +1,4 @@
-"""Bad inputs on the Python side (issue 8): property and fuzz tests of the readers, batch mode.
+"""Bad inputs on the Python side: property and fuzz tests of the readers, batch mode.
 
 * :func:`xpcvae.data.spectra_csv.read_spectra_csv` on arbitrary bytes and on randomly damaged
   spectra files raises nothing but :class:`SpectraFileError` (a file unusable as a whole) and

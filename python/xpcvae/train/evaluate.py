@@ -1,17 +1,8 @@
 """Evaluation of a trained run on its held-out test split: recovery and calibration.
 
-For each noise level (Gaia G magnitude) every test spectrum gets a fixed noise
-realisation from the noise model, N posterior draws, and these figures:
-
-- recovery per parameter: bias, MAE and robust scatter (1.4826 MAD) of the posterior
-  median against the truth, and the coverage of the 68 % and 95 % central intervals;
-- calibration (Gabbard et al. 2022, Fig. 3; Talts et al. 2018): the rank of the
-  truth within its marginal posterior draws is uniform for a calibrated posterior.
-  We report the KS p-value of the ranks against U(0, 1), and the maximum deviation of
-  the empirical coverage of central credible intervals from their nominal level
-  (levels 1 %..99 %);
-- figures: recovery panels (median vs truth with 68 % intervals), P-P plot, and a
-  corner plot of one posterior (the ``corner`` package).
+Test spectra come from the run's own observation model (:func:`observe_test_split`, shared
+with the export's ONNX check); metrics and figures are described in docs/training.md
+("Evaluation").
 """
 
 from __future__ import annotations
@@ -151,6 +142,7 @@ def write_table(metrics: dict, path) -> str:
 
 
 def _plt():
+    # lazy: selecting the Agg backend is a process-wide side effect, made only when a figure is drawn
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -208,7 +200,7 @@ def plot_pp(figures: dict, path):
 
 
 def plot_corner(draws: np.ndarray, truth, path, title: str = ""):
-    import corner
+    import corner  # lazy: imports matplotlib (see _plt)
 
     plt = _plt()
     labels = [p.symbol for p in params.PARAMETERS]

@@ -291,6 +291,7 @@ class Trainer:
 
 def plot_training_history(history: list[dict], out) -> None:
     """The talk's Figure 6: total cost H, KL term and reconstruction term L vs epoch."""
+    # lazy: selecting the Agg backend is a process-wide side effect, made only when a figure is drawn
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
