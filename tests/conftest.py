@@ -78,7 +78,7 @@ def noisy_test_spectra(tiny_grid, tiny_run, noise):
 def tiny_bundle(tiny_run, tiny_grid, noisy_test_spectra, tmp_path_factory):
     """The tiny run's bundle, with the forward_model graph of its (blackbody) grid."""
     from xpcvae.export.networks import export_model
-    from xpcvae.train.training import load_run_model
+    from xpcvae.train.run import load_run_model
 
     model, _ = load_run_model(tiny_run)
     out = tmp_path_factory.mktemp("bundles") / "tiny"

@@ -45,3 +45,28 @@ def test_console_script_help():
     assert out.returncode == 0
     for cmd in ("train", "evaluate", "export", "infer"):
         assert cmd in out.stdout
+
+
+def test_a_programming_error_is_not_reported_as_a_user_error(tmp_path):
+    """A bug (here a KeyError, then a TypeError, inside a command) ends with its traceback and a
+    non-zero exit status, not with a one-line message that looks like bad input."""
+    for bug in ("{}['missing']", "len(None)"):
+        script = (
+            "import sys\n"
+            "import xpcvae.commands.forward_cmds as commands\n"
+            "from xpcvae.cli import main\n"
+            f"def broken(args):\n    return {bug}\n"
+            "commands.cmd_inspect = broken\n"
+            f"sys.exit(main(['inspect', {str(tmp_path / 'grid.h5')!r}]))\n"
+        )
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert out.returncode not in (0, 2)  # 2 is the status of user errors
+        assert "Traceback" in out.stderr and "in broken" in out.stderr
+        assert out.stderr.splitlines()[-1].startswith(("KeyError", "TypeError"))
+
+
+def test_a_user_error_is_one_line_with_status_2(tmp_path, capsys):
+    rc = main(["grid", "--n", "10", "--out", str(tmp_path)])  # a directory, not a file name
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.count("\n") == 1 and "is a directory" in err and "Traceback" not in err

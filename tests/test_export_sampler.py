@@ -30,7 +30,7 @@ def test_bundle_layout_and_manifest(tiny_bundle):
 def test_onnx_matches_pytorch(tiny_run, tiny_bundle, noisy_test_spectra):
     import torch
 
-    from xpcvae.train.training import load_run_model
+    from xpcvae.train.run import load_run_model
 
     model, _ = load_run_model(tiny_run)
     s = PosteriorSampler(tiny_bundle)

@@ -194,7 +194,7 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
         assert os.path.getsize(path) > 0
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gridfile, "_make_readable", boom)
+    monkeypatch.setattr(gridfile, "make_readable", boom)
     theta, flux, norm = _arrays()
     with pytest.raises(KeyboardInterrupt):
         write_grid(tmp_path / "g.h5", theta, WAVELENGTH, flux, norm)

@@ -83,7 +83,7 @@ def test_annealing_schedule_at_its_knots():
 
 def test_tiny_model_beats_the_prior(tiny_run, tiny_grid, noise):
     from xpcvae.train.evaluate import posterior_draws
-    from xpcvae.train.training import load_run_model
+    from xpcvae.train.run import load_run_model
 
     model, _ = load_run_model(tiny_run)
     with np.load(tiny_run / "split.npz") as z:

@@ -79,7 +79,7 @@ def test_draw(model):
 
 
 def test_reproduces_real_flux_errors_of_held_out_stars(model):
-    # stars with source_id % 5 == 0 were not used in the fit
+    # the held-out test stars were not used in the fit
     report = fit_report(model)
     assert report["n_test_stars"] > 7000
     assert 0.85 < report["overall_median"] < 1.15

@@ -1,4 +1,4 @@
-"""Bad inputs on the Python side (issue 8): property and fuzz tests of the readers, batch mode.
+"""Bad inputs on the Python side: property and fuzz tests of the readers, batch mode.
 
 * :func:`xpcvae.data.spectra_csv.read_spectra_csv` on arbitrary bytes and on randomly damaged
   spectra files raises nothing but :class:`SpectraFileError` (a file unusable as a whole) and
@@ -27,8 +27,10 @@ from hypothesis import strategies as st
 
 from xpcvae.bundle import BundleError, ModelBundle
 from xpcvae.infer.sampler import InvalidSpectrumError, PosteriorSampler, check_spectrum
-from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, N_WAVE, SpectraFileError, read_spectra_csv, write_spectra_csv
+from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, SpectraFileError, read_spectra_csv, write_spectra_csv
+from xpcvae.forward.instrument import WAVELENGTH
 
+N_WAVE = WAVELENGTH.size
 HEADER = ",".join(["source_id", *FLUX_COLS, *ERR_COLS])
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

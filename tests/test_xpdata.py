@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from xpcvae.data.spectra_csv import SpectraFileError, SpectrumRow, read_spectra_csv, summary_header
-from xpcvae.data.gaia_xp import DEFAULT_GRID, detect_format, load_spectra, write_project_csv
+from xpcvae.data.gaia_xp import detect_format, load_spectra, write_project_csv
+from xpcvae.forward.instrument import WAVELENGTH
 
 ARCHIVE = Path(__file__).resolve().parent / "data" / "gaia-archive"
 MISSING_BP_SOURCE = "5405570973190252288"
@@ -35,10 +36,8 @@ def continuous(archive):
 
 
 def test_model_grid_is_gaiaxpy_default_sampling():
-    from xpcvae.forward import WAVELENGTH
-
-    assert DEFAULT_GRID.shape == (343,)
-    np.testing.assert_array_equal(DEFAULT_GRID, WAVELENGTH)
+    # GaiaXPy's default sampling: 336 to 1020 nm in steps of 2 nm
+    np.testing.assert_array_equal(WAVELENGTH, np.arange(336.0, 1020.0 + 1.0, 2.0))
 
 
 def test_format_detection(archive, tmp_path):
@@ -262,7 +261,7 @@ def test_a_model_on_another_grid_refuses_default_grid_inputs(tmp_path):
     write_project_csv(tmp_path / "p.csv", [SpectrumRow("a", f[0], 0.1 * f[0])])
     assert load_spectra(tmp_path / "p.csv")[0].error is None
     with pytest.raises(SpectraFileError, match="default sampling"):
-        load_spectra(tmp_path / "p.csv", wavelength=DEFAULT_GRID + 6.0)
+        load_spectra(tmp_path / "p.csv", wavelength=WAVELENGTH + 6.0)
     df = pd.DataFrame({"source_id": [1], "flux": [f[0]], "flux_error": [0.1 * f[0]]})
     with pytest.raises(SpectraFileError, match="default sampling"):
-        load_spectra(df, wavelength=DEFAULT_GRID + 6.0)
+        load_spectra(df, wavelength=WAVELENGTH + 6.0)

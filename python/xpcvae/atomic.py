@@ -23,10 +23,7 @@ def atomic_path(target, suffix: str | None = None):
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".partial", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp)
-    # mkstemp creates 0600; give the final file the usual permissions (0666 less the umask)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    make_readable(tmp)
     try:
         yield tmp
         os.replace(tmp, target)
@@ -34,3 +31,11 @@ def atomic_path(target, suffix: str | None = None):
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def make_readable(path) -> None:
+    """Give a file the permissions a plain ``open()`` would (0666 less the umask): ``mkstemp``
+    creates 0600, and writers that recreate the temporary file may keep that mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)

@@ -1,8 +1,8 @@
 """Command-line entry point ``xpcvae``.
 
-Each sub-command lives in the module that owns its job and exposes
-``register(subparsers)``; this file only assembles them, importing each lazily
-enough that ``xpcvae --help`` stays fast.
+Each sub-command lives in the module of ``xpcvae.commands`` that owns its job and exposes
+``register(subparsers)``; this file only assembles them. The command modules import their
+heavy dependencies inside the handlers, so that ``xpcvae --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -11,17 +11,21 @@ import argparse
 import importlib
 import sys
 
-# module path -> the sub-commands it registers (documentation only)
+from xpcvae.commands.errors import CommandError
+
+# module path -> the sub-commands it registers
 COMMAND_MODULES = (
-    "xpcvae.commands.forward_cmds",   # photosphere-fit, grid, inspect, plot-grid
+    "xpcvae.commands.forward_cmds",   # photosphere-fit, noise-fit, grid, inspect, plot-grid
     "xpcvae.commands.train_cmds",     # train, evaluate
-    "xpcvae.commands.export_cmds",    # export, infer
+    "xpcvae.commands.export_cmds",    # export, export-forward-model, infer
     "xpcvae.commands.real_cmds",      # validate-real
 )
 
-
-class CommandError(Exception):
-    """An error the CLI reports as one line and a non-zero exit status."""
+#: what a user can cause and fix: a bad request (CommandError), a file that is missing or cannot be
+#: written (OSError), input that is malformed or out of range (ValueError: the layers' GridError,
+#: ParameterError, SpectraFileError, BundleError, RunError, ... are its subclasses). Anything else
+#: (a KeyError, TypeError, ...) is a bug and ends with its traceback.
+USER_ERRORS = (CommandError, OSError, ValueError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,13 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a layer not built yet must not break the others
-            if exc.name == name:
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -47,7 +45,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
-    except (CommandError, ValueError, FileNotFoundError, OSError, KeyError) as exc:
+    except USER_ERRORS as exc:
         print(f"xpcvae {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return int(result or 0)

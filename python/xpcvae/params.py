@@ -1,10 +1,9 @@
 """The parameter space: the seven stellar and accretion parameters, their units and
-prior bounds (science.md section 1, from the ML4ASTRO2 talk).
+prior bounds (docs/science.md, section 1, from the ML4ASTRO2 talk).
 
-This is the single definition used by the forward model, the grid files, the
-networks, the exported model bundle and (through the bundle's manifest) the Java
-side. Inside the package parameters travel as plain float arrays of shape
-``(..., 7)`` in the order of :data:`PARAMETERS`, in the units listed there.
+The single definition used by the forward model, the grid files, the networks, the model
+bundle and (through the bundle's manifest) the Java side. Parameters travel as float arrays
+of shape ``(..., 7)`` in the order and units of :data:`PARAMETERS`.
 """
 
 from __future__ import annotations
@@ -29,12 +28,6 @@ class Parameter:
     low: float
     high: float
     description: str
-
-    def to_unit_interval(self, value):
-        return (np.asarray(value, dtype=float) - self.low) / (self.high - self.low)
-
-    def from_unit_interval(self, u):
-        return self.low + (self.high - self.low) * np.asarray(u, dtype=float)
 
 
 PARAMETERS: tuple[Parameter, ...] = (

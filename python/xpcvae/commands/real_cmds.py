@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from xpcvae.cli import CommandError
+from xpcvae.commands.errors import CommandError
 
 
 def register(sub) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 
 def register(sub) -> None:
@@ -41,7 +42,7 @@ def register(sub) -> None:
 
     e = sub.add_parser("evaluate", help="recovery and calibration on a run's held-out test split")
     e.add_argument("--run", required=True)
-    e.add_argument("--out", required=True)
+    e.add_argument("--out", default=None, help="output directory (default: the run's eval/)")
     e.add_argument("--grid", default=None, help="grid file (default: the one recorded in the run)")
     e.add_argument("--g-mags", type=float, nargs="+", default=[12.0, 15.0, 17.0])
     e.add_argument("--n-test", type=int, default=2000)
@@ -57,9 +58,10 @@ def register(sub) -> None:
 
 
 def _train(args) -> int:
+    # lazy: torch and h5py only when training (this module is imported for every command)
     from xpcvae.data.gridfile import read_grid
-    from xpcvae.train.model import CVAEConfig
     from xpcvae.simulate.noise import NoiseModel
+    from xpcvae.train.model import CVAEConfig
     from xpcvae.train.training import Trainer, TrainConfig
 
     grid = read_grid(args.grid)
@@ -82,17 +84,19 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from xpcvae.train.evaluate import evaluate_run
+    # lazy: torch, h5py and matplotlib only when evaluating
     from xpcvae.data.gridfile import read_grid
+    from xpcvae.train.evaluate import evaluate_run
+    from xpcvae.train.run import Run
 
     grid = read_grid(args.grid) if args.grid else None
-    metrics = evaluate_run(args.run, args.out, g_mags=tuple(args.g_mags), n_test=args.n_test,
+    out = Path(args.out) if args.out else Run(args.run).eval_dir
+    evaluate_run(args.run, out, g_mags=tuple(args.g_mags), n_test=args.n_test,
                            n_samples=args.samples, seed=args.seed, grid=grid,
                            observation={k: v for k, v in (("error_shapes", args.error_shapes),
                                                           ("model_error", args.model_error),
                                                           ("residual_templates",
                                                            False if args.no_residual_templates else None))
                                         if v is not None})
-    from xpcvae.train.evaluate import write_table
-    print(write_table(metrics, f"{args.out}/metrics.md"))
+    print((out / "metrics.md").read_text(), end="")  # the table evaluate_run wrote
     return 0

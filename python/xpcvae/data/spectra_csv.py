@@ -16,13 +16,12 @@ import numpy as np
 
 from xpcvae import params
 from xpcvae.atomic import atomic_path
+from xpcvae.forward.instrument import WAVELENGTH
 
-#: the posterior summaries of the summary CSV: column suffix -> percentile (docs/sampling.md)
+FLUX_COLS = [f"flux_{i}" for i in range(len(WAVELENGTH))]
+ERR_COLS = [f"flux_error_{i}" for i in range(len(WAVELENGTH))]
+#: the posterior percentiles of a summary row (column suffix -> percent), in column order
 PERCENTILES = {"median": 50.0, "p16": 16.0, "p84": 84.0, "p2.5": 2.5, "p97.5": 97.5}
-
-N_WAVE = 343
-FLUX_COLS = [f"flux_{i}" for i in range(N_WAVE)]
-ERR_COLS = [f"flux_error_{i}" for i in range(N_WAVE)]
 
 
 class SpectraFileError(ValueError):
@@ -64,7 +63,7 @@ def read_spectra_csv(path) -> list[SpectrumRow]:
     (``org.xpcvae.SpectraCsv``): a row with another number of fields than the header, a value
     that is not a number, an empty value or an unparsable line gives an error row naming the
     source (or row) and the problem; a missing header, missing or duplicate columns, or flux
-    columns beyond the 343 samples of the grid (spectra on another wavelength grid) raise
+    columns beyond the samples of the model grid (spectra on another wavelength grid) raise
     :class:`SpectraFileError`. Errors of other types are not raised for any file content.
     """
     path = Path(path)
@@ -96,10 +95,10 @@ def read_spectra_csv(path) -> list[SpectrumRow]:
                     shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
                     raise SpectraFileError(f"{path}: header lacks column(s) {shown} (layout: docs/formats.md)")
                 top = max((int(m.group(1)) for m in map(_INDEXED.fullmatch, col) if m), default=-1)
-                if top >= N_WAVE:
+                if top >= len(FLUX_COLS):
                     raise SpectraFileError(
                         f"{path}: header has flux columns up to index {top} ({top + 1} samples per spectrum), the "
-                        f"model's wavelength grid has {N_WAVE} (336-1020 nm in steps of 2 nm): the spectra are on "
+                        f"model's wavelength grid has {len(FLUX_COLS)} (336-1020 nm in steps of 2 nm): the spectra are on "
                         f"another wavelength grid")
                 id_col = col["source_id"]
                 fi = [col[c] for c in FLUX_COLS]

@@ -12,13 +12,19 @@ workers, so a grid is a deterministic function of (n, seed, model options).
 from __future__ import annotations
 
 import contextlib
+import multiprocessing as mp
 import os
 import time
 import warnings
 
 import numpy as np
+from scipy.stats import qmc
+from tqdm import tqdm
 
 from xpcvae import params
+from xpcvae.data.gridfile import write_grid
+from xpcvae.forward.instrument import WAVELENGTH
+from xpcvae.forward.model import ForwardModel
 
 DEFAULT_CHUNK = 2048
 _BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -27,8 +33,6 @@ _WORKER_MODEL = None
 
 def draw_parameters(n: int, seed: int) -> np.ndarray:
     """``n`` parameter vectors (n, 7), uniform over the prior box (scrambled Sobol)."""
-    from scipy.stats import qmc
-
     n = int(n)
     if n < 1:
         raise ValueError(f"number of spectra must be >= 1, got {n}")
@@ -41,8 +45,6 @@ def draw_parameters(n: int, seed: int) -> np.ndarray:
 
 def _init_worker(options: dict) -> None:
     global _WORKER_MODEL
-    from xpcvae.forward.model import ForwardModel
-
     _WORKER_MODEL = ForwardModel(**options)
 
 
@@ -75,11 +77,6 @@ def generate(n: int, seed: int = 0, *, photosphere: str = "empirical", extinctio
     0 computes in this process instead (faster to start; BLAS threading as configured,
     which may change the last bit of ``norm``).
     """
-    from tqdm import tqdm
-
-    from xpcvae.forward.instrument import WAVELENGTH
-    from xpcvae.forward.model import ForwardModel
-
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 0:
         raise ValueError(f"--workers must be >= 0, got {workers}")
@@ -102,8 +99,6 @@ def generate(n: int, seed: int = 0, *, photosphere: str = "empirical", extinctio
         results = map(_work, pieces)
         _consume(results, pieces, flux, norm, bar)
     else:
-        import multiprocessing as mp
-
         ctx = mp.get_context("spawn")
         with _single_threaded_blas():
             pool = ctx.Pool(workers, initializer=_init_worker, initargs=(options,))
@@ -153,9 +148,6 @@ def _consume(results, pieces, flux, norm, bar) -> None:
 
 def make_grid(out, n: int, seed: int = 0, **kwargs):
     """Generate a grid and write it atomically to ``out``; returns (path, attrs)."""
-    from xpcvae.data.gridfile import write_grid
-    from xpcvae.forward.instrument import WAVELENGTH
-
     theta, flux, norm, attrs = generate(n, seed, **kwargs)
     path = write_grid(out, theta, WAVELENGTH, flux, norm, attrs)
     return path, attrs

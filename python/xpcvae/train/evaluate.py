@@ -1,17 +1,8 @@
 """Evaluation of a trained run on its held-out test split: recovery and calibration.
 
-For each noise level (Gaia G magnitude) every test spectrum gets a fixed noise
-realisation from the noise model, N posterior draws, and these figures:
-
-- recovery per parameter: bias, MAE and robust scatter (1.4826 MAD) of the posterior
-  median against the truth, and the coverage of the 68 % and 95 % central intervals;
-- calibration (Gabbard et al. 2022, Fig. 3; Talts et al. 2018): the rank of the
-  truth within its marginal posterior draws is uniform for a calibrated posterior.
-  We report the KS p-value of the ranks against U(0, 1), and the maximum deviation of
-  the empirical coverage of central credible intervals from their nominal level
-  (levels 1 %..99 %);
-- figures: recovery panels (median vs truth with 68 % intervals), P-P plot, and a
-  corner plot of one posterior (the ``corner`` package).
+Test spectra come from the run's own observation model (:func:`observe_test_split`, shared
+with the export's ONNX check); metrics and figures are described in docs/training.md
+("Evaluation").
 """
 
 from __future__ import annotations
@@ -22,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy import stats
+from tqdm.auto import tqdm
 
 from xpcvae import params
 from xpcvae.atomic import atomic_path
 from xpcvae.simulate.observe import ObservationModel
-from xpcvae.train.training import RESIDUAL_FILE
+from xpcvae.train.run import Run
 
 LEVELS = np.linspace(0.01, 0.99, 99)
 
@@ -80,48 +72,46 @@ def parameter_metrics(draws: np.ndarray, truth: np.ndarray) -> dict:
     return result
 
 
-def evaluate_run(run_dir, out_dir, g_mags=(12.0, 15.0, 17.0), n_test: int = 2000, n_samples: int = 1000,
+def observe_test_split(run: Run, grid, obs: ObservationModel, g_mag, seed: int, n_test: int | None = None):
+    """Simulated observations of the first ``n_test`` spectra of ``run``'s test split: ``(truth,
+    flux, sigma)``, NumPy, from the observation model ``obs`` (the run's own, as in training:
+    uncertainties derived from a noisy spectrum, never from the noiseless one). ``g_mag``: one G
+    magnitude for all, or one per spectrum; ``seed``: of the noise."""
+    test = run.test_indices(n_test)
+    truth = np.asarray(grid.parameters)[test]
+    clean = np.asarray(grid.flux, dtype=np.float64)[test]
+    if np.ndim(g_mag) == 0:
+        g = torch.full((len(test),), float(g_mag))
+    else:
+        g = torch.as_tensor(np.asarray(g_mag, dtype=np.float64))
+        if g.shape != (len(test),):
+            raise ValueError(f"g_mag: expected {len(test)} magnitudes, one per test spectrum, got {tuple(g.shape)}")
+    flux, sigma = obs(torch.as_tensor(clean), g, torch.Generator().manual_seed(seed),
+                      teff=torch.as_tensor(truth[:, params.INDEX["teff"]]))
+    return truth, flux.numpy(), sigma.numpy()
+
+
+def evaluate_run(run_dir, out_dir=None, g_mags=(12.0, 15.0, 17.0), n_test: int = 2000, n_samples: int = 1000,
                  seed: int = 7, grid=None, noise=None, progress: bool = True, observation: dict | None = None) -> dict:
-    """Evaluate ``run_dir`` on its test split; write figures and ``metrics.json`` to ``out_dir``.
+    """Evaluate ``run_dir`` on its test split; write figures and ``metrics.json`` to ``out_dir``
+    (default: the run's eval directory).
 
     The test spectra are simulated with the run's own observation model (``config.json``'s
     ``error_shapes`` and ``model_error``); ``observation`` overrides some of those settings,
     e.g. ``{"model_error": 0.0}`` to measure the precision on spectra without model error.
     """
-    from tqdm.auto import tqdm
-
-    from xpcvae.data.gridfile import read_grid
-    from xpcvae.simulate.noise import NoiseModel
-    from xpcvae.train.training import load_run_model
-
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
-    model, cfg = load_run_model(run_dir)
-    if grid is None:
-        if not cfg.get("grid_path"):
-            raise FileNotFoundError(f"run {run_dir} does not record its grid path; pass the grid")
-        grid = read_grid(cfg["grid_path"])
-    if len(grid.parameters) != cfg.get("grid_size", len(grid.parameters)):
-        raise ValueError(f"grid has {len(grid.parameters)} spectra but run {run_dir} was trained on "
-                         f"{cfg['grid_size']}: not the same grid, the test split would be wrong")
-    noise = noise or NoiseModel.default()
-    # the run's own observation model (error distortion, model error), as in training
-    obs = ObservationModel.from_settings(noise, {**(cfg.get("training") or {}), **(observation or {})},
-                                         residuals_path=run_dir / RESIDUAL_FILE)
-    with np.load(run_dir / "split.npz") as z:
-        test = z["test"][:n_test]
-    truth = np.asarray(grid.parameters)[test]
-    clean = np.asarray(grid.flux, dtype=np.float64)[test]
+    run = Run(run_dir)
+    out_dir = run.eval_dir if out_dir is None else Path(out_dir)
+    model, cfg = run.load_model()
+    grid = run.grid(grid)
+    obs = run.observation_model(noise, observation)
+    n = len(run.test_indices(n_test))
     out_dir.mkdir(parents=True, exist_ok=True)
-    metrics = {"run": str(run_dir), "checkpoint": cfg["checkpoint"], "n_test": int(len(test)),
+    metrics = {"run": str(run), "checkpoint": cfg["checkpoint"], "n_test": int(n),
                "n_samples": n_samples, "seed": seed, "observation": obs.settings(), "noise_levels": {}}
     figures = {}
     for gi, g in enumerate(tqdm(list(g_mags), desc="evaluating", unit="G level", disable=not progress)):
-        # the same observation model as in training: uncertainties derived from a noisy
-        # spectrum with a per-star jitter, never from the noiseless one (xpcvae.simulate.observe)
-        gen = torch.Generator().manual_seed(seed + gi)
-        flux_t, sigma_t = obs(torch.as_tensor(clean), torch.full((len(clean),), float(g)), gen,
-                              teff=torch.as_tensor(truth[:, params.INDEX["teff"]]))
-        flux, sigma = flux_t.numpy(), sigma_t.numpy()
+        truth, flux, sigma = observe_test_split(run, grid, obs, g, seed + gi, n_test)
         draws = posterior_draws(model, flux, sigma, n_samples, seed + 100 + gi)
         m = parameter_metrics(draws, truth)
         metrics["noise_levels"][f"G={g:g}"] = m
@@ -152,6 +142,7 @@ def write_table(metrics: dict, path) -> str:
 
 
 def _plt():
+    # lazy: selecting the Agg backend is a process-wide side effect, made only when a figure is drawn
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -209,7 +200,7 @@ def plot_pp(figures: dict, path):
 
 
 def plot_corner(draws: np.ndarray, truth, path, title: str = ""):
-    import corner
+    import corner  # lazy: imports matplotlib (see _plt)
 
     plt = _plt()
     labels = [p.symbol for p in params.PARAMETERS]

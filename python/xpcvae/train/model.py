@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from xpcvae import params
+from xpcvae.forward.instrument import WAVELENGTH
 
-N_WAVE = 343
 LOG_2PI = math.log(2.0 * math.pi)
 
 #: Unit-box targets are kept this far from the bounds before the logit transform, so
@@ -43,7 +43,7 @@ LOG_STD_MIN, LOG_STD_MAX = -7.0, 2.0
 class CVAEConfig:
     """Architecture hyper-parameters (stored with every run and bundle)."""
 
-    n_wave: int = N_WAVE
+    n_wave: int = len(WAVELENGTH)
     n_params: int = params.NDIM
     latent_size: int = 10
     mixture_components: int = 8
@@ -73,7 +73,7 @@ class SpectrumFeatures(nn.Module):
     standardised logarithm, so one network serves bright and faint stars.
     """
 
-    def __init__(self, n_wave: int = N_WAVE):
+    def __init__(self, n_wave: int = len(WAVELENGTH)):
         super().__init__()
         self.register_buffer("flux_mean", torch.zeros(n_wave))
         self.register_buffer("flux_std", torch.ones(n_wave))

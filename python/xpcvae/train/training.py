@@ -1,16 +1,8 @@
 """Training of the CVAE on a model grid with per-batch noise augmentation.
 
-A run directory holds everything needed to resume, evaluate and export:
-
-- ``config.json``   model architecture, training settings, grid path and provenance
-- ``split.npz``     the deterministic train / validation / test indices into the grid
-- ``last.pt``       checkpoint after the latest epoch (resume point)
-- ``best.pt``       checkpoint with the lowest validation cost once KL annealing is over
-- ``log.csv``       one row per epoch
-- ``training.png``  the talk's Figure 6: cost, KL and reconstruction terms vs epoch
-
-Determinism: every epoch reseeds torch from ``(seed, epoch)``, so an interrupted run
-resumed from ``last.pt`` continues exactly as an uninterrupted one.
+The run directory (:class:`xpcvae.train.run.Run`) holds everything needed to resume, evaluate
+and export. Every epoch reseeds torch from ``(seed, epoch)``, so an interrupted run resumed
+from its last checkpoint continues exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -28,8 +20,9 @@ from tqdm.auto import tqdm
 
 from xpcvae import params
 from xpcvae.atomic import atomic_path
-from xpcvae.train.model import CVAE, CVAEConfig, kl_annealing
 from xpcvae.simulate.observe import ObservationModel, observe
+from xpcvae.train.model import CVAE, CVAEConfig, kl_annealing
+from xpcvae.train.run import Run, RunError
 
 LOG_FIELDS = (
     "epoch", "lr", "kl_weight", "train_recon", "train_kl", "train_cost",
@@ -85,42 +78,25 @@ def noisy_batch(flux: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch
     return observe(flux, noise, g_mag, generator)
 
 
-RESIDUAL_FILE = "residual_templates.npz"
-
-
-def run_observation_model(run_dir, noise, settings: dict, grid_attrs=None) -> ObservationModel:
-    """The observation model of a run: ``settings`` (its TrainConfig fields); residual templates are
-    built once from the grid's forward model and kept in the run directory (:data:`RESIDUAL_FILE`)."""
-    from xpcvae.simulate.observe import ResidualTemplates
-
-    path = Path(run_dir) / RESIDUAL_FILE
-    if settings.get("residual_templates") and not path.exists():
-        from xpcvae.forward.config import ForwardConfig
-
-        ResidualTemplates.from_library(ForwardConfig.from_grid_attrs(grid_attrs)).save(path)
-    return ObservationModel.from_settings(noise, settings, residuals_path=path)
-
-
 class Trainer:
     """Owns a run directory; :meth:`fit` trains (or resumes) to completion."""
 
     def __init__(self, grid, run_dir, noise, model_cfg: CVAEConfig | None = None,
                  train_cfg: TrainConfig | None = None, grid_path: str | None = None, init_from=None):
-        self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run = Run(run_dir)
+        self.run.path.mkdir(parents=True, exist_ok=True)
         self.noise = noise
         self.grid = grid
-        cfg_file = self.run_dir / "config.json"
-        if cfg_file.exists():
+        if self.run.has_config():
             # a resumed run keeps its original settings; only the time limit may change
-            saved = json.loads(cfg_file.read_text())
+            saved = self.run.read_config()
             self.model_cfg = CVAEConfig.from_dict(saved["model"])
             limit = train_cfg.time_limit_s if train_cfg else None
             self.cfg = TrainConfig(**saved["training"])
             self.cfg.time_limit_s = limit
             if saved.get("grid_size") not in (None, len(grid.parameters)):
-                raise ValueError(
-                    f"run {self.run_dir} was started on a grid of {saved['grid_size']} spectra, "
+                raise RunError(
+                    f"run {self.run} was started on a grid of {saved['grid_size']} spectra, "
                     f"this grid has {len(grid.parameters)}"
                 )
         else:
@@ -129,13 +105,13 @@ class Trainer:
             if init_from is not None:
                 # fine-tuning keeps the parent's architecture and, crucially, its split: a
                 # different split would leak the parent's training spectra into our test set
-                parent = json.loads((Path(init_from) / "config.json").read_text())
+                parent = Run(init_from).read_config()
                 self.model_cfg = CVAEConfig.from_dict(parent["model"])
                 self.cfg.split_seed = parent["training"]["split_seed"]
                 self.cfg.val_fraction = parent["training"]["val_fraction"]
                 self.cfg.test_fraction = parent["training"]["test_fraction"]
                 if parent.get("grid_size") != len(grid.parameters):
-                    raise ValueError(f"--init-from {init_from}: trained on a grid of {parent.get('grid_size')} "
+                    raise RunError(f"--init-from {init_from}: trained on a grid of {parent.get('grid_size')} "
                                      f"spectra, this grid has {len(grid.parameters)}")
             saved = {
                 "init_from": str(init_from) if init_from is not None else None,
@@ -146,21 +122,17 @@ class Trainer:
                 "grid_attrs": {k: _jsonable(v) for k, v in dict(grid.attrs).items()},
                 "noise": noise.describe() if hasattr(noise, "describe") else type(noise).__name__,
             }
-            with atomic_path(cfg_file) as tmp:
-                tmp.write_text(json.dumps(saved, indent=2))
+            self.run.write_config(saved)
         # the observation model of this run's settings (a resumed run rebuilds the one it started with)
         if not isinstance(noise, ObservationModel):
-            self.noise = run_observation_model(self.run_dir, noise, asdict(self.cfg),
-                                               {k: _jsonable(v) for k, v in dict(grid.attrs).items()})
-        split_file = self.run_dir / "split.npz"
-        if split_file.exists():
-            with np.load(split_file) as z:
-                self.split = {k: z[k] for k in ("train", "val", "test")}
+            self.noise = self.run.build_observation_model(noise, asdict(self.cfg),
+                                                          {k: _jsonable(v) for k, v in dict(grid.attrs).items()})
+        if self.run.has_split():
+            self.split = self.run.read_split()
         else:
             self.split = split_indices(len(grid.parameters), self.cfg.val_fraction,
                                        self.cfg.test_fraction, self.cfg.split_seed)
-            with atomic_path(split_file, suffix=".npz") as tmp:
-                np.savez(tmp, **self.split)
+            self.run.write_split(self.split)
         torch.set_num_threads(self.cfg.threads)
         self.flux = torch.as_tensor(np.asarray(grid.flux, dtype=np.float32))
         self.x_unit = torch.as_tensor(params.to_unit(grid.parameters).astype(np.float32))
@@ -174,13 +146,14 @@ class Trainer:
         self.best_epoch = -1
         self.stale = 0
         self.history: list[dict] = []
-        if (self.run_dir / "last.pt").exists():
-            self._load(self.run_dir / "last.pt")
+        if self.run.last_checkpoint.exists():
+            self._load(self.run.last_checkpoint)
         elif init_from is not None:
-            parent_split = np.load(Path(init_from) / "split.npz")
-            if not all(np.array_equal(parent_split[k], self.split[k]) for k in ("train", "val", "test")):
-                raise ValueError(f"--init-from {init_from}: the parent run's split differs from this run's")
-            state = torch.load(Path(init_from) / "best.pt", map_location="cpu", weights_only=False)
+            parent = Run(init_from)
+            parent_split = parent.read_split()
+            if not all(np.array_equal(parent_split[k], self.split[k]) for k in parent_split):
+                raise RunError(f"--init-from {init_from}: the parent run's split differs from this run's")
+            state = parent.read_checkpoint(parent.best_checkpoint)
             self.model.load_state_dict(state["model"])  # weights and input standardisation
         else:
             self._fit_input_standardisation()
@@ -205,12 +178,11 @@ class Trainer:
             "model_cfg": self.model_cfg.to_dict(),
         }
 
-    def _save(self, name: str):
-        with atomic_path(self.run_dir / name, suffix=".pt") as tmp:
-            torch.save(self._state(), tmp)
+    def _save(self, path: Path):
+        self.run.save_checkpoint(path, self._state())
 
-    def _load(self, path):
-        state = torch.load(path, map_location="cpu", weights_only=False)
+    def _load(self, path: Path):
+        state = self.run.read_checkpoint(path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = state["epoch"]
@@ -286,10 +258,10 @@ class Trainer:
             if self.epoch >= c.kl_end:
                 if row["val_cost"] < self.best_val:
                     self.best_val, self.best_epoch, self.stale = row["val_cost"], self.epoch, 0
-                    self._save("best.pt")
+                    self._save(self.run.best_checkpoint)
                 else:
                     self.stale += 1
-            self._save("last.pt")
+            self._save(self.run.last_checkpoint)
             self.write_log()
             epochs.set_postfix(val_cost=f"{row['val_cost']:.3f}", kl=f"{val_kl:.2f}", beta=f"{row['kl_weight']:.2f}")
             if self.epoch >= c.kl_end and self.stale >= c.patience:
@@ -298,8 +270,8 @@ class Trainer:
             if c.time_limit_s is not None and time.time() - t_start > c.time_limit_s:
                 stopped = "time limit reached (resume with the same command)"
                 break
-        if not (self.run_dir / "best.pt").exists():
-            self._save("best.pt")
+        if not self.run.best_checkpoint.exists():
+            self._save(self.run.best_checkpoint)
             self.best_epoch = self.epoch
         self.plot_history()
         return {"stopped": stopped, "epochs": self.epoch, "best_epoch": self.best_epoch,
@@ -307,18 +279,19 @@ class Trainer:
 
     # -- outputs ---------------------------------------------------------------
     def write_log(self):
-        with atomic_path(self.run_dir / "log.csv", suffix=".csv") as tmp:
+        with atomic_path(self.run.log_path, suffix=".csv") as tmp:
             with open(tmp, "w", newline="") as fh:
                 w = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
                 w.writeheader()
                 w.writerows(self.history)
 
     def plot_history(self):
-        plot_training_history(self.history, self.run_dir / "training.png")
+        plot_training_history(self.history, self.run.history_plot_path)
 
 
 def plot_training_history(history: list[dict], out) -> None:
     """The talk's Figure 6: total cost H, KL term and reconstruction term L vs epoch."""
+    # lazy: selecting the Agg backend is a process-wide side effect, made only when a figure is drawn
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -339,24 +312,6 @@ def plot_training_history(history: list[dict], out) -> None:
     with atomic_path(Path(out), suffix=".png") as tmp:
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
-
-
-def load_run_model(run_dir, checkpoint: str = "best.pt") -> tuple[CVAE, dict]:
-    """The trained model of a run (in eval mode) and the run's config."""
-    run_dir = Path(run_dir)
-    cfg_file = run_dir / "config.json"
-    if not cfg_file.exists():
-        raise FileNotFoundError(f"{run_dir} is not a training run (no config.json)")
-    cfg = json.loads(cfg_file.read_text())
-    ckpt = run_dir / checkpoint
-    if not ckpt.exists():
-        raise FileNotFoundError(f"{ckpt} does not exist (has the run finished an epoch?)")
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
-    model = CVAE(CVAEConfig.from_dict(cfg["model"]))
-    model.load_state_dict(state["model"])
-    model.eval()
-    cfg["checkpoint"] = {"file": checkpoint, "epoch": state["epoch"], "best_val_cost": state["best_val"]}
-    return model, cfg
 
 
 def _jsonable(v):

@@ -12,7 +12,7 @@ from xpcvae import params
 from xpcvae.simulate.noise import NoiseModel
 from xpcvae.validation.metrics import robust_stats
 from xpcvae.validation.posteriors import RealResults, run_posteriors
-from xpcvae.validation.selection import RealStars
+from xpcvae.data.realstars import RealStars
 
 #: the diagnostic variants of the real spectra (name -> description), see :func:`diagnostic_variants`
 VARIANTS = {

@@ -14,8 +14,9 @@ from xpcvae.forward.model import model_spectra
 from xpcvae.infer.batch import bundle_forward_config
 from xpcvae.infer.sampler import PosteriorSampler, percentiles
 from xpcvae.validation.metrics import COMPARED, accretion_luminosity_ratio, pit, visible_accretion_probability
-from xpcvae.validation.mismatch import fit_a0, label_theta, relative_residual, rms_of_mean
-from xpcvae.validation.selection import RealStars
+from xpcvae.data.realstars import RealStars, label_theta
+from xpcvae.simulate.residuals import fit_a0, relative_residual
+from xpcvae.validation.mismatch import rms_of_mean
 
 
 @dataclass

