@@ -44,6 +44,9 @@ from xpcvae.tools.machine import cpu_model as _cpu_model
 
 ROOT = Path(__file__).resolve().parents[3]
 DIST = ROOT / "java" / "build" / "install" / "xpcvae"
+# Bench and Soak: built by scripts/java_build.sh beside the distribution, not shipped in it
+HARNESS_JAR = ROOT / "java" / "build" / "bench" / "xpcvae-bench.jar"
+HARNESS_SRC = "java/src/bench/java/org/xpcvae"
 NS = (100, 1000, 10000)
 BUSY_PATTERN = "xpcvae (train|evaluate)|pytest"
 
@@ -162,6 +165,11 @@ def _java() -> str:
     return str(Path(home) / "bin" / "java") if home else "java"
 
 
+def java_classpath() -> str:
+    """Classpath of ``org.xpcvae.Bench``/``Soak``: the distribution's jars and the harness jar."""
+    return os.pathsep.join(str(p) for p in [*sorted((DIST / "lib").glob("*.jar")), HARNESS_JAR])
+
+
 def run_java_bench(classpath: str, bundle: Path, spectra_csv: Path, args, extra=()) -> dict:
     cmd = [_java(), "-Xmx1g", "-cp", classpath, "org.xpcvae.Bench",
            "--bundle", str(bundle), "--input", str(spectra_csv),
@@ -178,7 +186,9 @@ def run_java_bench(classpath: str, bundle: Path, spectra_csv: Path, args, extra=
 
 
 def build_baseline(rev: str, tmp: Path) -> str | None:
-    """Compile the Java sources of git revision ``rev`` plus the current Bench harness; a classpath."""
+    """Compile the Java sources of git revision ``rev`` plus the current Bench harness; a classpath.
+
+    Bench opens its decoder through ``OrtSessions``: a revision older than that class gets the current one."""
     src_root = "java/src/main/java/org/xpcvae"
     try:
         names = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:{src_root}"], cwd=ROOT,
@@ -193,7 +203,9 @@ def build_baseline(rev: str, tmp: Path) -> str | None:
             text = subprocess.run(["git", "show", f"{rev}:{src_root}/{name}"], cwd=ROOT, capture_output=True,
                                   text=True, check=True).stdout
             (src / name).write_text(text)
-    shutil.copy(ROOT / src_root / "Bench.java", src / "Bench.java")
+    shutil.copy(ROOT / HARNESS_SRC / "Bench.java", src / "Bench.java")
+    if "OrtSessions.java" not in names:
+        shutil.copy(ROOT / src_root / "OrtSessions.java", src / "OrtSessions.java")
     libs = [str(p) for p in sorted((DIST / "lib").glob("*.jar")) if not p.name.startswith("xpcvae-")]
     classes = tmp / "baseline-classes"
     classes.mkdir()
@@ -782,8 +794,7 @@ def main(argv=None) -> int:
                        for role in ("r1_encoder", "decoder_context", "decoder_sample")}
 
         print("Java ...", file=sys.stderr)
-        cp = os.pathsep.join(str(p) for p in sorted((DIST / "lib").glob("*.jar")))
-        res["java"] = run_java_bench(cp, bundle, csv_path, args)
+        res["java"] = run_java_bench(java_classpath(), bundle, csv_path, args)
         if args.baseline_rev:
             print(f"Java baseline ({args.baseline_rev}) ...", file=sys.stderr)
             bcp = build_baseline(args.baseline_rev, tmp)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xpcvae.tools.bench import DIST, ROOT, _busy, _java, resolve_bundle
+from xpcvae.tools.bench import ROOT, _busy, _java, java_classpath, resolve_bundle
 from xpcvae.tools.machine import cpu_model as _cpu_model
 
 KINDS = {
@@ -37,7 +37,7 @@ KINDS = {
 
 
 def run_soak(bundle: Path, sources: int, threads: int, samples: int, heap_mb: int) -> dict:
-    cp = os.pathsep.join(str(p) for p in sorted((DIST / "lib").glob("*.jar")))
+    cp = java_classpath()
     cmd = [_java(), f"-Xmx{heap_mb}m", "-cp", cp, "org.xpcvae.Soak", "--bundle", str(bundle),
            "--sources", str(sources), "--threads", str(threads), "--samples", str(samples)]
     print("$", " ".join(cmd), file=sys.stderr)
@@ -45,7 +45,7 @@ def run_soak(bundle: Path, sources: int, threads: int, samples: int, heap_mb: in
     if proc.returncode != 0:
         raise RuntimeError(f"Soak failed ({proc.returncode}): {proc.stderr[-3000:]}")
     res = json.loads(proc.stdout)
-    res["command"] = " ".join(cmd).replace(cp, "'java/build/install/xpcvae/lib/*'")
+    res["command"] = " ".join(cmd).replace(cp, "'java/build/install/xpcvae/lib/*:java/build/bench/xpcvae-bench.jar'")
     return res
 
 
