@@ -30,15 +30,8 @@ case "$MODE" in
 esac
 
 log() { echo "java_build: $*" >&2; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
-    log "need root to run: $*"; return 1; fi
-}
-
-apt_install() {
-  as_root apt-get update && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
-}
+# shellcheck source=scripts/apt_install.sh
+source "$ROOT/scripts/apt_install.sh"
 
 if ! command -v gradle >/dev/null 2>&1; then
   log "gradle not found: installing the Debian package"
