@@ -23,6 +23,9 @@ import java.util.concurrent.Callable;
  * out-of-distribution flag ({@link GoodnessOfFit}; empty gof_chi2 if the bundle has no
  * {@code forward_model} graph).
  *
+ * <p>The batch work (reading rows, sampling on worker threads, error rows) is
+ * {@link BatchInference}'s: this class parses the options, opens the files and reports.
+ *
  * <p>Exit status: 0 when every source succeeded, 1 when some failed (each has an error row),
  * 2 on a usage error or when nothing could be done (unusable bundle, unreadable input, write
  * error; no output file is then left behind).
