@@ -30,7 +30,7 @@ import java.util.concurrent.Callable;
  * 2 on a usage error or when nothing could be done (unusable bundle, unreadable input, write
  * error; no output file is then left behind).
  */
-@Command(name = "xpcvae", mixinStandardHelpOptions = true, version = "xpcvae 0.1.0 (Java)",
+@Command(name = "xpcvae", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Posterior inference of stellar and accretion parameters from Gaia XP spectra (CVAE, ONNX Runtime).",
         subcommands = {Main.Infer.class})
 public final class Main implements Runnable {
@@ -70,6 +70,19 @@ public final class Main implements Runnable {
      */
     public static void main(String[] args) {
         System.exit(run(System.out, System.err, args));
+    }
+
+    /**
+     * {@code --version}: the version in the jar's manifest, which build.gradle takes from
+     * pyproject.toml (the one definition).
+     */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[]{"xpcvae " + (v == null ? "(version unknown: not run from the xpcvae jar)" : v)
+                    + " (Java)"};
+        }
     }
 
     /** Parses a seed as a signed or unsigned 64-bit integer. */
