@@ -33,7 +33,8 @@ rm -rf "$M2/org/xpcvae/xpcvae"
 MVN=(mvn -B -q -Dstyle.color=never -f "$ROOT/examples/java-consumer/pom.xml" "-Dmaven.repo.local=$M2" "-Dxpcvae.version=$VERSION")
 [ "${XPCVAE_MVN_OFFLINE:-0}" = 1 ] && MVN+=(-o)
 log "building and running examples/java-consumer against org.xpcvae:xpcvae:$VERSION"
-OUT="$("${MVN[@]}" compile exec:java)"
+# (Maven 3.8's console writes an ANSI reset before the program's output even in batch mode)
+OUT="$("${MVN[@]}" compile exec:java | sed 's/\x1b\[[0-9;]*m//g')"
 echo "$OUT"
 
 # the summary's header and its table (teff is the first parameter)
