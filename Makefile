@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.xpcvae-installed
 JAVA_DIST := java/build/install/xpcvae
 BUNDLE  ?= export/default
 
-.PHONY: all venv java test test-python test-java demo bench clean
+.PHONY: all venv java test test-python test-java java-consumer demo bench clean
 
 all: venv java
 
@@ -35,7 +35,12 @@ test-java:
 test-python: venv java
 	$(PY) -m pytest -q tests
 
-test: venv java test-java test-python
+# The library as a Maven dependency: publishes org.xpcvae:xpcvae to java/build/maven-repo, then
+# builds and runs examples/java-consumer with Maven against it (installs Maven if it is missing).
+java-consumer:
+	bash scripts/java_consumer.sh
+
+test: venv java test-java test-python java-consumer
 
 demo: venv java
 	$(PY) -m xpcvae.tools.demo --bundle $(BUNDLE) --examples examples --out demo-out
@@ -44,7 +49,7 @@ bench: venv java
 	$(PY) -m xpcvae.tools.bench --out docs/performance.md
 
 clean:
-	rm -rf java/build java/.gradle build demo-out
+	rm -rf java/build java/.gradle build demo-out examples/java-consumer/target
 
 # Reliability figures (issue 8): soak of the Java CLI over 100 000 sources with 8 threads and
 # injected bad rows, plus the Python batch path -> docs/reliability.md (and .json).

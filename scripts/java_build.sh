@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build the Java module (org.xpcvae) with Gradle.
 #
-#   bash scripts/java_build.sh         build java/build/install/xpcvae/{bin/xpcvae,lib/*.jar}
-#   bash scripts/java_build.sh test    run the JUnit tests, then build the distribution
+#   bash scripts/java_build.sh          build java/build/install/xpcvae/{bin/xpcvae,lib/*.jar} and the
+#                                       harness jar java/build/bench/xpcvae-bench.jar (Bench, Soak)
+#   bash scripts/java_build.sh test     run the JUnit tests, then build the above
+#   bash scripts/java_build.sh publish  build the above and publish org.xpcvae:xpcvae (jar, sources,
+#                                       javadoc, POM) to the Maven repository java/build/maven-repo
 #
 # Works from a clean clone: installs Gradle (Debian package) if it is missing, and makes the
 # Maven Central dependencies (java/dependencies.txt) available to Gradle:
@@ -18,21 +21,17 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODE="${1:-build}"
 case "$MODE" in
-  build) TASKS=(installDist) ;;
-  test) TASKS=(test installDist) ;;
-  *) echo "usage: $0 [test]" >&2; exit 2 ;;
+  build) TASKS=(installDist benchJar) ;;
+  test) TASKS=(test installDist benchJar) ;;
+  # publishToMavenLocal into a chosen directory: Debian's Gradle 4.4 cannot publish to a declared
+  # file repository (build.gradle)
+  publish) TASKS=(installDist benchJar publishToMavenLocal "-Dmaven.repo.local=$ROOT/java/build/maven-repo") ;;
+  *) echo "usage: $0 [test|publish]" >&2; exit 2 ;;
 esac
 
 log() { echo "java_build: $*" >&2; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
-    log "need root to run: $*"; return 1; fi
-}
-
-apt_install() {
-  as_root apt-get update && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
-}
+# shellcheck source=scripts/apt_install.sh
+source "$ROOT/scripts/apt_install.sh"
 
 if ! command -v gradle >/dev/null 2>&1; then
   log "gradle not found: installing the Debian package"
@@ -104,4 +103,7 @@ if ! run_gradle; then
     exit 1
   fi
 fi
-log "built $ROOT/java/build/install/xpcvae (bin/xpcvae, lib/*.jar)"
+log "built $ROOT/java/build/install/xpcvae (bin/xpcvae, lib/*.jar) and java/build/bench/xpcvae-bench.jar"
+if [ "$MODE" = publish ]; then
+  log "published org.xpcvae:xpcvae to $ROOT/java/build/maven-repo"
+fi

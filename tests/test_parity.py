@@ -241,6 +241,34 @@ def test_java_cli_writes_what_python_writes(case, tmp_path):
         assert (a["ood_flag"], a["ood_reason"], a["at_bound"]) == (b["ood_flag"], b["ood_reason"], b["at_bound"])
 
 
+def test_java_batch_inference_api_writes_what_the_cli_writes(java, case, tmp_path):
+    """org.xpcvae.BatchInference called in-process (4 threads, work units of 5) writes the CLI's summary, byte for byte."""
+    import jpype
+
+    from xpcvae.data.spectra_csv import write_spectra_csv
+
+    bundle, flux, sigma = case
+    f, e = flux[:12].copy(), sigma[:12].copy()
+    e[4, 17] = -1.0
+    spectra = tmp_path / "in.csv"
+    write_spectra_csv(spectra, [f"src{i}" for i in range(len(f))], f, e)
+    cli_out, api_out = tmp_path / "cli.csv", tmp_path / "api.csv"
+    proc = subprocess.run([str(LAUNCHER), "infer", "--bundle", str(bundle), "--input", str(spectra), "--out",
+                           str(cli_out), "--samples", "400", "--seed", "5"], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    JPath = jpype.JClass("java.nio.file.Path")
+    jb = java.ModelBundle.load(str(bundle))
+    options = java.BatchInference.Options.defaults().withSamples(400).withSeed(5).withThreads(4).withBatchSize(5)
+    with java.BatchInference(jb, options) as inference, \
+            java.SpectraCsv.open(JPath.of(str(spectra)), jb.spectrumLength()) as reader, \
+            java.SummaryCsv.create(JPath.of(str(api_out)), jb.parameters()) as summary:
+        report = inference.run(reader, summary, None)
+        summary.commit()
+    assert (report.sources(), report.failed()) == (12, 1)
+    assert report.failures()[0].rowIndex() == 4 and "flux_error[17]" in str(report.failures()[0].message())
+    assert api_out.read_bytes() == cli_out.read_bytes()
+
+
 def _java_summary(java, bundle_dir, source_id, median):
     import jpype
 

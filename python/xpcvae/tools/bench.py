@@ -32,7 +32,7 @@ from xpcvae.data.spectra_csv import write_spectra_csv
 from xpcvae.infer.sampler import PosteriorSampler, percentiles
 from xpcvae.tools.bench_emcee import bench_emcee
 from xpcvae.tools.bench_report import write_report
-from xpcvae.tools.harness import (ROOT, busy_processes, java_classpath, java_executable, repo_relative,
+from xpcvae.tools.harness import (HARNESS_SRC, ROOT, busy_processes, java_classpath, java_executable, repo_relative,
                                   resolve_bundle, synthetic_spectra)
 from xpcvae.tools.machine import cpu_model
 
@@ -106,7 +106,9 @@ def run_java_bench(classpath: str, bundle: Path, spectra_csv: Path, args, extra=
 
 
 def build_baseline(rev: str, tmp: Path) -> str | None:
-    """Compile the Java sources of git revision ``rev`` plus the current Bench harness; a classpath."""
+    """Compile the Java sources of git revision ``rev`` plus the current Bench harness; a classpath.
+
+    Bench opens its decoder through ``OrtSessions``: a revision older than that class gets the current one."""
     src_root = "java/src/main/java/org/xpcvae"
     try:
         names = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:{src_root}"], cwd=ROOT,
@@ -121,7 +123,9 @@ def build_baseline(rev: str, tmp: Path) -> str | None:
             text = subprocess.run(["git", "show", f"{rev}:{src_root}/{name}"], cwd=ROOT, capture_output=True,
                                   text=True, check=True).stdout
             (src / name).write_text(text)
-    shutil.copy(ROOT / src_root / "Bench.java", src / "Bench.java")
+    shutil.copy(ROOT / HARNESS_SRC / "Bench.java", src / "Bench.java")
+    if "OrtSessions.java" not in names:
+        shutil.copy(ROOT / src_root / "OrtSessions.java", src / "OrtSessions.java")
     libs = java_classpath(project=False)
     classes = tmp / "baseline-classes"
     classes.mkdir()

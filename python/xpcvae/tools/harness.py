@@ -16,6 +16,10 @@ from xpcvae.simulate.noise import NoiseModel
 ROOT = Path(__file__).resolve().parents[3]
 #: the runnable Java distribution built by scripts/java_build.sh
 DIST = ROOT / "java" / "build" / "install" / "xpcvae"
+#: Bench and Soak: built by scripts/java_build.sh beside the distribution, not shipped in it
+HARNESS_JAR = ROOT / "java" / "build" / "bench" / "xpcvae-bench.jar"
+#: their sources (a source set of their own)
+HARNESS_SRC = "java/src/bench/java/org/xpcvae"
 #: processes whose load makes timings noisy
 BUSY_PATTERN = "xpcvae (train|evaluate)|pytest"
 
@@ -27,9 +31,10 @@ def java_executable() -> str:
 
 
 def java_classpath(project: bool = True) -> str:
-    """Classpath of the Java distribution: its dependency jars, and the project's own jar if ``project``."""
-    jars = sorted((DIST / "lib").glob("*.jar"))
-    return os.pathsep.join(str(p) for p in jars if project or not p.name.startswith("xpcvae-"))
+    """Classpath of ``org.xpcvae.Bench``/``Soak``: the distribution's dependency jars, and the project's
+    own jar and the harness jar if ``project`` (without them: to compile another revision against)."""
+    jars = [p for p in sorted((DIST / "lib").glob("*.jar")) if project or not p.name.startswith("xpcvae-")]
+    return os.pathsep.join(str(p) for p in jars + ([HARNESS_JAR] if project else []))
 
 
 def repo_relative(text: str) -> str:

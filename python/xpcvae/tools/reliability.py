@@ -45,7 +45,8 @@ def run_soak(bundle: Path, sources: int, threads: int, samples: int, heap_mb: in
     if proc.returncode != 0:
         raise RuntimeError(f"Soak failed ({proc.returncode}): {proc.stderr[-3000:]}")
     res = json.loads(proc.stdout)
-    res["command"] = repo_relative(" ".join(cmd).replace(cp, "'java/build/install/xpcvae/lib/*'"))
+    res["command"] = repo_relative(" ".join(cmd).replace(
+        cp, "'java/build/install/xpcvae/lib/*:java/build/bench/xpcvae-bench.jar'"))
     return res
 
 

@@ -8,10 +8,15 @@ package org.xpcvae;
 public class BundleException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /** @param message names the bundle and the problem */
     public BundleException(String message) {
         super(message);
     }
 
+    /**
+     * @param message names the bundle and the problem
+     * @param cause   the underlying error (an I/O or ONNX Runtime error)
+     */
     public BundleException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -6,6 +6,7 @@ import java.io.IOException;
 public class CsvFormatException extends IOException {
     private static final long serialVersionUID = 1L;
 
+    /** @param message names the file and the problem */
     public CsvFormatException(String message) {
         super(message);
     }

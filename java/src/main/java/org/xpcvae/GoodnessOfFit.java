@@ -60,8 +60,9 @@ public final class GoodnessOfFit implements AutoCloseable {
     public static final String NO_FORWARD_MODEL = "goodness of fit not computed (bundle has no forward model)";
     /** ood_reason of an ok row whose forward model could not be evaluated (as the Python engine writes it). */
     public static final String UNAVAILABLE = "goodness of fit not computed (forward model unavailable)";
-    /** Input and output names of the {@code forward_model} graph. */
+    /** Input name of the {@code forward_model} graph. */
     public static final String INPUT = "params";
+    /** Output name of the {@code forward_model} graph. */
     public static final String OUTPUT = "flux";
     /** Most sources per run of the forward graph (its fine-grid intermediates are ~60 kB per source). */
     static final int MAX_BATCH = 256;
@@ -95,6 +96,7 @@ public final class GoodnessOfFit implements AutoCloseable {
             return chi2;
         }
 
+        /** Whether gof_chi2 was computed (it is NaN otherwise). */
         public boolean computed() {
             return !Double.isNaN(chi2);
         }
@@ -131,7 +133,8 @@ public final class GoodnessOfFit implements AutoCloseable {
     private final ModelBundle bundle;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final OrtEnvironment env;
-    private final OrtSession.SessionOptions sessionOptions;
+    /** Null without a forward model. */
+    private final OrtSessions sessions;
     private final OrtSession session;
     private final int nw;
     private final int nParams;
@@ -175,49 +178,29 @@ public final class GoodnessOfFit implements AutoCloseable {
         }
         if (!bundle.hasForwardModel()) {
             this.env = null;
-            this.sessionOptions = null;
+            this.sessions = null;
             this.session = null;
             return;
         }
-        String where = "bundle " + bundle.directory();
-        String file = bundle.file(ModelBundle.ROLE_FORWARD_MODEL).getFileName().toString();
-        byte[] model = bundle.readGraph(ModelBundle.ROLE_FORWARD_MODEL);
-        this.env = OrtEnvironment.getEnvironment();
-        OrtSession.SessionOptions so = new OrtSession.SessionOptions();
-        OrtSession s = null;
+        this.sessions = OrtSessions.create(bundle, intraOpThreads, OrtSession.SessionOptions.OptLevel.ALL_OPT);
+        this.env = sessions.environment();
         try {
-            so.setIntraOpNumThreads(intraOpThreads);
-            so.setInterOpNumThreads(1);
-            so.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
-            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            so.setDeterministicCompute(true);
-            s = env.createSession(model, so);
-            checkIo(where + ": " + file, s);
+            this.session = sessions.open(ModelBundle.ROLE_FORWARD_MODEL);
+            checkIo("bundle " + bundle.directory() + ": " + bundle.file(ModelBundle.ROLE_FORWARD_MODEL).getFileName(),
+                    session);
         } catch (OrtException e) {
-            closeQuietly(s, so);
-            throw new BundleException(where + ": ONNX Runtime cannot load " + file + ": " + e.getMessage(), e);
+            sessions.closeAfter(e);
+            throw new BundleException("bundle " + bundle.directory() + ": ONNX Runtime cannot load "
+                    + bundle.file(ModelBundle.ROLE_FORWARD_MODEL).getFileName() + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            closeQuietly(s, so);
+            sessions.closeAfter(e);
             throw e;
         }
-        this.sessionOptions = so;
-        this.session = s;
     }
 
     /** Loads the bundle in {@code directory} and opens its forward model. */
     public static GoodnessOfFit open(Path directory) {
         return new GoodnessOfFit(ModelBundle.load(directory));
-    }
-
-    private static void closeQuietly(OrtSession s, OrtSession.SessionOptions so) {
-        if (s != null) {
-            try {
-                s.close();
-            } catch (OrtException ignored) {
-                // closing after a failure: the original error is reported
-            }
-        }
-        so.close();
     }
 
     private void checkIo(String where, OrtSession s) throws OrtException {
@@ -244,6 +227,7 @@ public final class GoodnessOfFit implements AutoCloseable {
         }
     }
 
+    /** The bundle whose forward model this evaluates. */
     public ModelBundle bundle() {
         return bundle;
     }
@@ -530,19 +514,17 @@ public final class GoodnessOfFit implements AutoCloseable {
         }
     }
 
-    /** Closes the session (idempotent); a no-op without a forward model. */
+    /**
+     * Closes the session (idempotent); a no-op without a forward model.
+     *
+     * @throws InferenceException if ONNX Runtime fails to close the session
+     */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true) || session == null) {
+        if (!closed.compareAndSet(false, true) || sessions == null) {
             return;
         }
-        try {
-            session.close();
-        } catch (OrtException e) {
-            throw new InferenceException("closing the forward_model session failed: " + e.getMessage(), e);
-        } finally {
-            sessionOptions.close();
-        }
+        sessions.close();
     }
 
     @Override

@@ -8,8 +8,13 @@ package org.xpcvae;
 public class InvalidSpectrumException extends IllegalArgumentException {
     private static final long serialVersionUID = 1L;
 
+    /** Source id of the rejected spectrum (serialised with the exception). */
     private final String sourceId;
 
+    /**
+     * @param sourceId the source id of the rejected spectrum
+     * @param problem  what is wrong, naming the offending element
+     */
     public InvalidSpectrumException(String sourceId, String problem) {
         super("source " + sourceId + ": " + problem);
         this.sourceId = sourceId;

@@ -13,17 +13,8 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Deque;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
  * Command line {@code xpcvae} (picocli). {@code xpcvae infer} samples the posterior of every
@@ -32,11 +23,14 @@ import java.util.concurrent.Future;
  * out-of-distribution flag ({@link GoodnessOfFit}; empty gof_chi2 if the bundle has no
  * {@code forward_model} graph).
  *
+ * <p>The batch work (reading rows, sampling on worker threads, error rows) is
+ * {@link BatchInference}'s: this class parses the options, opens the files and reports.
+ *
  * <p>Exit status: 0 when every source succeeded, 1 when some failed (each has an error row),
  * 2 on a usage error or when nothing could be done (unusable bundle, unreadable input, write
  * error; no output file is then left behind).
  */
-@Command(name = "xpcvae", mixinStandardHelpOptions = true, version = "xpcvae 0.1.0 (Java)",
+@Command(name = "xpcvae", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Posterior inference of stellar and accretion parameters from Gaia XP spectra (CVAE, ONNX Runtime).",
         subcommands = {Main.Infer.class})
 public final class Main implements Runnable {
@@ -69,8 +63,26 @@ public final class Main implements Runnable {
         return cl.execute(args);
     }
 
+    /**
+     * Runs the command line and exits the JVM with its exit status.
+     *
+     * @param args the command line arguments
+     */
     public static void main(String[] args) {
         System.exit(run(System.out, System.err, args));
+    }
+
+    /**
+     * {@code --version}: the version in the jar's manifest, which build.gradle takes from
+     * pyproject.toml (the one definition).
+     */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[]{"xpcvae " + (v == null ? "(version unknown: not run from the xpcvae jar)" : v)
+                    + " (Java)"};
+        }
     }
 
     /** Parses a seed as a signed or unsigned 64-bit integer. */
@@ -122,22 +134,6 @@ public final class Main implements Runnable {
                 description = "ONNX Runtime threads per graph run (default: ${DEFAULT-VALUE})")
         int intraOpThreads;
 
-        /** Result of one input row. */
-        private static final class Outcome {
-            final SpectraCsv.Row row;
-            final PosteriorSummary summary;
-            final PosteriorSamples samples;
-            final String error;
-            GoodnessOfFit.Result gof;
-
-            Outcome(SpectraCsv.Row row, PosteriorSummary summary, PosteriorSamples samples, String error) {
-                this.row = row;
-                this.summary = summary;
-                this.samples = samples;
-                this.error = error;
-            }
-        }
-
         @Override
         public Integer call() {
             PrintWriter err = spec.commandLine().getErr();
@@ -158,59 +154,33 @@ public final class Main implements Runnable {
             } catch (BundleException | CsvFormatException e) {
                 return fatal(err, e.getMessage());
             }
-            PosteriorSampler.Options options = PosteriorSampler.Options.defaults()
-                    .withIntraOpThreads(intraOpThreads);
-            ExecutorService pool = null;
-            try (PosteriorSampler sampler = new PosteriorSampler(modelBundle, options);
-                 GoodnessOfFit gof = new GoodnessOfFit(modelBundle, intraOpThreads);
+            BatchInference.Options options = BatchInference.Options.defaults()
+                    .withSamples(samples).withSeed(seed).withBatchSize(batch).withThreads(threads)
+                    .withSamplerOptions(PosteriorSampler.Options.defaults().withIntraOpThreads(intraOpThreads));
+            try (BatchInference inference = new BatchInference(modelBundle, options);
                  SpectraCsv.Reader reader = SpectraCsv.open(input, modelBundle.spectrumLength());
                  SummaryCsv summaryCsv = SummaryCsv.create(out, modelBundle.parameters());
                  SamplesCsv samplesCsv = samplesOut == null ? null
                          : SamplesCsv.create(samplesOut, modelBundle.parameters())) {
                 long t1 = System.nanoTime();
-                if (!gof.hasForwardModel()) {
+                if (!inference.hasForwardModel()) {
                     err.println("xpcvae infer: note: the bundle has no forward_model graph: gof_chi2 and ood_flag "
                             + "are left empty");
                 }
-                if (threads > 1) {
-                    pool = Executors.newFixedThreadPool(threads, r -> {
-                        Thread t = new Thread(r, "xpcvae-infer");
-                        t.setDaemon(true);
-                        return t;
-                    });
-                }
-                Deque<Future<List<Outcome>>> pending = new ArrayDeque<>();
-                long[] counts = new long[2]; // sources, failures
-                while (true) {
-                    List<SpectraCsv.Row> chunk = new ArrayList<>(batch);
-                    for (SpectraCsv.Row row = null; chunk.size() < batch && (row = reader.next()) != null; ) {
-                        chunk.add(row);
-                    }
-                    if (chunk.isEmpty()) {
-                        break;
-                    }
-                    if (pool == null) {
-                        pending.add(CompletableFuture.completedFuture(
-                                process(sampler, gof, chunk, samplesCsv != null)));
-                    } else {
-                        pending.add(pool.submit(() -> process(sampler, gof, chunk, samplesCsv != null)));
-                    }
-                    while (pending.size() > 2 * threads) {
-                        write(pending.poll(), summaryCsv, samplesCsv, counts, err);
-                    }
-                }
-                while (!pending.isEmpty()) {
-                    write(pending.poll(), summaryCsv, samplesCsv, counts, err);
-                }
+                BatchInference.Report report = inference.run(reader, summaryCsv, samplesCsv);
                 if (samplesCsv != null) {
                     samplesCsv.commit();
                 }
                 summaryCsv.commit();
                 long t2 = System.nanoTime();
-                long sources = counts[0];
-                long failed = counts[1];
-                if (failed > 20) {
-                    err.println("xpcvae infer: ... and " + (failed - 20) + " more failed sources");
+                long sources = report.sources();
+                long failed = report.failed();
+                for (BatchInference.Failure f : report.failures()) {
+                    err.println("xpcvae infer: row " + f.rowIndex() + ": " + f.message());
+                }
+                if (failed > report.failures().size()) {
+                    err.println("xpcvae infer: ... and " + (failed - report.failures().size())
+                            + " more failed sources");
                 }
                 if (failed > 0) {
                     err.println(failed + " of " + sources + " sources failed");
@@ -223,21 +193,15 @@ public final class Main implements Runnable {
                         sources == 0 ? 0.0 : 1e3 * sampling / sources, threads, threads == 1 ? "" : "s"));
                 err.flush();
                 return failed > 0 ? EXIT_SOURCES_FAILED : 0;
-            } catch (BundleException | CsvFormatException e) {
+            } catch (BundleException | CsvFormatException | InferenceException e) {
                 return fatal(err, e.getMessage());
             } catch (NoSuchFileException e) {
                 return fatal(err, "no such file: " + e.getFile());
             } catch (IOException | UncheckedIOException e) {
                 return fatal(err, e.toString());
-            } catch (ExecutionException e) {
-                return fatal(err, "sampling failed: " + e.getCause());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return fatal(err, "interrupted");
-            } finally {
-                if (pool != null) {
-                    pool.shutdownNow();
-                }
             }
         }
 
@@ -245,115 +209,6 @@ public final class Main implements Runnable {
             err.println("xpcvae infer: error: " + message);
             err.flush();
             return EXIT_FATAL;
-        }
-
-        private static void write(Future<List<Outcome>> future, SummaryCsv summaryCsv, SamplesCsv samplesCsv,
-                                  long[] counts, PrintWriter err)
-                throws IOException, ExecutionException, InterruptedException {
-            for (Outcome o : future.get()) {
-                counts[0]++;
-                if (o.error != null) {
-                    counts[1]++;
-                    if (counts[1] <= 20) {
-                        err.println("xpcvae infer: row " + o.row.rowIndex() + ": " + o.error);
-                    }
-                    summaryCsv.writeError(o.row.sourceId(), o.error);
-                } else {
-                    summaryCsv.writeOk(o.summary, o.gof.columns());
-                    if (samplesCsv != null) {
-                        samplesCsv.write(o.samples);
-                    }
-                }
-            }
-        }
-
-        /**
-         * Samples the posterior of the rows of one chunk, then evaluates the goodness of fit of its
-         * ok rows (one forward-model run for the chunk); bad rows become error outcomes.
-         */
-        private List<Outcome> process(PosteriorSampler sampler, GoodnessOfFit gof, List<SpectraCsv.Row> rows,
-                                      boolean keepSamples) {
-            int length = sampler.bundle().spectrumLength();
-            Outcome[] outcomes = new Outcome[rows.size()];
-            List<Integer> slots = new ArrayList<>();
-            List<Spectrum> spectra = new ArrayList<>();
-            for (int i = 0; i < rows.size(); i++) {
-                SpectraCsv.Row row = rows.get(i);
-                if (!row.ok()) {
-                    outcomes[i] = new Outcome(row, null, null, row.error());
-                    continue;
-                }
-                try {
-                    spectra.add(row.spectrum().validate(length));
-                    slots.add(i);
-                } catch (InvalidSpectrumException e) {
-                    outcomes[i] = new Outcome(row, null, null, e.getMessage());
-                }
-            }
-            long[] indices = new long[slots.size()];
-            for (int s = 0; s < indices.length; s++) {
-                indices[s] = rows.get(slots.get(s)).rowIndex();
-            }
-            List<PosteriorSamples> results = null;
-            try {
-                results = sampler.sample(spectra, indices, samples, seed);
-            } catch (RuntimeException e) {
-                // isolate the failing sources (results do not depend on which spectra share a call)
-                results = null;
-            }
-            for (int s = 0; s < slots.size(); s++) {
-                int i = slots.get(s);
-                PosteriorSamples ps;
-                if (results != null) {
-                    ps = results.get(s);
-                } else {
-                    try {
-                        ps = sampler.sample(spectra.get(s), indices[s], samples, seed);
-                    } catch (InferenceException | InvalidSpectrumException e) {
-                        outcomes[i] = new Outcome(rows.get(i), null, null, e.getMessage());
-                        continue;
-                    } catch (RuntimeException e) {
-                        // never let one source stop the batch: an error row naming it
-                        outcomes[i] = new Outcome(rows.get(i), null, null, "source " + spectra.get(s).sourceId()
-                                + ": internal error: " + e);
-                        continue;
-                    }
-                }
-                PosteriorSummary summary;
-                try {
-                    summary = ps.summary();
-                } catch (RuntimeException e) {
-                    outcomes[i] = new Outcome(rows.get(i), null, null, "source " + ps.sourceId()
-                            + ": cannot summarise the draws: " + e);
-                    continue;
-                }
-                outcomes[i] = new Outcome(rows.get(i), summary, keepSamples ? ps : null, null);
-            }
-            List<Outcome> ok = new ArrayList<>();
-            List<PosteriorSummary> summaries = new ArrayList<>();
-            List<Spectrum> okSpectra = new ArrayList<>();
-            for (int s = 0; s < slots.size(); s++) {
-                Outcome o = outcomes[slots.get(s)];
-                if (o.error == null) {
-                    ok.add(o);
-                    summaries.add(o.summary);
-                    okSpectra.add(spectra.get(s));
-                }
-            }
-            List<GoodnessOfFit.Result> fits;
-            try {
-                fits = gof.evaluate(summaries, okSpectra);
-            } catch (RuntimeException e) {
-                // the goodness of fit never costs a source its posterior
-                fits = new ArrayList<>();
-                for (PosteriorSummary q : summaries) {
-                    fits.add(gof.unavailable(q));
-                }
-            }
-            for (int k = 0; k < ok.size(); k++) {
-                ok.get(k).gof = fits.get(k);
-            }
-            return List.of(outcomes);
         }
     }
 }

@@ -35,15 +35,22 @@ import java.util.Map;
  */
 public final class ModelBundle {
 
+    /** The manifest's {@code format}. */
     public static final String FORMAT = "xpcvae-bundle";
+    /** The manifest's {@code format_version} this reader supports. */
     public static final int FORMAT_VERSION = 1;
+    /** File name of the manifest in the bundle directory. */
     public static final String MANIFEST = "manifest.json";
     /** Number of wavelengths of a spectrum (336, 338, ..., 1020 nm). */
     public static final int SPECTRUM_LENGTH = 343;
+    /** The manifest's {@code posterior_family}, the only one supported. */
     public static final String POSTERIOR_FAMILY = "logit-normal";
 
+    /** Role of the graph from a spectrum to the Gaussian-mixture posterior of the latent z. */
     public static final String ROLE_R1_ENCODER = "r1_encoder";
+    /** Role of the graph from a spectrum to the decoder's context vector. */
     public static final String ROLE_DECODER_CONTEXT = "decoder_context";
+    /** Role of the graph from (context, z) to the logit-normal location and log-scale. */
     public static final String ROLE_DECODER_SAMPLE = "decoder_sample";
     /** The graph roles in {@code files}, in the order they run. */
     public static final List<String> ROLES =
@@ -487,6 +494,7 @@ public final class ModelBundle {
         return parameters;
     }
 
+    /** P, the number of parameters. */
     public int parameterCount() {
         return parameters.size();
     }
@@ -521,6 +529,7 @@ public final class ModelBundle {
         return drawsPerSample;
     }
 
+    /** The ONNX opset the graphs were exported with. */
     public int onnxOpset() {
         return onnxOpset;
     }
@@ -567,14 +576,17 @@ public final class ModelBundle {
         return boundFraction;
     }
 
+    /** {@link #file(String)} of {@link #ROLE_R1_ENCODER}. */
     public Path r1EncoderPath() {
         return file(ROLE_R1_ENCODER);
     }
 
+    /** {@link #file(String)} of {@link #ROLE_DECODER_CONTEXT}. */
     public Path decoderContextPath() {
         return file(ROLE_DECODER_CONTEXT);
     }
 
+    /** {@link #file(String)} of {@link #ROLE_DECODER_SAMPLE}. */
     public Path decoderSamplePath() {
         return file(ROLE_DECODER_SAMPLE);
     }

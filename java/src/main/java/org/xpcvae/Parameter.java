@@ -14,6 +14,14 @@ public final class Parameter {
     private final double high;
     private final String description;
 
+    /**
+     * @param name        the name (a summary CSV column prefix)
+     * @param symbol      the symbol (for plots)
+     * @param unit        the unit
+     * @param low         the lower bound of the prior box
+     * @param high        the upper bound of the prior box (greater than low)
+     * @param description what the parameter is
+     */
     public Parameter(String name, String symbol, String unit, double low, double high, String description) {
         this.name = Objects.requireNonNull(name, "name");
         this.symbol = Objects.requireNonNull(symbol, "symbol");
@@ -27,26 +35,32 @@ public final class Parameter {
         this.high = high;
     }
 
+    /** The name, as in the summary CSV's column names. */
     public String name() {
         return name;
     }
 
+    /** The symbol. */
     public String symbol() {
         return symbol;
     }
 
+    /** The unit. */
     public String unit() {
         return unit;
     }
 
+    /** The lower bound of the prior box. */
     public double low() {
         return low;
     }
 
+    /** The upper bound of the prior box. */
     public double high() {
         return high;
     }
 
+    /** What the parameter is. */
     public String description() {
         return description;
     }

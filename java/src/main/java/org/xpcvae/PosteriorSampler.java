@@ -74,6 +74,7 @@ public final class PosteriorSampler implements AutoCloseable {
             return new Options(n, optLevel, drawBatchSize);
         }
 
+        /** ONNX Runtime's graph optimisation level of each session (the parity tests run the default, ALL_OPT). */
         public Options withOptLevel(OrtSession.SessionOptions.OptLevel level) {
             return new Options(intraOpThreads, level, drawBatchSize);
         }
@@ -87,14 +88,17 @@ public final class PosteriorSampler implements AutoCloseable {
             return new Options(intraOpThreads, optLevel, n);
         }
 
+        /** ONNX Runtime intra-op threads of each session. */
         public int intraOpThreads() {
             return intraOpThreads;
         }
 
+        /** ONNX Runtime's graph optimisation level. */
         public OrtSession.SessionOptions.OptLevel optLevel() {
             return optLevel;
         }
 
+        /** Most draws of one source per {@code decoder_sample} run (see {@link #withDrawBatchSize(int)}). */
         public int drawBatchSize() {
             return drawBatchSize;
         }
@@ -125,7 +129,7 @@ public final class PosteriorSampler implements AutoCloseable {
     private final Options options;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final OrtEnvironment env;
-    private final OrtSession.SessionOptions sessionOptions;
+    private final OrtSessions sessions;
     private final OrtSession encoder;
     private final OrtSession contextGraph;
     private final OrtSession decoder;
@@ -165,48 +169,25 @@ public final class PosteriorSampler implements AutoCloseable {
             low[p] = bundle.parameters().get(p).low();
             high[p] = bundle.parameters().get(p).high();
         }
-        this.env = OrtEnvironment.getEnvironment();
-        OrtSession.SessionOptions so = new OrtSession.SessionOptions();
-        List<OrtSession> opened = new ArrayList<>();
+        this.sessions = OrtSessions.create(bundle, options.intraOpThreads(), options.optLevel());
+        this.env = sessions.environment();
         try {
-            so.setIntraOpNumThreads(options.intraOpThreads());
-            so.setInterOpNumThreads(1);
-            so.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
-            so.setOptimizationLevel(options.optLevel());
-            so.setDeterministicCompute(true);
-        } catch (OrtException e) {
-            so.close();
-            throw new BundleException("bundle " + bundle.directory() + ": invalid session options: " + e.getMessage(),
-                    e);
-        }
-        try {
-            OrtSession enc = openSession(so, ModelBundle.ROLE_R1_ENCODER, opened);
-            checkIo(enc, ModelBundle.ROLE_R1_ENCODER,
+            this.encoder = sessions.open(ModelBundle.ROLE_R1_ENCODER);
+            checkIo(encoder, ModelBundle.ROLE_R1_ENCODER,
                     inputs("flux", new long[]{-1, nw}, "flux_error", new long[]{-1, nw}),
                     inputs("mix_logits", new long[]{-1, components},
                             "mix_mean", new long[]{-1, components, latent},
                             "mix_log_std", new long[]{-1, components, latent}));
-            OrtSession ctx = openSession(so, ModelBundle.ROLE_DECODER_CONTEXT, opened);
-            checkIo(ctx, ModelBundle.ROLE_DECODER_CONTEXT,
+            this.contextGraph = sessions.open(ModelBundle.ROLE_DECODER_CONTEXT);
+            checkIo(contextGraph, ModelBundle.ROLE_DECODER_CONTEXT,
                     inputs("flux", new long[]{-1, nw}, "flux_error", new long[]{-1, nw}),
                     inputs("context", new long[]{-1, contextSize}));
-            OrtSession dec = openSession(so, ModelBundle.ROLE_DECODER_SAMPLE, opened);
-            checkIo(dec, ModelBundle.ROLE_DECODER_SAMPLE,
+            this.decoder = sessions.open(ModelBundle.ROLE_DECODER_SAMPLE);
+            checkIo(decoder, ModelBundle.ROLE_DECODER_SAMPLE,
                     inputs("context", new long[]{-1, contextSize}, "z", new long[]{-1, latent}),
                     inputs("loc", new long[]{-1, nParams}, "log_scale", new long[]{-1, nParams}));
-            this.encoder = enc;
-            this.contextGraph = ctx;
-            this.decoder = dec;
-            this.sessionOptions = so;
         } catch (RuntimeException e) {
-            for (OrtSession s : opened) {
-                try {
-                    s.close();
-                } catch (OrtException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            so.close();
+            sessions.closeAfter(e);
             throw e;
         }
     }
@@ -219,18 +200,6 @@ public final class PosteriorSampler implements AutoCloseable {
     /** {@link #open(Path)} with a string path. */
     public static PosteriorSampler open(String directory) {
         return open(Path.of(directory));
-    }
-
-    private OrtSession openSession(OrtSession.SessionOptions so, String role, List<OrtSession> opened) {
-        byte[] model = bundle.readGraph(role);
-        try {
-            OrtSession s = env.createSession(model, so);
-            opened.add(s);
-            return s;
-        } catch (OrtException e) {
-            throw new BundleException("bundle " + bundle.directory() + ": ONNX Runtime cannot load "
-                    + bundle.file(role).getFileName() + ": " + e.getMessage(), e);
-        }
     }
 
     private static Map<String, long[]> inputs(Object... nameShape) {
@@ -281,10 +250,12 @@ public final class PosteriorSampler implements AutoCloseable {
         }
     }
 
+    /** The bundle whose graphs this samples. */
     public ModelBundle bundle() {
         return bundle;
     }
 
+    /** The settings. */
     public Options options() {
         return options;
     }
@@ -661,6 +632,8 @@ public final class PosteriorSampler implements AutoCloseable {
     /**
      * Closes the three sessions and their options (idempotent). The ONNX Runtime environment is
      * a process-wide singleton owned by ONNX Runtime and stays open.
+     *
+     * @throws InferenceException if ONNX Runtime fails to close a session
      */
     @Override
     public void close() {
@@ -668,22 +641,7 @@ public final class PosteriorSampler implements AutoCloseable {
             return;
         }
         pool.clear();
-        OrtException first = null;
-        for (OrtSession s : new OrtSession[]{decoder, contextGraph, encoder}) {
-            try {
-                s.close();
-            } catch (OrtException e) {
-                if (first == null) {
-                    first = e;
-                }
-            } catch (IllegalStateException ignored) {
-                // already closed
-            }
-        }
-        sessionOptions.close();
-        if (first != null) {
-            throw new InferenceException("closing ONNX Runtime sessions failed: " + first.getMessage(), first);
-        }
+        sessions.close();
     }
 
     @Override

@@ -46,6 +46,7 @@ public final class PosteriorSamples {
         return new PosteriorSamples(sourceId, sourceIndex, seed, parameters, flat);
     }
 
+    /** The source id of the spectrum. */
     public String sourceId() {
         return sourceId;
     }
@@ -55,10 +56,12 @@ public final class PosteriorSamples {
         return sourceIndex;
     }
 
+    /** The seed the draws were made with. */
     public long seed() {
         return seed;
     }
 
+    /** The parameters, in the order of a draw's values. */
     public List<Parameter> parameters() {
         return parameters;
     }

@@ -199,10 +199,12 @@ public final class PosteriorSummary {
         return t >= 0.5 ? b - d * (1 - t) : a + d * t;
     }
 
+    /** The source id of the spectrum. */
     public String sourceId() {
         return sourceId;
     }
 
+    /** The parameters, in the order of {@code param} indices. */
     public List<Parameter> parameters() {
         return parameters;
     }
@@ -219,22 +221,27 @@ public final class PosteriorSummary {
         return values[param][quantileIndex];
     }
 
+    /** The median of parameter {@code param}. */
     public double median(int param) {
         return values[param][0];
     }
 
+    /** The 16th percentile of parameter {@code param}. */
     public double p16(int param) {
         return values[param][1];
     }
 
+    /** The 84th percentile of parameter {@code param}. */
     public double p84(int param) {
         return values[param][2];
     }
 
+    /** The 2.5th percentile of parameter {@code param}. */
     public double p2_5(int param) {
         return values[param][3];
     }
 
+    /** The 97.5th percentile of parameter {@code param}. */
     public double p97_5(int param) {
         return values[param][4];
     }

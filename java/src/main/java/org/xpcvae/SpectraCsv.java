@@ -325,6 +325,7 @@ public final class SpectraCsv {
             }
         }
 
+        /** The file being read ({@code -} for standard input). */
         public Path file() {
             return file;
         }

@@ -16,6 +16,13 @@ public final class Spectrum {
     private final float[] flux;
     private final float[] fluxError;
 
+    /**
+     * A spectrum (the arrays are copied; nothing is validated yet: {@link #validate(int)}).
+     *
+     * @param sourceId  the source id
+     * @param flux      the flux per wavelength
+     * @param fluxError the 1-sigma uncertainty of each flux value
+     */
     public Spectrum(String sourceId, float[] flux, float[] fluxError) {
         this.sourceId = Objects.requireNonNull(sourceId, "sourceId");
         this.flux = Objects.requireNonNull(flux, "flux").clone();
@@ -35,6 +42,7 @@ public final class Spectrum {
         return out;
     }
 
+    /** The source id. */
     public String sourceId() {
         return sourceId;
     }
@@ -49,6 +57,7 @@ public final class Spectrum {
         return fluxError.clone();
     }
 
+    /** The number of flux values. */
     public int length() {
         return flux.length;
     }

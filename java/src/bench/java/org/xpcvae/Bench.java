@@ -28,7 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code make bench}; prints one JSON object on stdout). Not a unit test: it only measures.
  *
  * <pre>
- * java -cp 'java/build/install/xpcvae/lib/*' org.xpcvae.Bench --bundle DIR --input SPECTRA.csv \
+ * java -cp 'java/build/install/xpcvae/lib/*:java/build/bench/xpcvae-bench.jar' org.xpcvae.Bench --bundle DIR --input SPECTRA.csv \
  *     [--samples 100,1000,10000] [--warmup-s 2] [--latency-s 4] [--threads 1,2] [--batch 64] \
  *     [--throughput-samples 1000] [--throughput-s 8] [--draw-batch N] [--seed 42]
  * </pre>
@@ -38,7 +38,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *       its {@code summary()}), single thread, after a warm-up; p50/p95/mean over the timed calls
  *       (cycling through the input spectra, a new source index for every call);</li>
  *   <li><b>breakdown</b> (N = 1000): encoder graphs per source, {@code decoder_sample} alone per
- *       draw (same session options, a run of as many rows as the sampler uses), and the rest of a
+ *       draw (the sampler's session options, a run of as many rows as the sampler uses), and the rest of a
  *       draw (random numbers, logit-normal transform, bookkeeping);</li>
  *   <li><b>throughput</b>: one shared sampler, T worker threads each sampling batches of B
  *       spectra, sources/s over a fixed time after a warm-up;</li>
@@ -288,50 +288,44 @@ public final class Bench {
         }
         r.put("summary_us_per_source", (System.nanoTime() - t) / 1e3 / reps);
 
-        // decoder_sample alone, on the rows of one run, same session options as the sampler
+        // decoder_sample alone, on the rows of one run, opened with the sampler's session options
+        // (OrtSessions; a baseline revision without that class gets the current one, bench.py)
         int rows = options.rowsPerRun(n);
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
-        try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-            so.setIntraOpNumThreads(options.intraOpThreads());
-            so.setInterOpNumThreads(1);
-            so.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
-            so.setOptimizationLevel(options.optLevel());
-            try (OrtSession dec = env.createSession(bundle.readGraph(ModelBundle.ROLE_DECODER_SAMPLE), so)) {
-                int h = bundle.contextSize();
-                int l = bundle.latentSize();
-                FloatBuffer ctx = ByteBuffer.allocateDirect(rows * h * 4).order(ByteOrder.nativeOrder())
-                        .asFloatBuffer();
-                FloatBuffer z = ByteBuffer.allocateDirect(rows * l * 4).order(ByteOrder.nativeOrder())
-                        .asFloatBuffer();
-                float[] c = sampler.encoderOutputs(spectra.get(0))[3];
-                SplittableRandom rnd = new SplittableRandom(1);
-                for (int i = 0; i < rows; i++) {
-                    ctx.put(c);
-                    for (int q = 0; q < l; q++) {
-                        z.put((float) (rnd.nextDouble() * 2 - 1));
-                    }
-                }
-                ctx.flip();
-                z.flip();
-                try (OnnxTensor ct = OnnxTensor.createTensor(env, ctx, new long[]{rows, h});
-                     OnnxTensor zt = OnnxTensor.createTensor(env, z, new long[]{rows, l})) {
-                    Map<String, OnnxTensor> in = new LinkedHashMap<>();
-                    in.put("context", ct);
-                    in.put("z", zt);
-                    int runs = Math.max(50, 400000 / rows);
-                    double best = Double.POSITIVE_INFINITY;
-                    for (int w = 0; w < 3; w++) {
-                        long t1 = System.nanoTime();
-                        for (int i = 0; i < runs; i++) {
-                            try (OrtSession.Result res = dec.run(in)) {
-                                res.size();
-                            }
+        int h = bundle.contextSize();
+        int latent = bundle.latentSize();
+        FloatBuffer ctx = ByteBuffer.allocateDirect(rows * h * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        FloatBuffer z = ByteBuffer.allocateDirect(rows * latent * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        float[] c = sampler.encoderOutputs(spectra.get(0))[3];
+        SplittableRandom rnd = new SplittableRandom(1);
+        for (int i = 0; i < rows; i++) {
+            ctx.put(c);
+            for (int q = 0; q < latent; q++) {
+                z.put((float) (rnd.nextDouble() * 2 - 1));
+            }
+        }
+        ctx.flip();
+        z.flip();
+        try (OrtSessions sessions = OrtSessions.create(bundle, options.intraOpThreads(), options.optLevel())) {
+            OrtSession dec = sessions.open(ModelBundle.ROLE_DECODER_SAMPLE);
+            OrtEnvironment env = sessions.environment();
+            try (OnnxTensor ct = OnnxTensor.createTensor(env, ctx, new long[]{rows, h});
+                 OnnxTensor zt = OnnxTensor.createTensor(env, z, new long[]{rows, latent})) {
+                Map<String, OnnxTensor> in = new LinkedHashMap<>();
+                in.put("context", ct);
+                in.put("z", zt);
+                int runs = Math.max(50, 400000 / rows);
+                double best = Double.POSITIVE_INFINITY;
+                for (int w = 0; w < 3; w++) {
+                    long t1 = System.nanoTime();
+                    for (int i = 0; i < runs; i++) {
+                        try (OrtSession.Result res = dec.run(in)) {
+                            res.size();
                         }
-                        best = Math.min(best, (System.nanoTime() - t1) / 1e3 / runs / rows);
                     }
-                    r.put("decoder_rows_per_run", rows);
-                    r.put("decoder_us_per_draw", best);
+                    best = Math.min(best, (System.nanoTime() - t1) / 1e3 / runs / rows);
                 }
+                r.put("decoder_rows_per_run", rows);
+                r.put("decoder_us_per_draw", best);
             }
         }
         r.put("rest_us_per_draw", perDraw - (double) r.get("decoder_us_per_draw"));

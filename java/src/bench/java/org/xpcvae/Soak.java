@@ -27,7 +27,7 @@ import java.util.stream.Stream;
  * {@code make reliability}; prints one JSON object on stdout):
  *
  * <pre>
- * java -Xmx512m -cp 'java/build/install/xpcvae/lib/*' org.xpcvae.Soak --bundle DIR \
+ * java -Xmx512m -cp 'java/build/install/xpcvae/lib/*:java/build/bench/xpcvae-bench.jar' org.xpcvae.Soak --bundle DIR \
  *     [--sources 100000] [--threads 8] [--samples 100] [--batch 64] [--inject-every 97] [--seed 42]
  * </pre>
  *
@@ -38,6 +38,10 @@ import java.util.stream.Stream;
  * row, in order; every damaged row, and only those, an error row naming its source and the
  * problem; the exit status 1 with the failure count; and, for a sample of ok rows, the summary
  * bit for bit equal to a single-threaded API call with the same seed and source index.
+ *
+ * <p>The batch work is {@link BatchInference}'s; the soak goes through the CLI rather than calling
+ * it directly so that what the CLI adds (reading standard input, the exit status, the failure
+ * report on stderr) is soaked too.
  */
 public final class Soak {
     private Soak() {
