@@ -51,7 +51,7 @@ bench: venv java
 clean:
 	rm -rf java/build java/.gradle build demo-out examples/java-consumer/target
 
-# Reliability figures (issue 8): soak of the Java CLI over 100 000 sources with 8 threads and
+# Reliability figures: soak of the Java CLI over 100 000 sources with 8 threads and
 # injected bad rows, plus the Python batch path -> docs/reliability.md (and .json).
 .PHONY: reliability
 reliability: venv java

@@ -32,7 +32,7 @@ import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
 
 /**
- * Bad inputs (issue 8): randomised spectra CSV files give only the documented outcomes
+ * Bad inputs: randomised spectra CSV files give only the documented outcomes
  * ({@link CsvFormatException} for an unusable header, otherwise one {@link SpectraCsv.Row} per
  * non-blank line, each either a spectrum or an error naming the row/source); the CLI turns each
  * listed bad input into an error row and carries on, or refuses an unusable bundle or file with
@@ -245,7 +245,7 @@ public class RobustnessTest {
         assertTrue(rows.get(2).ok());
     }
 
-    /** Every bad input of issue 8 that concerns one row: an error row naming the source, the batch goes on. */
+    /** Every bad input (docs/reliability.md) that concerns one row: an error row naming the source, the batch goes on. */
     @Test
     public void eachBadRowBecomesAnErrorRowNamingTheSourceAndTheProblem() throws IOException {
         List<String> lines = new ArrayList<>();
