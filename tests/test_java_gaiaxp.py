@@ -4,7 +4,8 @@
   by the Java port of GaiaXPy's ``calibrate`` (driven through JPype on the jars of the Gradle
   distribution, ``make java``) and by GaiaXPy itself, onto 336-1020 nm in 2 nm steps with
   ``truncation=False``: flux and flux_error must agree to 1e-9 relative.
-* The XP sampled example files read the same in Java as in the Python reader.
+* The XP sampled example files, and GaiaXPy's own sampled output, read the same in Java as
+  in the Python reader; GaiaXPy output on another grid is refused by both.
 * The Java CLI ``infer`` on an archive continuous file writes the summary that
   ``xpcvae infer --engine python`` writes for the same file (1e-9 relative on numbers).
 """
@@ -87,6 +88,17 @@ def java_calibrated(gaiaxp, path: Path):
     return out
 
 
+def java_rows(gaiaxp, path: Path) -> list:
+    reader = gaiaxp.SpectrumSources.open(java_path(path), 343)
+    rows = []
+    try:
+        while (row := reader.next()) is not None:
+            rows.append(row)
+    finally:
+        reader.close()
+    return rows
+
+
 def relative(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b)) / np.abs(np.asarray(b))))
 
@@ -140,13 +152,7 @@ def test_java_reader_gives_the_python_readers_spectra(gaiaxp, gaiaxpy_reference,
     from xpcvae.xpdata import load_spectra
 
     want = load_spectra(ARCHIVE / name)
-    reader = gaiaxp.SpectrumSources.open(java_path(ARCHIVE / name), 343)
-    rows = []
-    try:
-        while (row := reader.next()) is not None:
-            rows.append(row)
-    finally:
-        reader.close()
+    rows = java_rows(gaiaxp, ARCHIVE / name)
     assert [str(r.sourceId()) for r in rows] == [w.source_id for w in want]
     for r, w in zip(rows, want):
         assert (None if r.ok() else str(r.error())) == w.error
@@ -156,6 +162,37 @@ def test_java_reader_gives_the_python_readers_spectra(gaiaxp, gaiaxpy_reference,
             # float32 roundings of values that agree to 1e-12 may still differ by one ulp
             assert np.max(np.abs(flux - w.flux.astype(np.float32)) / np.abs(w.flux)) <= 1.2e-7
             assert np.max(np.abs(error - w.flux_error.astype(np.float32)) / w.flux_error) <= 1.2e-7
+
+
+@pytest.mark.parametrize("fmt", ["ecsv", "fits", "csv"])
+def test_java_reads_gaiaxpy_output_and_refuses_it_on_another_grid(gaiaxp, gaiaxpy_reference, tmp_path, fmt):
+    """GaiaXPy's sampled output, which records its sampling (ECSV meta, FITS keyword, CSV sidecar file)."""
+    import jpype
+    from gaiaxpy import calibrate
+
+    from xpcvae.xpdata import load_spectra
+
+    src = str(ARCHIVE / "XP_CONTINUOUS_RAW_with_missing_BP.csv")
+    with open(os.devnull, "w") as sink:
+        stdout, sys.stdout = sys.stdout, sink
+        try:
+            for name, grid in (("default_grid", np.arange(336.0, 1021.0, 2.0)), ("other_grid", np.arange(400.0, 900.0, 5.0))):
+                calibrate(src, sampling=grid, truncation=False, save_file=True, output_path=str(tmp_path),
+                          output_file=name, output_format=fmt)
+        finally:
+            sys.stdout = stdout
+    with pytest.raises(jpype.JException, match="another wavelength grid .100 points 400-895 nm in steps of 5 nm"):
+        java_rows(gaiaxp, tmp_path / f"other_grid.{fmt}")
+    want = load_spectra(tmp_path / f"default_grid.{fmt}")
+    rows = java_rows(gaiaxp, tmp_path / f"default_grid.{fmt}")
+    assert [str(r.sourceId()) for r in rows] == [w.source_id for w in want]
+    assert [None if r.ok() else str(r.error()) for r in rows] == [w.error for w in want]
+    assert "(BP missing?)" in str(rows[1].error())  # GaiaXPy left BP's wavelengths NaN
+    for r, w in zip(rows, want):
+        if r.ok():
+            assert np.array_equal(np.array(r.spectrum().flux(), dtype=np.float32), w.flux.astype(np.float32))
+            assert np.array_equal(np.array(r.spectrum().fluxError(), dtype=np.float32),
+                                  w.flux_error.astype(np.float32))
 
 
 def read_summary(path: Path) -> list[dict]:

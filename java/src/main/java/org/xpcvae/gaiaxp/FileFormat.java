@@ -42,10 +42,17 @@ final class FileFormat {
 
     private final Kind kind;
     private final boolean gzip;
+    private final boolean blank;
 
-    private FileFormat(Kind kind, boolean gzip) {
+    private FileFormat(Kind kind, boolean gzip, boolean blank) {
         this.kind = kind;
         this.gzip = gzip;
+        this.blank = blank;
+    }
+
+    /** Whether the file holds nothing but white space (then taken for an empty CSV). */
+    boolean blank() {
+        return blank;
     }
 
     Kind kind() {
@@ -87,8 +94,11 @@ final class FileFormat {
         } catch (IOException e) {
             throw TextTableCursor.corrupt(file, 0, e);
         }
-        if (head.length == 0) {
-            throw new SpectraFileException(file + ": empty file" + (gzip ? " (gzipped)" : ""));
+        if (head.length < HEAD_BYTES && new String(head, StandardCharsets.ISO_8859_1).trim().isEmpty()) {
+            if (gzip) {
+                throw new SpectraFileException(file + ": empty file (gzipped)");
+            }
+            return new FileFormat(Kind.CSV, false, true);
         }
         String text = new String(head, StandardCharsets.ISO_8859_1);
         Kind kind = null;
@@ -96,8 +106,11 @@ final class FileFormat {
             kind = Kind.FITS;
         } else if (text.startsWith("# %ECSV")) {
             kind = Kind.ECSV;
-        } else if (isText(head) && firstLine(text).contains(",")) {
-            kind = Kind.CSV;
+        } else {
+            String first = firstLine(text);
+            if (isText(first) && first.contains(",")) {
+                kind = Kind.CSV;
+            }
         }
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         String plain = name.endsWith(".gz") ? name.substring(0, name.length() - 3) : name;
@@ -110,14 +123,17 @@ final class FileFormat {
                     + "; expected a Gaia archive XP continuous or sampled product (CSV, ECSV or FITS, optionally "
                     + "gzipped) or the project CSV");
         }
-        return new FileFormat(kind, gzip);
+        return new FileFormat(kind, gzip, false);
     }
 
-    /** No control characters other than white space: not binary data. */
-    private static boolean isText(byte[] head) {
-        for (byte b : head) {
-            int c = b & 0xff;
-            if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') {
+    /**
+     * No control characters other than tabs: not binary data. Only the header line is judged: a
+     * data row with stray bytes is the readers' business (an error row), as it always was.
+     */
+    private static boolean isText(String line) {
+        for (int i = 0; i < line.length(); i++) {
+            char c = line.charAt(i);
+            if (c < 0x20 && c != '\t') {
                 return false;
             }
         }

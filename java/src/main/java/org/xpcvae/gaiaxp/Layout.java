@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * What a table holds, told by its column names as the Python reader tells it
@@ -17,8 +18,13 @@ enum Layout {
     /** XP sampled mean spectra: {@code flux} and {@code flux_error} arrays. */
     SAMPLED;
 
+    /** A column of the project layout: {@code flux_<i>} or {@code flux_error_<i>}. */
+    private static final Pattern PROJECT_COLUMN = Pattern.compile("flux_(error_)?[0-9]+");
+
     /**
-     * The layout of a table with {@code columns}.
+     * The layout of a table with {@code columns}: the project layout for {@code source_id} and
+     * {@code flux_0} (as the Python reader decides), and also for any {@code flux_<i>} column, so
+     * that a damaged project CSV gets the project reader's message naming what it lacks.
      *
      * @throws SpectraFileException naming the file and its first columns if it is none of them
      */
@@ -26,6 +32,11 @@ enum Layout {
         Set<String> c = new HashSet<>(columns);
         if (c.contains("source_id") && c.contains("flux_0")) {
             return PROJECT;
+        }
+        for (String name : columns) {
+            if (PROJECT_COLUMN.matcher(name).matches()) {
+                return PROJECT;
+            }
         }
         if (c.contains("bp_coefficients") || c.contains("rp_coefficients")) {
             return CONTINUOUS;

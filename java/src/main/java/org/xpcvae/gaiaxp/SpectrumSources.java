@@ -59,6 +59,9 @@ public final class SpectrumSources {
             return SpectraCsv.open(file, spectrumLength); // standard input: the project CSV
         }
         FileFormat format = FileFormat.detect(file);
+        if (format.blank()) {
+            return SpectraCsv.open(file, spectrumLength); // refused there, with the project CSV's message
+        }
         TableCursor cursor = format.open(file);
         try {
             Layout layout = Layout.of(cursor.columns(), file);

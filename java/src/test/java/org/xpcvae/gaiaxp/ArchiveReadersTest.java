@@ -239,7 +239,14 @@ public class ArchiveReadersTest {
         assertTrue(openError(bin).contains("not a recognised spectra file"));
         assertTrue(openError(write("table.fits", "a,b\n1,2\n")).contains("named like a FITS file"));
         assertTrue(openError(write("table.ecsv", "a,b\n1,2\n")).contains("named like a ECSV file"));
-        assertTrue(openError(write("empty.csv", "")).contains("empty file"));
+        try {
+            SpectrumSources.open(write("empty.csv", " \n"), N);
+            fail("opened an empty file");
+        } catch (org.xpcvae.CsvFormatException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("empty.csv: no header line"));
+        }
+        Path emptyGz = ArchiveFiles.gzip(write("empty.txt", ""), tmp.getRoot().toPath().resolve("empty.csv.gz"));
+        assertTrue(openError(emptyGz).contains("empty file (gzipped)"));
         assertTrue(openError(write("other.csv", "source_id,teff,logg\n1,2,3\n"))
                 .contains("not a recognised XP spectra layout (columns: source_id, teff, logg)"));
         assertTrue(openError(write("bad.ecsv", "# %ECSV 1.0\n# ---\n# datatype: [oops\nsource_id,flux,flux_error\n"))
