@@ -29,7 +29,7 @@ import java.util.concurrent.Future;
  * <p>Owns its sampler and forward model: open it with try-with-resources.
  * <pre>{@code
  * try (BatchInference inference = new BatchInference(bundle, BatchInference.Options.defaults());
- *      SpectraCsv.Reader in = SpectraCsv.open(spectraCsv, bundle.spectrumLength());
+ *      SpectrumReader in = SpectrumSources.open(spectraFile, bundle.spectrumLength());
  *      SummaryCsv out = SummaryCsv.create(summaryCsv, bundle.parameters())) {
  *     BatchInference.Report report = inference.run(in, out, null);
  *     out.commit();
@@ -321,7 +321,7 @@ public final class BatchInference implements AutoCloseable {
      * @throws InferenceException   if a worker fails beyond a single source (an error no row
      *                              absorbs, such as running out of memory)
      */
-    public Report run(SpectraCsv.Reader in, SummaryCsv summary, SamplesCsv samples)
+    public Report run(SpectrumReader in, SummaryCsv summary, SamplesCsv samples)
             throws IOException, InterruptedException {
         Objects.requireNonNull(in, "in");
         Objects.requireNonNull(summary, "summary");

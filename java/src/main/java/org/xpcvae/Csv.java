@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Locale;
 
 /** CSV helpers shared by the readers and writers (RFC 4180 quoting, one record per line). */
-final class Csv {
+public final class Csv {
     private Csv() {
     }
 
@@ -69,7 +69,7 @@ final class Csv {
      *
      * @throws NumberFormatException if {@code text} is not a number
      */
-    static double parseNumber(String text) {
+    public static double parseNumber(String text) {
         String t = text.trim();
         if (t.isEmpty()) {
             throw new NumberFormatException("empty");

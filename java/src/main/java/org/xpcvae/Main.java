@@ -5,12 +5,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
+import org.xpcvae.gaiaxp.SpectraFileException;
+import org.xpcvae.gaiaxp.SpectrumSources;
 
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -43,6 +47,9 @@ public final class Main implements Runnable {
     @Spec
     CommandSpec spec;
 
+    /** Where {@code --out -} writes: the standard output given to {@link #run(PrintStream, PrintStream, String...)}. */
+    private PrintStream stdout = System.out;
+
     @Override
     public void run() {
         throw new ParameterException(spec.commandLine(), "missing command (try: xpcvae infer --help)");
@@ -50,7 +57,9 @@ public final class Main implements Runnable {
 
     /** Runs the command line with the given streams and returns the exit status (no System.exit). */
     public static int run(PrintStream out, PrintStream err, String... args) {
-        CommandLine cl = new CommandLine(new Main());
+        Main main = new Main();
+        main.stdout = out;
+        CommandLine cl = new CommandLine(main);
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         // an unexpected exception is fatal (2), never confused with "some sources failed" (1)
@@ -95,20 +104,26 @@ public final class Main implements Runnable {
     }
 
     @Command(name = "infer", mixinStandardHelpOptions = true,
-            description = {"Sample the posterior of each spectrum of a spectra CSV and write one summary row per input row.",
+            description = {"Sample the posterior of each spectrum of a spectra file (the project CSV or a Gaia archive XP "
+                    + "product) and write one summary row per input row.",
                     "The source index of a row (which selects its random numbers) is its 0-based data row number."})
     static final class Infer implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
+        @ParentCommand
+        Main main;
+
         @Option(names = "--bundle", required = true, paramLabel = "DIR", description = "model bundle directory")
         Path bundle;
 
         @Option(names = "--input", required = true, paramLabel = "FILE",
-                description = "spectra CSV (docs/formats.md); - reads standard input")
+                description = {"spectra file: the project CSV (docs/formats.md), or a Gaia archive XP continuous or sampled "
+                        + "product (CSV, ECSV, FITS, gzipped bulk files); - reads the project CSV from standard input"})
         Path input;
 
-        @Option(names = "--out", required = true, paramLabel = "FILE", description = "summary CSV to write")
+        @Option(names = "--out", required = true, paramLabel = "FILE",
+                description = "summary CSV to write; - writes it to standard output once the run is done")
         Path out;
 
         @Option(names = "--samples", defaultValue = "1000", paramLabel = "N",
@@ -147,6 +162,9 @@ public final class Main implements Runnable {
                 throw new ParameterException(spec.commandLine(), "--threads and --intra-op-threads must be >= 1");
             }
             long t0 = System.nanoTime();
+            // standard output gets the summary only when it is complete, as a file is only renamed then
+            boolean toStdout = out.toString().equals("-");
+            Path summaryPath = out;
             ModelBundle modelBundle;
             try {
                 modelBundle = ModelBundle.load(bundle);
@@ -157,9 +175,16 @@ public final class Main implements Runnable {
             BatchInference.Options options = BatchInference.Options.defaults()
                     .withSamples(samples).withSeed(seed).withBatchSize(batch).withThreads(threads)
                     .withSamplerOptions(PosteriorSampler.Options.defaults().withIntraOpThreads(intraOpThreads));
+            try {
+                if (toStdout) {
+                    summaryPath = Files.createTempFile("xpcvae-summary-", ".csv");
+                }
+            } catch (IOException e) {
+                return fatal(err, "cannot create a temporary file for --out -: " + e);
+            }
             try (BatchInference inference = new BatchInference(modelBundle, options);
-                 SpectraCsv.Reader reader = SpectraCsv.open(input, modelBundle.spectrumLength());
-                 SummaryCsv summaryCsv = SummaryCsv.create(out, modelBundle.parameters());
+                 SpectrumReader reader = SpectrumSources.open(input, modelBundle.spectrumLength());
+                 SummaryCsv summaryCsv = SummaryCsv.create(summaryPath, modelBundle.parameters());
                  SamplesCsv samplesCsv = samplesOut == null ? null
                          : SamplesCsv.create(samplesOut, modelBundle.parameters())) {
                 long t1 = System.nanoTime();
@@ -172,6 +197,10 @@ public final class Main implements Runnable {
                     samplesCsv.commit();
                 }
                 summaryCsv.commit();
+                if (toStdout) {
+                    Files.copy(summaryPath, main.stdout);
+                    main.stdout.flush();
+                }
                 long t2 = System.nanoTime();
                 long sources = report.sources();
                 long failed = report.failed();
@@ -193,7 +222,7 @@ public final class Main implements Runnable {
                         sources == 0 ? 0.0 : 1e3 * sampling / sources, threads, threads == 1 ? "" : "s"));
                 err.flush();
                 return failed > 0 ? EXIT_SOURCES_FAILED : 0;
-            } catch (BundleException | CsvFormatException | InferenceException e) {
+            } catch (BundleException | CsvFormatException | SpectraFileException | InferenceException e) {
                 return fatal(err, e.getMessage());
             } catch (NoSuchFileException e) {
                 return fatal(err, "no such file: " + e.getFile());
@@ -202,6 +231,14 @@ public final class Main implements Runnable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return fatal(err, "interrupted");
+            } finally {
+                if (toStdout) {
+                    try {
+                        Files.deleteIfExists(summaryPath);
+                    } catch (IOException ignored) {
+                        // a temporary file; the run's outcome stands
+                    }
+                }
             }
         }
 

@@ -86,12 +86,22 @@ public final class SpectraCsv {
             this.error = error;
         }
 
+        /** A parsed row (for readers of other formats: {@link SpectrumReader}). */
+        public static Row ok(long rowIndex, long lineNumber, Spectrum spectrum) {
+            return new Row(rowIndex, lineNumber, spectrum.sourceId(), spectrum, null);
+        }
+
+        /** A row that could not be parsed; {@code message} names the source or row and the problem. */
+        public static Row error(long rowIndex, long lineNumber, String sourceId, String message) {
+            return new Row(rowIndex, lineNumber, Objects.requireNonNull(sourceId), null, Objects.requireNonNull(message));
+        }
+
         /** 0-based data row number (the CLI's source index). */
         public long rowIndex() {
             return rowIndex;
         }
 
-        /** 1-based line number in the file. */
+        /** 1-based line number in the file; 0 where the format has no lines (FITS) or the reader does not know it. */
         public long lineNumber() {
             return lineNumber;
         }
@@ -123,7 +133,7 @@ public final class SpectraCsv {
     }
 
     /** Streaming reader; {@link #next()} returns rows in file order, null at the end. */
-    public static final class Reader implements AutoCloseable {
+    public static final class Reader implements SpectrumReader {
         private final Path file;
         private final BufferedReader in;
         private final int length;
@@ -217,6 +227,7 @@ public final class SpectraCsv {
         }
 
         /** The next data row, or null at the end of the file. */
+        @Override
         public Row next() throws IOException {
             String line;
             do {
@@ -326,6 +337,7 @@ public final class SpectraCsv {
         }
 
         /** The file being read ({@code -} for standard input). */
+        @Override
         public Path file() {
             return file;
         }
