@@ -7,6 +7,7 @@ import pytest
 
 from xpcvae import params
 from xpcvae.data.library import is_test_star
+from xpcvae.forward.config import ForwardConfig
 from xpcvae.forward.extinction import ExtinctionCurve
 from xpcvae.forward.instrument import WAVELENGTH
 from xpcvae.simulate.residuals import fit_a0, relative_residual
@@ -27,7 +28,7 @@ def _smooth_model(n: int) -> np.ndarray:
 
 
 def test_fit_a0_recovers_the_extinction_of_a_reddened_model():
-    fwd = {"extinction_curve": "F99", "rv": 3.1}
+    fwd = ForwardConfig(extinction_curve="F99", rv=3.1)
     k = ExtinctionCurve("F99", 3.1).relative(WAVELENGTH)
     model0 = _smooth_model(4)
     a0_true = np.array([0.0, 1.3, 4.7, 9.95])
