@@ -52,7 +52,8 @@ from pathlib import Path
 import numpy as np
 
 from xpcvae.atomic import atomic_path
-from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, SpectraFileError, SpectrumRow, read_spectra_csv
+from xpcvae.data.csv_grammar import signature_problem
+from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, SpectraCsvReader, SpectraFileError, SpectrumRow, read_header
 
 #: GaiaXPy's default sampling = the model grid: 336, 338, ..., 1020 nm (343 points)
 DEFAULT_GRID = np.arange(336.0, 1020.0 + 1.0, 2.0)
@@ -81,19 +82,14 @@ def detect_format(path) -> str:
         return "fits"
     if head.startswith(b"# %ECSV"):
         return "ecsv"
+    problem = signature_problem(head)  # compressed or UTF-16: say so rather than guess
+    if problem:
+        raise SpectraFileError(f"{path}: {problem}")
     if name.endswith(".csv") or b"," in head:
         return "csv"
     raise SpectraFileError(
         f"{path}: cannot tell the file format from the name or content; "
         f"expected a .csv, .ecsv or .fits file (Gaia archive XP continuous or sampled, or the project CSV)")
-
-
-def _csv_header(path: Path) -> list[str]:
-    with open(path, newline="") as fh:
-        for rec in csv.reader(fh):
-            if rec and any(c.strip() for c in rec):
-                return [c.strip() for c in rec]
-    raise SpectraFileError(f"{path}: empty file, expected a header line")
 
 
 def _kind(columns, what) -> str:
@@ -113,7 +109,7 @@ def _kind(columns, what) -> str:
 
 def is_project_csv(path, allow_read_error: bool = True) -> bool:
     """True when ``path`` is a CSV in the project layout (with a ``read_error`` column only if allowed)."""
-    header = _csv_header(Path(path))
+    header = read_header(Path(path))
     if "source_id" not in header or FLUX_COLS[0] not in header:
         return False
     return allow_read_error or READ_ERROR_COL not in header
@@ -136,7 +132,7 @@ def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
         raise SpectraFileError(f"{path}: is a directory, expected a spectra file")
     fmt = detect_format(path)
     if fmt == "csv":
-        kind = _kind(_csv_header(path), str(path))
+        kind = _kind(read_header(path), str(path))
         if kind == "project":
             _require_default_grid(grid, f"{path} (project CSV)")
             return _read_project_csv(path)
@@ -200,23 +196,11 @@ def _require_default_grid(grid, what: str) -> None:
 
 # -- project CSV -----------------------------------------------------------------------------
 def _read_project_csv(path: Path) -> list[SpectrumRow]:
-    rows = read_spectra_csv(path)
-    header = _csv_header(path)
-    if READ_ERROR_COL not in header:
-        return rows
-    i = header.index(READ_ERROR_COL)
-    messages = []
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader)
-        for rec in reader:
-            if not rec or all(not c.strip() for c in rec):
-                continue
-            messages.append(rec[i].strip() if len(rec) > i else "")
-    out = []
-    for row, msg in zip(rows, messages):
-        out.append(SpectrumRow(row.source_id, None, None, msg) if msg else row)
-    return out
+    with SpectraCsvReader(path) as reader:
+        if READ_ERROR_COL not in reader.header:
+            return list(reader)
+        return [SpectrumRow(row.source_id, None, None, msg) if msg else row
+                for row, (msg,) in reader.with_columns(READ_ERROR_COL)]
 
 
 def _project_rows_from_frame(df, what) -> list[SpectrumRow]:

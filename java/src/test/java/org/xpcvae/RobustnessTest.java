@@ -231,8 +231,8 @@ public class RobustnessTest {
     public void overlongLineIsAnErrorRowAndReadingGoesOn() throws IOException {
         Spectrum s = TestSupport.spectrum("ok", 1);
         Path f = tmp.newFile("long.csv").toPath();
-        StringBuilder huge = new StringBuilder(SpectraCsv.MAX_LINE_CHARS + 10);
-        while (huge.length() <= SpectraCsv.MAX_LINE_CHARS) {
+        StringBuilder huge = new StringBuilder(SpectraCsv.MAX_LINE_BYTES + 10);
+        while (huge.length() <= SpectraCsv.MAX_LINE_BYTES) {
             huge.append("1.0,");
         }
         String good = String.join(",", fields("ok", s.flux(), s.fluxError()));
@@ -374,7 +374,7 @@ public class RobustnessTest {
             l.set(i, l.get(i) + ",1.0,0.1");
         }
         Files.write(longer, l, StandardCharsets.UTF_8);
-        fatal(dir, bundle, longer, "344 samples per spectrum), the bundle's wavelength grid has 343");
+        fatal(dir, bundle, longer, "344 samples per spectrum), the model's wavelength grid has 343");
 
         // bundles: another wavelength grid, another format version, checksum mismatch, corrupt graph
         Path shifted = TestSupport.copyBundle(tmp.newFolder("shifted").toPath());
