@@ -13,6 +13,7 @@ decoding is exact and the position of an invalid UTF-8 byte is well defined.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
@@ -227,8 +228,10 @@ def source_id_problem(sid: str) -> str | None:
 
 
 def number(value: bytes) -> float:
-    """The binary64 value of a trimmed field that matches :data:`NUMBER` (caller checks)."""
-    return float(value)
+    """The binary64 value of a trimmed field that matches :data:`NUMBER` (caller checks); every
+    spelling of nan, ``-nan`` included, is the one quiet NaN Java's ``Double.NaN`` is."""
+    v = float(value)
+    return v if v == v else math.nan
 
 
 def value_problem(value: bytes) -> str | None:

@@ -375,6 +375,15 @@ public class RobustnessTest {
         }
         Files.write(longer, l, StandardCharsets.UTF_8);
         fatal(dir, bundle, longer, "344 samples per spectrum), the model's wavelength grid has 343");
+        // compressed input: refused with what it is and what to do, naming the file
+        Path gz = dir.resolve("in.csv.gz");
+        ByteArrayOutputStream packed = new ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream z = new java.util.zip.GZIPOutputStream(packed)) {
+            z.write(Files.readAllBytes(in));
+        }
+        Files.write(gz, packed.toByteArray());
+        fatal(dir, bundle, gz, gz + ": is gzip-compressed (it starts with the bytes 1f 8b); decompress it first "
+                + "(e.g. gunzip)");
 
         // bundles: another wavelength grid, another format version, checksum mismatch, corrupt graph
         Path shifted = TestSupport.copyBundle(tmp.newFolder("shifted").toPath());
