@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
+import numpy as np
+
 #: the only whitespace of the grammar (blank lines, trimming of values): space and tab
 WHITESPACE = b" \t"
 #: longest line read (terminator excluded); a spectrum line takes about 15 KB
@@ -80,67 +82,77 @@ class LongLine:
 #: bytes read at a time: large blocks make the fast path's calls into pandas few
 READ_SIZE = 1 << 24
 
+#: a block of lines: ``data[start:end]`` holds whole lines (spans avoid copying what was read)
+Span = tuple[bytes, int, int]
 
-def blocks(fh: BinaryIO, first: bytes = b"", read_size: int = READ_SIZE) -> Iterator[bytes | LongLine]:
-    """The lines of a byte stream in order, as blocks of whole lines or :class:`LongLine` markers.
 
-    A block holds one or more complete lines, each with its terminator (``\\n``, ``\\r\\n`` or a
-    lone ``\\r``; rule 3), except that the last block may end with an unterminated last line;
-    ``block.splitlines()`` gives its lines. Memory stays bounded: a line is never kept once it
-    is known to exceed :data:`MAX_LINE_BYTES`. A block may still hold a line somewhat longer
-    than the limit (whoever reads its lines checks their length). ``first``: bytes already read
-    from ``fh``.
+def _first_terminator(data: bytes, pos: int) -> int:
+    ends = [i for i in (data.find(b"\n", pos), data.find(b"\r", pos)) if i >= 0]
+    return min(ends) if ends else -1
+
+
+def blocks(fh: BinaryIO, first: bytes = b"", read_size: int = READ_SIZE) -> Iterator[Span | LongLine]:
+    """The lines of a byte stream in order, as spans of whole lines or :class:`LongLine` markers.
+
+    A span's bytes hold one or more complete lines, each with its terminator (``\\n``, ``\\r\\n`` or
+    a lone ``\\r``; rule 3), except that the last may end with an unterminated last line;
+    ``data[start:end].splitlines()`` gives its lines, :func:`next_line` one at a time. Memory stays
+    bounded: a line is not kept once it is known to exceed :data:`MAX_LINE_BYTES` (a span may still
+    hold a line somewhat longer than that: whoever reads its lines checks their length).
+    ``first``: bytes already read from ``fh``.
     """
-    carry = first
+    carry = b""  # the beginning of a line whose end has not been read yet
     skipping: bool | None = None  # inside a long line: whether it is blank so far
     drop_lf = False  # the last byte consumed was a \r: a \n right after it belongs to it
-    eof = False
-    while not eof:
-        data = fh.read(read_size)
-        eof = not data
-        if drop_lf and data[:1] == b"\n":
-            data = data[1:]
-        drop_lf = False
-        if skipping is not None:
-            ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
-            if not ends:
-                skipping = skipping and is_blank(data)
-                if eof:
+    data = first
+    while True:
+        if not data:
+            data = fh.read(read_size)
+            if not data:
+                if skipping is not None:
                     yield LongLine(skipping)
+                elif carry:
+                    yield carry, 0, len(carry)
+                return
+        pos = 1 if drop_lf and data[:1] == b"\n" else 0
+        drop_lf = False
+        if carry or skipping is not None:  # first the end of the line begun before
+            end = _first_terminator(data, pos)
+            if end < 0:
+                if skipping is not None:
+                    skipping = skipping and is_blank(data[pos:])
+                else:
+                    carry += data[pos:]
+                    if len(carry) > MAX_LINE_BYTES:
+                        skipping, carry = is_blank(carry), b""
+                data = b""
                 continue
-            end = min(ends)
-            yield LongLine(skipping and is_blank(data[:end]))
-            skipping = None
-            if data[end:end + 2] == b"\r\n":
-                end += 1
-            elif data[end] == 0x0D and end == len(data) - 1:
-                drop_lf = True
-            data = data[end + 1:]
-        data = carry + data
-        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
-        if data.endswith(b"\r") and not eof:
-            # a \r at the end of what has been read may be the first half of \r\n: keep it
-            cut = max(data.rfind(b"\n", 0, cut), data.rfind(b"\r", 0, cut))
-        if eof:
-            cut = len(data) - 1
-        if cut >= 0:
-            yield data[:cut + 1]
-        carry = data[cut + 1:]
-        if len(carry) - carry.endswith(b"\r") > MAX_LINE_BYTES:
-            if carry.endswith(b"\r"):  # a complete long line (its \r kept above)
-                yield LongLine(is_blank(carry[:-1]))
-                drop_lf = True
+            stop = end + 2 if data[end:end + 2] == b"\r\n" else end + 1
+            drop_lf = data[end] == 0x0D and stop == len(data)
+            if skipping is not None:
+                yield LongLine(skipping and is_blank(data[pos:end]))
+                skipping = None
             else:
-                skipping = is_blank(carry)
-            carry = b""
+                line = carry + data[pos:stop]
+                carry = b""
+                yield line, 0, len(line)
+            pos = stop
+        cut = max(data.rfind(b"\n", pos), data.rfind(b"\r", pos))
+        if cut >= pos:
+            yield data, pos, cut + 1
+            drop_lf = data[cut] == 0x0D and cut == len(data) - 1
+        carry = data[max(cut + 1, pos):]
+        if len(carry) > MAX_LINE_BYTES:
+            skipping, carry = is_blank(carry), b""
+        data = b""
 
 
 _LINE = re.compile(rb"([^\r\n]*)(?:\r\n|\r|\n)?")
 
 
-def next_line(block: bytes, pos: int) -> tuple[bytes, int]:
-    """The line of ``block`` starting at ``pos`` (without its terminator) and where the next starts."""
-    m = _LINE.match(block, pos)
+def next_line(data: bytes, pos: int, end: int) -> tuple[bytes, int]:
+    """The line of ``data[:end]`` starting at ``pos`` (without its terminator) and where the next starts."""
+    m = _LINE.match(data, pos, end)
     return m.group(1), m.end()
 
 
@@ -251,3 +263,24 @@ def range_problem(value: bytes, v: float) -> str | None:
     if a <= FLOAT32_UNDERFLOW and not _WORD.match(value) and _NONZERO_MANTISSA.match(value):
         return f"= {show(value.decode('ascii'))} underflows float32 (nonzero, rounds to 0)"
     return None
+
+
+def read_values(values: list[bytes]) -> tuple[np.ndarray | None, int, str | None]:
+    """The binary64 values of a row's trimmed value fields (rules 12.6 and 14), or the index of the
+    first bad one and its problem (what :func:`value_problem` says)."""
+    if all(map(NUMBER.fullmatch, values)):
+        out = np.array([float(v) for v in values])
+        a = np.abs(out)
+        with np.errstate(invalid="ignore"):
+            unusual = np.flatnonzero(~((a > FLOAT32_UNDERFLOW) & (a < FLOAT32_OVERFLOW)))  # 0, nan, inf, edges
+        for i in unusual:
+            problem = range_problem(values[i], out[i])
+            if problem:
+                return None, int(i), problem
+        out[np.isnan(out)] = math.nan  # every nan is the one quiet NaN
+        return out, -1, None
+    for i, v in enumerate(values):
+        problem = value_problem(v)
+        if problem:
+            return None, i, problem
+    raise AssertionError("unreachable: a value failed NUMBER but has no problem")

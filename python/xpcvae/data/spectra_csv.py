@@ -138,16 +138,17 @@ class SpectraCsvReader:
         blocks = self._blocks
         if self._pending:
             blocks = _chain(self._pending, blocks)
-            self._pending = b""
+            self._pending = None
         for block in blocks:
             if isinstance(block, g.LongLine):
                 self._line += 1
                 if not block.blank:
                     yield self._error(None, f"the line {g.TOO_LONG}"), ("",) * len(extra)
                 continue
-            fast = spectra_fast.parse_block(block, self.layout, extra)
+            fast = spectra_fast.parse_block(*block, self.layout, extra)
+            data, start, end = block
             if fast is not None:
-                lines = block.splitlines() if fast.suspect.any() else None
+                lines = data[start:end].splitlines() if fast.suspect.any() else None
                 for i, sid in enumerate(fast.ids):
                     self._line += 1
                     if fast.suspect[i]:  # a value may overflow or underflow float32: the exact path says
@@ -156,7 +157,7 @@ class SpectraCsvReader:
                     self._row += 1
                     yield SpectrumRow(sid, fast.flux[i], fast.flux_error[i]), tuple(e[i] for e in fast.extra)
                 continue
-            for line in block.splitlines():
+            for line in data[start:end].splitlines():
                 self._line += 1
                 if not g.is_blank(line):
                     yield self.parse_line(line, extra)
@@ -196,18 +197,12 @@ class SpectraCsvReader:
                                     f"header has {lay.n_fields}"), texts
         if sid is None:
             return self._error(None, g.source_id_problem(g.trim(fields[lay.id_col]).decode("utf-8"))), texts
-        out = []
-        for cols, prefix in ((lay.flux_cols, "flux_"), (lay.err_cols, "flux_error_")):
-            values = np.empty(len(cols))
-            for k, c in enumerate(cols):
-                value = g.trim(fields[c])
-                problem = g.value_problem(value)
-                if problem:
-                    return self._error(sid, f"{prefix}{k} {problem}"), texts
-                values[k] = g.number(value)
-            out.append(values)
+        values, bad, problem = g.read_values([g.trim(fields[c]) for c in lay.flux_cols + lay.err_cols])
+        if problem:
+            column = f"flux_{bad}" if bad < lay.n_wave else f"flux_error_{bad - lay.n_wave}"
+            return self._error(sid, f"{column} {problem}"), texts
         self._row += 1
-        return SpectrumRow(sid, out[0], out[1]), texts
+        return SpectrumRow(sid, values[:lay.n_wave], values[lay.n_wave:]), texts
 
     def close(self) -> None:
         self._fh.close()
@@ -253,9 +248,9 @@ def read_header(path) -> list[str]:
 
 
 def _find_header(path: Path, fh):
-    """(column names or None if the file has no non-blank line, the header's line number, the rest
-    of its block, the blocks after it) of the binary file ``fh`` (rules 1-10)."""
-    first = fh.read(1 << 16)
+    """(column names or None if the file has no non-blank line, the header's line number, the span
+    of the lines after it in its block, the blocks after that) of the binary file ``fh`` (rules 1-10)."""
+    first = fh.read(g.READ_SIZE)
     problem = g.signature_problem(first)
     if problem:
         raise SpectraFileError(f"{path}: {problem}")
@@ -267,9 +262,9 @@ def _find_header(path: Path, fh):
             if block.blank:
                 continue
             raise SpectraFileError(f"{path}: the header (line {line_no}) {g.TOO_LONG}")
-        pos = 0
-        while pos < len(block):
-            line, pos = g.next_line(block, pos)
+        data, pos, end = block
+        while pos < end:
+            line, pos = g.next_line(data, pos, end)
             line_no += 1
             if g.is_blank(line):
                 continue
@@ -283,8 +278,8 @@ def _find_header(path: Path, fh):
             problem = g.utf8_problem(line)
             if problem:
                 raise SpectraFileError(f"{where} {problem}")
-            return [g.trim(f).decode("utf-8") for f in fields], line_no, block[pos:], blocks
-    return None, line_no, b"", blocks
+            return [g.trim(f).decode("utf-8") for f in fields], line_no, (data, pos, end), blocks
+    return None, line_no, None, blocks
 
 
 def write_spectra_csv(path, source_ids, flux, flux_error) -> None:

@@ -1,16 +1,17 @@
 """A fast path for the spectra-CSV reader: whole blocks of plain rows parsed by pandas' C parser.
 
 :class:`xpcvae.data.spectra_csv.SpectraCsvReader` reads line by line in Python, exactly as the
-grammar says (docs/formats.md), at ~0.5 ms per spectrum. Most files are plain: ASCII, no quotes,
-no whitespace, numbers in decimal notation. For a block of such lines this module lets pandas'
-C tokenizer and float converter do the work, and only where the outcome is provably the
+grammar says (docs/formats.md), at about 1 ms per spectrum. Most files are plain: no quotes,
+numbers in decimal notation without whitespace. For a block of such lines this module lets
+pandas' C tokenizer and float converter do the work, and only where the outcome is provably the
 grammar's:
 
-* every byte of the block outside the source_id and extra columns is one of ``0-9 . e E + - ,``
-  or a line end (checked with ``bytes.translate`` and a character count), and the source_id
-  and extra columns hold printable ASCII without space or quote; the lines end in ``\\n`` or
-  ``\\r\\n``, and each has the header's number of fields (the values go to pandas as one
-  column, each row followed by a sentinel ``inf`` that a row of another length would misplace);
+* the number columns hold nothing but ``0-9 . e E + -`` (any other byte is turned into one
+  that makes pandas fail), the source_id and extra columns are valid UTF-8 without quotes,
+  tabs or control characters (their values: the text without surrounding spaces), the lines
+  end in ``\\n`` or ``\\r\\n``, and each has the header's number of fields (the values go to
+  pandas as one column, each row followed by a sentinel ``inf`` that a row of another length
+  would misplace);
 * over that alphabet, a converter that must consume the whole field accepts exactly the
   grammar's decimal syntax (rule 14): pandas >= 3.1 converts with fast_float, older pandas is
   asked for ``float_precision="round_trip"`` (CPython's ``PyOS_string_to_double``), both
@@ -32,12 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xpcvae.data.csv_grammar import MAX_LINE_BYTES
+from xpcvae.data.csv_grammar import CONTROL, MAX_LINE_BYTES
 
 #: blocks smaller than this are read line by line
 MIN_BYTES = 1 << 20
-#: characters a source_id or extra column may hold on the fast path: printable ASCII, no space, no quote
-_PLAIN = bytes(c for c in range(0x21, 0x7F) if c != 0x22)
 #: "," to a line end (pandas then parses one column: its cost per column is high), the number
 #: characters and the sentinel's letters kept, any other byte to "x"
 _ONE_PER_LINE = bytes(0x0A if c == 0x2C else c if c in b"0123456789.eE+-inf" else 0x78 for c in range(256))
@@ -68,10 +67,10 @@ class Block:
     suspect: np.ndarray
 
 
-def parse_block(block: bytes, layout, extra_cols) -> Block | None:
-    """``block`` (whole lines, each with its terminator) parsed, or None where only the per-line
-    path can say what the grammar says. ``extra_cols``: columns whose text is wanted (or None)."""
-    if len(block) < MIN_BYTES or not block.endswith(b"\n"):
+def parse_block(block: bytes, pos: int, size: int, layout, extra_cols) -> Block | None:
+    """``block[pos:size]`` (whole lines, each with its terminator) parsed, or None where only the
+    per-line path can say what the grammar says. ``extra_cols``: columns whose text is wanted (or None)."""
+    if size - pos < MIN_BYTES or block[size - 1] != 0x0A:
         return None
     numeric = sorted(set(layout.flux_cols) | set(layout.err_cols))
     first, stop, n_fields = numeric[0], numeric[-1] + 1, layout.n_fields
@@ -80,46 +79,63 @@ def parse_block(block: bytes, layout, extra_cols) -> Block | None:
     converter = _converter()
     if converter is None:
         return None
-    # lines: all ending in \r\n or all in \n (a stray \r or \n stays inside a line and fails below);
+    # lines end in \n or \r\n (a stray \r, or a \r\r\n, stays inside a line and fails below);
     # the numbers of a line are a view of the block, copied once, by the join below
-    term = b"\r\n" if b"\r" in block else b"\n"
     view = memoryview(block)
+    find = block.find
     heads, tails, bodies = [], [], []
-    pos, size = 0, len(block)
+    n_tail = n_fields - stop
     while pos < size:
-        end = block.find(term, pos)
-        if end < 0 or end - pos > MAX_LINE_BYTES:
+        nl = find(b"\n", pos, size)
+        end = nl - 1 if nl > pos and block[nl - 1] == 0x0D else nl
+        if end - pos > MAX_LINE_BYTES:
             return None
         # the text columns before and after the numbers (a blank line or one with too few fields
         # lacks a comma here; a row with another number of values misplaces the sentinels below)
-        head, start = [], pos
-        for _ in range(first):
-            comma = block.find(b",", start, end)
-            if comma < 0:
-                return None
-            head.append(block[start:comma])
-            start = comma + 1
-        tail, stop_at = [], end
-        for _ in range(n_fields - stop):
-            comma = block.rfind(b",", start, stop_at)
-            if comma < 0:
-                return None
-            tail.append(block[comma + 1:stop_at])
-            stop_at = comma
-        heads.append(head)
-        tails.append(tail[::-1])
+        start = pos
+        if first:
+            head = []
+            for _ in range(first):
+                comma = find(b",", start, end)
+                if comma < 0:
+                    return None
+                head.append(block[start:comma])
+                start = comma + 1
+            heads.append(head)
+        stop_at = end
+        if n_tail:
+            tail = []
+            for _ in range(n_tail):
+                comma = block.rfind(b",", start, stop_at)
+                if comma < 0:
+                    return None
+                tail.append(block[comma + 1:stop_at])
+                stop_at = comma
+            tails.append(tail[::-1])
         bodies.append(view[start:stop_at])
-        pos = end + len(term)
+        pos = nl + 1
     n = len(bodies)
-    texts = {c: [h[k] for h in heads] for k, c in enumerate(range(first))}
-    texts.update({c: [t[k] for t in tails] for k, c in enumerate(range(stop, n_fields))})
-    if any(b"".join(v).translate(None, _PLAIN) or b"" in v for v in texts.values()):
-        return None  # a text field empty or not plain printable ASCII
-    texts = {c: [x.decode("ascii") for x in v] for c, v in texts.items()}
+    texts = {}
+    for c, raw in [(c, [h[k] for h in heads]) for k, c in enumerate(range(first))] + \
+                  [(c, [t[k] for t in tails]) for k, c in enumerate(range(stop, n_fields))]:
+        joined = b"\n".join(raw)
+        if b'"' in joined or b"\t" in joined or joined.count(b"\n") != len(raw) - 1:
+            return None  # quoting, a tab to trim or refuse, a stray line end: the per-line path
+        try:
+            text = joined.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if CONTROL.search(text.replace("\n", "")):
+            return None
+        texts[c] = [v.strip(" ") for v in text.split("\n")]
+    if "" in texts[layout.id_col]:
+        return None  # an empty source_id: the per-line path says so
     # one value per line, each row's values followed by the sentinel "inf", which no row of the
     # fast path holds (infinite values are refused below), so a row of another length misplaces it;
     # every byte other than 0-9 . e E + - and the sentinel's letters becomes "x", which fails
-    data = (b",inf,".join(bodies) + b",inf,").translate(_ONE_PER_LINE)
+    bodies.append(b"")
+    data = b",inf,".join(bodies).translate(_ONE_PER_LINE)
+    del bodies, view
     k = len(numeric)
     try:
         values = converter(data)
@@ -131,15 +147,20 @@ def parse_block(block: bytes, layout, extra_cols) -> Block | None:
     if not np.isposinf(values[:, k]).all() or not np.isfinite(values[:, :k]).all():
         return None
     values = values[:, :k]
-    flux = values[:, [c - first for c in layout.flux_cols]]
-    err = values[:, [c - first for c in layout.err_cols]]
+    flux = _columns(values, [c - first for c in layout.flux_cols])
+    err = _columns(values, [c - first for c in layout.err_cols])
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        suspect = np.zeros(n, bool)
-        for a in (flux, err):
-            a32 = a.astype(np.float32)
-            suspect |= (~np.isfinite(a32) | (a32 == 0)).any(axis=1)
+        v32 = values.astype(np.float32)
+        suspect = (~np.isfinite(v32) | (v32 == 0)).any(axis=1)
     extra = [texts[c] if c is not None and c in texts else [""] * n for c in extra_cols]
     return Block(texts[layout.id_col], flux, err, extra, suspect)
+
+
+def _columns(values: np.ndarray, cols: list[int]) -> np.ndarray:
+    """``values[:, cols]``, a view when the columns are consecutive (the usual layout)."""
+    if cols == list(range(cols[0], cols[0] + len(cols))):
+        return values[:, cols[0]:cols[0] + len(cols)]
+    return values[:, cols]
 
 
 @functools.lru_cache(maxsize=1)
