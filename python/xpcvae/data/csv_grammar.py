@@ -61,8 +61,9 @@ class LineSyntaxError(ValueError):
 def signature_problem(head: bytes) -> str | None:
     """What the file is and what to do, if ``head`` (its first bytes) is not UTF-8 text (rule 1)."""
     for pattern, what, todo in SIGNATURES:
-        if pattern.match(head):
-            shown = " ".join(f"{b:02x}" for b in pattern.match(head).group())
+        m = pattern.match(head)
+        if m:
+            shown = " ".join(f"{b:02x}" for b in m.group())
             return f"is {what} (it starts with the bytes {shown}); {todo}"
     return None
 

@@ -93,7 +93,7 @@ class SpectraCsvReader:
             for row in reader:                   # one row per non-blank data line, in file order
                 ...
 
-    Memory is bounded by a few blocks of about 4 MB, whatever the file's size. Rows come in
+    Memory is bounded by a few blocks of about 16 MB, whatever the file's size. Rows come in
     order; a row's index in the iteration is its row number (its random stream). ``n_wave``:
     samples per spectrum (343; the shared grammar cases use fewer). :meth:`with_columns` also
     gives the text of extra columns.
@@ -152,7 +152,7 @@ class SpectraCsvReader:
                 for i, sid in enumerate(fast.ids):
                     self._line += 1
                     if fast.suspect[i]:  # a value may overflow or underflow float32: the exact path says
-                        yield self.parse_line(lines[i], extra)
+                        yield self._parse_line(lines[i], extra)
                         continue
                     self._row += 1
                     yield SpectrumRow(sid, fast.flux[i], fast.flux_error[i]), tuple(e[i] for e in fast.extra)
@@ -160,7 +160,7 @@ class SpectraCsvReader:
             for line in data[start:end].splitlines():
                 self._line += 1
                 if not g.is_blank(line):
-                    yield self.parse_line(line, extra)
+                    yield self._parse_line(line, extra)
 
     def _error(self, sid: str | None, problem: str) -> SpectrumRow:
         """An error row; ``sid``: the source_id when it is known (rule 13)."""
@@ -170,7 +170,7 @@ class SpectraCsvReader:
             return SpectrumRow("", None, None, f"row {r} (line {line}): {problem}")
         return SpectrumRow(sid, None, None, f"source {sid}: {problem} (row {r}, line {line})")
 
-    def parse_line(self, line: bytes, extra: tuple[int | None, ...] = ()) -> tuple[SpectrumRow, tuple[str, ...]]:
+    def _parse_line(self, line: bytes, extra: tuple[int | None, ...] = ()) -> tuple[SpectrumRow, tuple[str, ...]]:
         """One non-blank data line (its terminator removed) as the next row (rule 12)."""
         lay = self.layout
         none = ("",) * len(extra)
@@ -241,16 +241,16 @@ def read_header(path) -> list[str]:
     signatures, byte-order mark, blank lines, line length, quoting, UTF-8)."""
     path = Path(path)
     with open(path, "rb") as fh:
-        names = _find_header(path, fh)[0]
+        names = _find_header(path, fh, first_read=1 << 16)[0]
     if names is None:
         raise SpectraFileError(f"{path}: no header line (the file is empty or blank)")
     return names
 
 
-def _find_header(path: Path, fh):
+def _find_header(path: Path, fh, first_read: int = g.READ_SIZE):
     """(column names or None if the file has no non-blank line, the header's line number, the span
     of the lines after it in its block, the blocks after that) of the binary file ``fh`` (rules 1-10)."""
-    first = fh.read(g.READ_SIZE)
+    first = fh.read(first_read)
     problem = g.signature_problem(first)
     if problem:
         raise SpectraFileError(f"{path}: {problem}")
