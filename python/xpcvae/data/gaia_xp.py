@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from xpcvae.atomic import atomic_path
-from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, SpectraFileError, SpectrumRow, read_spectra_csv
+from xpcvae.data.csv_grammar import signature_problem
+from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, SpectraCsvReader, SpectraFileError, SpectrumRow, read_header
+
 from xpcvae.forward.instrument import WAVELENGTH  # GaiaXPy's default sampling, the model grid
 #: two grids are the same when every sample agrees to this many nm
 GRID_ATOL_NM = 1e-3
@@ -43,19 +45,14 @@ def detect_format(path) -> str:
         return "fits"
     if head.startswith(b"# %ECSV"):
         return "ecsv"
+    problem = signature_problem(head)  # compressed or UTF-16: say so rather than guess
+    if problem:
+        raise SpectraFileError(f"{path}: {problem}")
     if name.endswith(".csv") or b"," in head:
         return "csv"
     raise SpectraFileError(
         f"{path}: cannot tell the file format from the name or content; "
         f"expected a .csv, .ecsv or .fits file (Gaia archive XP continuous or sampled, or the project CSV)")
-
-
-def _csv_header(path: Path) -> list[str]:
-    with open(path, newline="") as fh:
-        for rec in csv.reader(fh):
-            if rec and any(c.strip() for c in rec):
-                return [c.strip() for c in rec]
-    raise SpectraFileError(f"{path}: empty file, expected a header line")
 
 
 def _kind(columns, what) -> str:
@@ -75,7 +72,7 @@ def _kind(columns, what) -> str:
 
 def is_project_csv(path, allow_read_error: bool = True) -> bool:
     """True when ``path`` is a CSV in the project layout (with a ``read_error`` column only if allowed)."""
-    header = _csv_header(Path(path))
+    header = read_header(Path(path))
     if "source_id" not in header or FLUX_COLS[0] not in header:
         return False
     return allow_read_error or READ_ERROR_COL not in header
@@ -85,8 +82,8 @@ def is_project_csv(path, allow_read_error: bool = True) -> bool:
 def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
     """Read XP spectra from ``source`` (path, DataFrame or astropy Table): one row per input row.
 
-    ``wavelength``: the model grid (default :data:`xpcvae.forward.instrument.WAVELENGTH`, GaiaXPy's
-    default sampling). Continuous spectra are calibrated onto it; sampled spectra must be on it.
+    ``wavelength``: the model grid (default :data:`xpcvae.forward.instrument.WAVELENGTH`, GaiaXPy's default
+    sampling). Continuous spectra are calibrated onto it; sampled spectra must be on it.
     """
     grid = WAVELENGTH if wavelength is None else np.asarray(wavelength, dtype=float)
     if not isinstance(source, (str, Path)):
@@ -98,16 +95,16 @@ def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
         raise SpectraFileError(f"{path}: is a directory, expected a spectra file")
     fmt = detect_format(path)
     if fmt == "csv":
-        kind = _kind(_csv_header(path), str(path))
+        kind = _kind(read_header(path), str(path))
         if kind == "project":
             _require_default_grid(grid, f"{path} (project CSV)")
             return _read_project_csv(path)
-        import pandas as pd  # lazy: pandas only for archive inputs, not on the project-CSV path
+        import pandas as pd
 
         table = pd.read_csv(path, dtype={"source_id": str}, keep_default_na=True)
         sampling = _sidecar_sampling(path) if kind == "sampled" else None
         return _load_table(table, grid, what=str(path), sampling=sampling)
-    from astropy.table import Table  # lazy: astropy.table only for ECSV and FITS inputs
+    from astropy.table import Table
 
     try:
         table = Table.read(path, format="ascii.ecsv" if fmt == "ecsv" else "fits")
@@ -118,12 +115,14 @@ def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
 
 
 def _to_pandas(obj):
-    import pandas as pd  # lazy: pandas only for archive inputs, not on the project-CSV path
+    import pandas as pd
 
     if isinstance(obj, pd.DataFrame):
         return obj
-    from astropy.table import Table  # lazy: astropy.table only for ECSV and FITS inputs
-
+    try:
+        from astropy.table import Table
+    except ImportError:  # pragma: no cover - astropy is a dependency
+        Table = ()
     if isinstance(obj, Table):
         names = [c for c in obj.colnames]
         data = {}
@@ -160,23 +159,11 @@ def _require_default_grid(grid, what: str) -> None:
 
 # -- project CSV -----------------------------------------------------------------------------
 def _read_project_csv(path: Path) -> list[SpectrumRow]:
-    rows = read_spectra_csv(path)
-    header = _csv_header(path)
-    if READ_ERROR_COL not in header:
-        return rows
-    i = header.index(READ_ERROR_COL)
-    messages = []
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader)
-        for rec in reader:
-            if not rec or all(not c.strip() for c in rec):
-                continue
-            messages.append(rec[i].strip() if len(rec) > i else "")
-    out = []
-    for row, msg in zip(rows, messages):
-        out.append(SpectrumRow(row.source_id, None, None, msg) if msg else row)
-    return out
+    with SpectraCsvReader(path) as reader:
+        if READ_ERROR_COL not in reader.header:
+            return list(reader)
+        return [SpectrumRow(row.source_id, None, None, msg) if msg else row
+                for row, (msg,) in reader.with_columns(READ_ERROR_COL)]
 
 
 def _project_rows_from_frame(df, what) -> list[SpectrumRow]:
@@ -254,7 +241,7 @@ def _sidecar_sampling(path: Path):
     side = path.with_name(f"{path.stem}_sampling.csv")
     if not side.exists():
         return None
-    import pandas as pd  # lazy: pandas only for archive inputs, not on the project-CSV path
+    import pandas as pd
 
     df = pd.read_csv(side)
     if "pos" not in df.columns or not len(df):
@@ -340,7 +327,7 @@ def _gaiaxpy_calibrate():
     which breaks every later figure of the process on machines without LaTeX; the
     setting is restored here.
     """
-    import matplotlib  # lazy: matplotlib and GaiaXPy stay out of the `xpcvae infer` import path
+    import matplotlib
 
     usetex = matplotlib.rcParams["text.usetex"]
     try:

@@ -58,7 +58,7 @@ public final class Soak {
         {"extra_field", "fields, the header has"},
         {"not_a_number", "is not a number"},
         {"empty_field", "is empty"},
-        {"invalid_utf8", "is not a number"},
+        {"invalid_utf8", "is not valid UTF-8"},
     };
 
     public static void main(String[] argv) throws Exception {

@@ -1,42 +1,39 @@
 package org.xpcvae;
 
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.Writer;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
+import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Reader and writer of the spectra CSV of docs/formats.md:
- * {@code source_id,flux_0,...,flux_<n-1>,flux_error_0,...,flux_error_<n-1>} (UTF-8, one header
- * line, columns located by name, extra columns ignored).
+ * {@code source_id,flux_0,...,flux_<n-1>,flux_error_0,...,flux_error_<n-1>}, read exactly as the
+ * document's "Spectra CSV grammar" says, the same as the Python reader
+ * ({@code xpcvae.data.spectra_csv}): both agree on which lines are rows (a row's number is its
+ * random stream), on every value to the bit and on every message.
  *
- * <p>A missing header or missing columns, or flux columns for more samples than the bundle's
- * grid has ({@code flux_343}, ...: spectra on another wavelength grid), make the file unreadable
- * ({@link CsvFormatException}); a problem in one data row (another number of fields than the
- * header, a value that is not a number, a line longer than {@link #MAX_LINE_CHARS}) is reported in
- * that row's {@link Row} and reading goes on, so that batch output keeps one row per input row.
- * Blank lines are skipped and not counted as rows. Bytes that are not UTF-8 are read as U+FFFD
- * (a row holding them in a number field becomes an error row; they never stop the file). Numbers
- * are parsed as doubles (accepting Python's {@code nan}/{@code inf} spellings) and rounded to
- * float32. A file name of {@code -} reads standard input.
+ * <p>A file unusable as a whole (not UTF-8 text, no header, missing or duplicate columns, flux
+ * columns for more samples than the bundle's grid has) is refused by {@link #open} with a
+ * {@link CsvFormatException} naming the file, before any row is read. Every other problem is
+ * reported in that row's {@link Row} and reading goes on, so that batch output keeps one row per
+ * input row. Values are parsed as doubles and rounded to float32. A file name of {@code -} reads
+ * standard input.
  */
 public final class SpectraCsv {
     private SpectraCsv() {
     }
 
-    /** Longest data line read (a spectrum takes about 20 000 characters); longer lines are error rows. */
-    public static final int MAX_LINE_CHARS = 1 << 22;
+    /** Longest line read (a spectrum takes about 15 000 bytes); longer lines are error rows. */
+    public static final int MAX_LINE_BYTES = CsvLines.MAX_LINE_BYTES;
 
     /** Wavelengths of the spectra CSV's samples: GaiaXPy's default sampling, 336, 338, ..., 1020 nm. */
     public static double wavelengthNm(int i) {
@@ -135,86 +132,96 @@ public final class SpectraCsv {
     /** Streaming reader; {@link #next()} returns rows in file order, null at the end. */
     public static final class Reader implements SpectrumReader {
         private final Path file;
-        private final BufferedReader in;
+        private final CsvLines lines;
         private final int length;
         private final int idColumn;
         private final int[] fluxColumns;
         private final int[] errorColumns;
         private final int headerFields;
-        private long lineNumber;
+        private final Csv.Value value = new Csv.Value();
         private long rowIndex;
 
-        private Reader(Path file, BufferedReader in, int length) throws IOException {
+        private Reader(Path file, CsvLines lines, int length) throws IOException {
             this.file = file;
-            this.in = in;
+            this.lines = lines;
             this.length = length;
-            String header = readLine();
-            lineNumber = 1;
-            while (header != null && !tooLong && header.trim().isEmpty()) {
-                header = readLine();
-                lineNumber++;
-            }
-            if (tooLong) {
-                throw new CsvFormatException(file + ": the header line is longer than " + MAX_LINE_CHARS
-                        + " characters");
-            }
-            if (header == null) {
-                throw new CsvFormatException(file + ": no header line (expected source_id,flux_0,...,flux_"
-                        + (length - 1) + ",flux_error_0,...)");
-            }
-            if (header.startsWith("\uFEFF")) {
-                header = header.substring(1);
-            }
-            List<String> names = Csv.split(header);
+            List<String> names = header();
             headerFields = names.size();
             Map<String, Integer> index = new HashMap<>();
-            List<String> duplicates = new ArrayList<>();
             for (int i = 0; i < names.size(); i++) {
-                String name = names.get(i).trim();
-                if (index.put(name, i) != null) {
-                    duplicates.add(name);
-                }
+                index.putIfAbsent(names.get(i), i);
             }
             List<String> missing = new ArrayList<>();
             idColumn = column(index, "source_id", missing);
             fluxColumns = new int[length];
             errorColumns = new int[length];
+            Set<String> required = new HashSet<>();
+            required.add("source_id");
             for (int i = 0; i < length; i++) {
                 fluxColumns[i] = column(index, "flux_" + i, missing);
+                required.add("flux_" + i);
             }
             for (int i = 0; i < length; i++) {
                 errorColumns[i] = column(index, "flux_error_" + i, missing);
+                required.add("flux_error_" + i);
             }
             if (!missing.isEmpty()) {
                 String list = String.join(", ", missing.subList(0, Math.min(5, missing.size())))
                         + (missing.size() > 5 ? " and " + (missing.size() - 5) + " more" : "");
                 throw new CsvFormatException(file + ": header lacks column" + (missing.size() > 1 ? "s " : " ")
                         + list + " (expected source_id,flux_0,...,flux_" + (length - 1) + ",flux_error_0,...,flux_error_"
-                        + (length - 1) + ")");
+                        + (length - 1) + "; docs/formats.md)");
             }
-            for (String d : duplicates) {
-                if (d.equals("source_id") || d.startsWith("flux_")) {
-                    throw new CsvFormatException(file + ": header has column " + d + " more than once");
+            Set<String> seen = new HashSet<>();
+            for (String name : names) {
+                if (!seen.add(name) && required.contains(name)) {
+                    throw new CsvFormatException(file + ": header has column " + name + " more than once");
                 }
             }
-            // flux_<i>/flux_error_<i> beyond the grid: spectra sampled on another (longer) grid
-            int extra = -1;
-            for (String name : index.keySet()) {
+            // flux_<K>/flux_error_<K> beyond the grid: spectra sampled on another (longer) grid
+            BigInteger top = BigInteger.valueOf(-1);
+            for (String name : names) {
                 String digits = name.startsWith("flux_error_") ? name.substring(11)
                         : name.startsWith("flux_") ? name.substring(5) : null;
-                if (digits != null && !digits.isEmpty() && digits.length() < 10 && digits.chars().allMatch(Character::isDigit)) {
-                    extra = Math.max(extra, Integer.parseInt(digits));
+                if (digits != null && !digits.isEmpty() && digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                    top = top.max(new BigInteger(digits));
                 }
             }
-            if (extra >= length) {
-                throw new CsvFormatException(file + ": header has flux columns up to index " + extra + " ("
-                        + (extra + 1) + " samples per spectrum), the bundle's wavelength grid has " + length
+            if (top.compareTo(BigInteger.valueOf(length)) >= 0) {
+                throw new CsvFormatException(file + ": header has flux columns up to index " + top + " ("
+                        + top.add(BigInteger.ONE) + " samples per spectrum), the model's wavelength grid has " + length
                         + " (336-1020 nm in steps of 2 nm): the spectra are on another wavelength grid");
             }
-            int max = idColumn;
-            for (int i = 0; i < length; i++) {
-                max = Math.max(max, Math.max(fluxColumns[i], errorColumns[i]));
+        }
+
+        /** The column names of the first non-blank line (rules 10 and 11 up to the column checks). */
+        private List<String> header() throws IOException {
+            while (lines.next()) {
+                if (lines.blank()) {
+                    continue;
+                }
+                String where = file + ": the header (line " + lines.lineNumber() + ")";
+                if (lines.tooLong()) {
+                    throw new CsvFormatException(where + " " + CsvLines.TOO_LONG);
+                }
+                List<byte[]> fields;
+                try {
+                    fields = Csv.splitFields(lines.bytes(), lines.length());
+                } catch (Csv.SyntaxException e) {
+                    throw new CsvFormatException(where + ": " + e.getMessage());
+                }
+                String problem = CsvLines.utf8Problem(lines.bytes(), lines.length());
+                if (problem != null) {
+                    throw new CsvFormatException(where + " " + problem);
+                }
+                List<String> names = new ArrayList<>();
+                for (byte[] f : fields) {
+                    names.add(Csv.text(Csv.trim(f)));
+                }
+                return names;
             }
+            throw new CsvFormatException(file + ": no header line (the file is empty or blank; expected source_id,"
+                    + "flux_0,...,flux_" + (length - 1) + ",flux_error_0,...,flux_error_" + (length - 1) + ")");
         }
 
         private static int column(Map<String, Integer> index, String name, List<String> missing) {
@@ -226,114 +233,72 @@ public final class SpectraCsv {
             return i;
         }
 
-        /** The next data row, or null at the end of the file. */
+        /** The next data row (rule 12), or null at the end of the file. */
         @Override
         public Row next() throws IOException {
-            String line;
             do {
-                line = readLine();
-                if (line == null) {
+                if (!lines.next()) {
                     return null;
                 }
-                lineNumber++;
-            } while (!tooLong && line.trim().isEmpty());
-            long row = rowIndex++;
-            if (tooLong) {
-                return new Row(row, lineNumber, "", null, "row " + row + " (line " + lineNumber
-                        + ") is longer than " + MAX_LINE_CHARS + " characters");
+            } while (lines.blank());
+            if (lines.tooLong()) {
+                return error(null, "the line " + CsvLines.TOO_LONG);
             }
-            List<String> fields = Csv.split(line);
-            String id = idColumn < fields.size() ? fields.get(idColumn).trim() : "";
-            String who = id.isEmpty() ? "row " + row : "source " + id;
+            byte[] line = lines.bytes();
+            int n = lines.length();
+            List<byte[]> fields;
+            try {
+                fields = Csv.splitFields(line, n);
+            } catch (Csv.SyntaxException e) {
+                return error(null, e.getMessage());
+            }
+            // the source is named when its field is there, valid UTF-8 and a usable source_id (rule 13)
+            String id = null;
+            if (idColumn < fields.size()) {
+                byte[] f = Csv.trim(fields.get(idColumn));
+                if (CsvLines.utf8Problem(f, f.length) == null && Csv.sourceIdProblem(Csv.text(f)) == null) {
+                    id = Csv.text(f);
+                }
+            }
+            String problem = CsvLines.utf8Problem(line, n);
+            if (problem != null) {
+                return error(id, "the line " + problem);
+            }
             if (fields.size() != headerFields) {
-                return new Row(row, lineNumber, id, null, (id.isEmpty() ? "" : "source " + id + ": ") + "row " + row
-                        + " (line " + lineNumber + ") has " + fields.size() + " fields, the header has " + headerFields);
+                return error(id, "the row has " + fields.size() + (fields.size() == 1 ? " field" : " fields")
+                        + ", the header has " + headerFields);
+            }
+            if (id == null) {
+                return error(null, Csv.sourceIdProblem(Csv.text(Csv.trim(fields.get(idColumn)))));
             }
             float[] flux = new float[length];
             float[] error = new float[length];
             for (int i = 0; i < length; i++) {
-                String bad = parse(fields.get(fluxColumns[i]), flux, i);
-                if (bad != null) {
-                    return new Row(row, lineNumber, id, null, who + ": flux_" + i + " " + bad);
+                Csv.readValue(Csv.trim(fields.get(fluxColumns[i])), value);
+                if (value.problem != null) {
+                    return error(id, "flux_" + i + " " + value.problem);
                 }
+                flux[i] = value.value;
             }
             for (int i = 0; i < length; i++) {
-                String bad = parse(fields.get(errorColumns[i]), error, i);
-                if (bad != null) {
-                    return new Row(row, lineNumber, id, null, who + ": flux_error_" + i + " " + bad);
+                Csv.readValue(Csv.trim(fields.get(errorColumns[i])), value);
+                if (value.problem != null) {
+                    return error(id, "flux_error_" + i + " " + value.problem);
                 }
+                error[i] = value.value;
             }
-            return new Row(row, lineNumber, id, new Spectrum(id, flux, error), null);
+            return new Row(rowIndex++, lines.lineNumber(), id, new Spectrum(id, flux, error), null);
         }
 
-        private final StringBuilder lineBuffer = new StringBuilder(1 << 15);
-        private final char[] chunk = new char[1 << 16];
-        private int chunkPos;
-        private int chunkEnd;
-        private boolean tooLong;
-        private boolean pendingCr;
-
-        /**
-         * The next line without its terminator ({@code \n}, {@code \r\n} or {@code \r}, as
-         * {@link BufferedReader#readLine()}), or null at the end; a line longer than
-         * {@link #MAX_LINE_CHARS} is consumed but not kept ({@link #tooLong} set, "" returned).
-         */
-        private String readLine() throws IOException {
-            lineBuffer.setLength(0);
-            tooLong = false;
-            boolean any = false;
-            while (true) {
-                if (chunkPos == chunkEnd) {
-                    int n = in.read(chunk, 0, chunk.length);
-                    if (n < 0) {
-                        return any ? (tooLong ? "" : lineBuffer.toString()) : null;
-                    }
-                    chunkPos = 0;
-                    chunkEnd = n;
-                    continue;
-                }
-                if (pendingCr) {
-                    pendingCr = false;
-                    if (chunk[chunkPos] == '\n') {
-                        chunkPos++; // the \n of a \r\n
-                        continue;
-                    }
-                }
-                int start = chunkPos;
-                int stop = start;
-                while (stop < chunkEnd && chunk[stop] != '\n' && chunk[stop] != '\r') {
-                    stop++;
-                }
-                if (stop > start) {
-                    any = true;
-                    if (!tooLong && lineBuffer.length() + (stop - start) > MAX_LINE_CHARS) {
-                        tooLong = true;
-                        lineBuffer.setLength(0);
-                    }
-                    if (!tooLong) {
-                        lineBuffer.append(chunk, start, stop - start);
-                    }
-                }
-                chunkPos = stop;
-                if (stop < chunkEnd) {
-                    pendingCr = chunk[stop] == '\r';
-                    chunkPos++;
-                    return tooLong ? "" : lineBuffer.toString();
-                }
+        /** An error row; {@code id}: the source_id when it is known (rule 13). */
+        private Row error(String id, String problem) {
+            long row = rowIndex++;
+            long line = lines.lineNumber();
+            if (id == null) {
+                return new Row(row, line, "", null, "row " + row + " (line " + line + "): " + problem);
             }
-        }
-
-        private static String parse(String text, float[] dst, int i) {
-            if (text.trim().isEmpty()) {
-                return "is empty";
-            }
-            try {
-                dst[i] = (float) Csv.parseNumber(text);
-                return null;
-            } catch (NumberFormatException e) {
-                String shown = text.length() > 40 ? text.substring(0, 40) + "..." : text;
-                return "= '" + shown + "' is not a number";
-            }
+            return new Row(row, line, id, null, "source " + id + ": " + problem + " (row " + row + ", line " + line
+                    + ")");
         }
 
         /** The file being read ({@code -} for standard input). */
@@ -344,7 +309,7 @@ public final class SpectraCsv {
 
         @Override
         public void close() throws IOException {
-            in.close();
+            lines.close();
         }
     }
 
@@ -356,14 +321,10 @@ public final class SpectraCsv {
      */
     public static Reader open(Path file, int spectrumLength) throws IOException {
         InputStream raw = file.toString().equals("-") ? System.in : Files.newInputStream(file);
-        CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPLACE)
-                .onUnmappableCharacter(CodingErrorAction.REPLACE);
-        BufferedReader in = new BufferedReader(new InputStreamReader(raw, utf8), 1 << 16);
         try {
-            return new Reader(file, in, spectrumLength);
+            return new Reader(file, new CsvLines(file, raw), spectrumLength);
         } catch (IOException | RuntimeException e) {
-            in.close();
+            raw.close();
             throw e;
         }
     }

@@ -123,8 +123,9 @@ public class CsvTest {
         assertTrue(rows.get(0).ok());
         assertNull(rows.get(0).error());
         assertFalse(rows.get(1).ok());
-        assertEquals("source short: row 1 (line 3) has 3 fields, the header has " + (1 + 2 * N), rows.get(1).error());
-        assertEquals("source nn: flux_0 = 'abc' is not a number", rows.get(2).error());
+        assertEquals("source short: the row has 3 fields, the header has " + (1 + 2 * N) + " (row 1, line 3)",
+                rows.get(1).error());
+        assertEquals("source nn: flux_0 = 'abc' is not a number (row 2, line 4)", rows.get(2).error());
         // Python's spelling of NaN is read; the value is then rejected by validation
         assertTrue(rows.get(3).ok());
         try {
@@ -133,19 +134,24 @@ public class CsvTest {
         } catch (InvalidSpectrumException e) {
             assertEquals("source with-nan: flux_error[5] = NaN is not finite", e.getMessage());
         }
-        assertEquals("source good: flux_0 is empty", rows.get(4).error());
+        assertEquals("source good: flux_0 is empty (row 4, line 6)", rows.get(4).error());
         for (int i = 0; i < rows.size(); i++) {
             assertEquals(i, rows.get(i).rowIndex());
         }
     }
 
     @Test
-    public void numberParsingFollowsPython() {
-        assertEquals(1.5e-17, Csv.parseNumber(" 1.5e-17 "), 0.0);
+    public void numbersFollowTheGrammar() {
+        // docs/formats.md, rule 14: decimals and the words nan/inf/infinity, nothing else
+        assertEquals(1.5e-17, Csv.parseNumber("1.5e-17"), 0.0);
+        assertEquals(0.5, Csv.parseNumber("+.5"), 0.0);
+        assertEquals(5.0, Csv.parseNumber("5."), 0.0);
         assertTrue(Double.isNaN(Csv.parseNumber("NaN")));
         assertEquals(Double.NEGATIVE_INFINITY, Csv.parseNumber("-inf"), 0.0);
         assertEquals(Double.POSITIVE_INFINITY, Csv.parseNumber("Infinity"), 0.0);
-        for (String bad : new String[]{"1.0d", "0x1p3", "1f", "", "one"}) {
+        assertEquals(Double.POSITIVE_INFINITY, Csv.parseNumber("1e309"), 0.0); // a double's overflow
+        for (String bad : new String[]{"1.0d", "0x1p3", "1f", "", "one", " 1.5", "1.5 ", "1_0", "\u0661", "1e", ".",
+            "\u0130nf", "infinit", "+-1", "1.5\u00a0"}) {
             try {
                 Csv.parseNumber(bad);
                 fail(bad);
@@ -153,9 +159,22 @@ public class CsvTest {
                 // ok
             }
         }
+    }
+
+    @Test
+    public void fieldsAndMessages() {
         assertEquals(Arrays.asList("a", "b,c", "d\"e", ""), Csv.split("a,\"b,c\",\"d\"\"e\","));
+        assertEquals(Arrays.asList("a", "b"), Csv.split(" a\t, b "));
+        try {
+            Csv.split("a,\"b");
+            fail();
+        } catch (IllegalArgumentException e) {
+            assertEquals("field 2 opens a quote that is not closed on this line", e.getMessage());
+        }
         assertEquals("\"b,c\"", Csv.quote("b,c"));
         assertEquals("a b", Csv.quote("a\nb"));
+        assertEquals("'a\\\\b\\'\\t\\x00\\xa0\\u2028\\U0001f600'", Csv.show("a\\b'\t\u0000\u00a0\u2028\ud83d\ude00"));
+        assertEquals("'" + "x".repeat(40) + "'...", Csv.show("x".repeat(41)));
     }
 
     @Test

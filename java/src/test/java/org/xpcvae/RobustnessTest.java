@@ -231,8 +231,8 @@ public class RobustnessTest {
     public void overlongLineIsAnErrorRowAndReadingGoesOn() throws IOException {
         Spectrum s = TestSupport.spectrum("ok", 1);
         Path f = tmp.newFile("long.csv").toPath();
-        StringBuilder huge = new StringBuilder(SpectraCsv.MAX_LINE_CHARS + 10);
-        while (huge.length() <= SpectraCsv.MAX_LINE_CHARS) {
+        StringBuilder huge = new StringBuilder(SpectraCsv.MAX_LINE_BYTES + 10);
+        while (huge.length() <= SpectraCsv.MAX_LINE_BYTES) {
             huge.append("1.0,");
         }
         String good = String.join(",", fields("ok", s.flux(), s.fluxError()));
@@ -374,7 +374,16 @@ public class RobustnessTest {
             l.set(i, l.get(i) + ",1.0,0.1");
         }
         Files.write(longer, l, StandardCharsets.UTF_8);
-        fatal(dir, bundle, longer, "344 samples per spectrum), the bundle's wavelength grid has 343");
+        fatal(dir, bundle, longer, "344 samples per spectrum), the model's wavelength grid has 343");
+        // compressed input: refused with what it is and what to do, naming the file
+        Path gz = dir.resolve("in.csv.gz");
+        ByteArrayOutputStream packed = new ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream z = new java.util.zip.GZIPOutputStream(packed)) {
+            z.write(Files.readAllBytes(in));
+        }
+        Files.write(gz, packed.toByteArray());
+        fatal(dir, bundle, gz, gz + ": is gzip-compressed (it starts with the bytes 1f 8b); decompress it first "
+                + "(e.g. gunzip)");
 
         // bundles: another wavelength grid, another format version, checksum mismatch, corrupt graph
         Path shifted = TestSupport.copyBundle(tmp.newFolder("shifted").toPath());

@@ -37,7 +37,7 @@ import java.util.zip.GZIPInputStream;
  * STIL's CSV reader is not used either: it reads the whole file once to guess the column types
  * (and may guess float32 for decimal text) before it reads the rows.
  *
- * <p>Bytes that are not UTF-8 read as U+FFFD. Lines longer than {@link SpectraCsv#MAX_LINE_CHARS}
+ * <p>Bytes that are not UTF-8 read as U+FFFD. Lines longer than {@link SpectraCsv#MAX_LINE_BYTES} characters
  * become row problems without being held in memory.
  */
 final class TextTableCursor implements TableCursor {
@@ -99,7 +99,7 @@ final class TextTableCursor implements TableCursor {
             }
         }
         if (lines.tooLong()) {
-            throw new SpectraFileException(file + ": the header line is longer than " + SpectraCsv.MAX_LINE_CHARS
+            throw new SpectraFileException(file + ": the header line is longer than " + SpectraCsv.MAX_LINE_BYTES
                     + " characters");
         }
         List<String> names = split(header, delim);
@@ -133,7 +133,7 @@ final class TextTableCursor implements TableCursor {
             CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPLACE)
                     .onUnmappableCharacter(CodingErrorAction.REPLACE);
-            LineSource lines = new LineSource(new InputStreamReader(in, utf8), SpectraCsv.MAX_LINE_CHARS);
+            LineSource lines = new LineSource(new InputStreamReader(in, utf8), SpectraCsv.MAX_LINE_BYTES);
             return new TextTableCursor(file, lines, ecsv);
         } catch (SpectraFileException e) {
             raw.close();
@@ -231,7 +231,7 @@ final class TextTableCursor implements TableCursor {
         fields = Collections.emptyList();
         String where = "row " + row + " (line " + lines.lineNumber() + ")";
         if (lines.tooLong()) {
-            problem = where + " is longer than " + SpectraCsv.MAX_LINE_CHARS + " characters";
+            problem = where + " is longer than " + SpectraCsv.MAX_LINE_BYTES + " characters";
             return true;
         }
         List<String> split = split(line, delimiter);
