@@ -66,11 +66,12 @@ public final class SpectrumSources {
         try {
             Layout layout = Layout.of(cursor.columns(), file);
             if (layout == Layout.PROJECT) {
-                if (format.kind() != FileFormat.Kind.CSV || format.gzip()) {
+                if (format.kind() != FileFormat.Kind.CSV) {
                     throw new SpectraFileException(file + ": the project layout (source_id, flux_0, ...) is read "
                             + "from a plain CSV file only, this is " + format.label());
                 }
                 cursor.close();
+                // a gzipped one too: the spectra-CSV grammar refuses it there, with the hint to decompress it
                 return SpectraCsv.open(file, spectrumLength);
             }
             double[] grid = XpCalibrator.defaultSamplingNm();
