@@ -40,6 +40,7 @@ SIGNATURES = (
 NUMBER = re.compile(rb"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)",
                     re.IGNORECASE)
 _WORD = re.compile(rb"[+-]?[a-zA-Z]")
+_DECIMAL_CHARS = b"0123456789.eE+-,"
 _NONZERO_MANTISSA = re.compile(rb"[+-]?0*\.?0*[1-9]")
 #: control characters (Unicode category Cc), refused in a source_id
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -269,8 +270,16 @@ def range_problem(value: bytes, v: float) -> str | None:
 def read_values(values: list[bytes]) -> tuple[np.ndarray | None, int, str | None]:
     """The binary64 values of a row's trimmed value fields (rules 12.6 and 14), or the index of the
     first bad one and its problem (what :func:`value_problem` says)."""
-    if all(map(NUMBER.fullmatch, values)):
-        out = np.array([float(v) for v in values])
+    out = None
+    if not b",".join(values).translate(None, _DECIMAL_CHARS):
+        # over this alphabet float()'s documented grammar is exactly rule 14's decimals: no regex needed
+        try:
+            out = np.array(list(map(float, values)))
+        except ValueError:
+            pass  # an empty value or a malformed decimal: found below
+    elif all(map(NUMBER.fullmatch, values)):
+        out = np.array(list(map(float, values)))
+    if out is not None:
         a = np.abs(out)
         with np.errstate(invalid="ignore"):
             unusual = np.flatnonzero(~((a > FLOAT32_UNDERFLOW) & (a < FLOAT32_OVERFLOW)))  # 0, nan, inf, edges

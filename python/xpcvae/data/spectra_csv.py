@@ -54,6 +54,11 @@ class Layout:
     err_cols: tuple[int, ...]
     names: tuple[str, ...]
 
+    @property
+    def value_cols(self) -> tuple[int, ...]:
+        """The value columns in the order they are checked: flux_0 ... then flux_error_0 ..."""
+        return self.flux_cols + self.err_cols
+
     def column(self, name: str) -> int | None:
         return self.names.index(name) if name in self.names else None
 
@@ -198,7 +203,11 @@ class SpectraCsvReader:
                                     f"header has {lay.n_fields}"), texts
         if sid is None:
             return self._error(None, g.source_id_problem(g.trim(fields[lay.id_col]).decode("utf-8"))), texts
-        values, bad, problem = g.read_values([g.trim(fields[c]) for c in lay.flux_cols + lay.err_cols])
+        if b" " in line or b"\t" in line:
+            values = [g.trim(fields[c]) for c in lay.value_cols]
+        else:
+            values = [fields[c] for c in lay.value_cols]
+        values, bad, problem = g.read_values(values)
         if problem:
             column = f"flux_{bad}" if bad < lay.n_wave else f"flux_error_{bad - lay.n_wave}"
             return self._error(sid, f"{column} {problem}"), texts
