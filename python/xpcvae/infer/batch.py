@@ -33,17 +33,25 @@ def bundle_forward_config(bundle) -> ForwardConfig:
 
 
 def goodness_of_fit(bundle, medians, fluxes, errors) -> np.ndarray | None:
-    """gof_chi2 (N,) of the forward model at ``medians`` (N, 7); None if the forward model cannot be built."""
+    """gof_chi2 (N,) of the forward model at ``medians`` (N, 7); None if the forward model cannot be built.
+
+    Each row is evaluated on its own: the forward model's matrix products go through BLAS, whose
+    kernels (and so the last bit of a row's result) depend on the number of rows in a product, and
+    a row's gof_chi2 must not depend on the other rows of the run.
+    """
     if len(medians) == 0:
         return np.zeros(0)
     config = bundle_forward_config(bundle)
-    try:
-        model = model_spectra(np.asarray(medians), config, bundle.wavelength)
-    except (OSError, ValueError, FloatingPointError) as exc:
-        print(f"warning: goodness of fit not computed: {exc}", file=sys.stderr)
-        return None
     gof = bundle.gof_settings
-    return reduced_chi2(np.asarray(fluxes), np.asarray(errors), model, gof.systematic, gof.dof)
+    out = np.empty(len(medians))
+    for i, (median, flux, error) in enumerate(zip(medians, fluxes, errors)):
+        try:
+            model = model_spectra(np.asarray(median)[None], config, bundle.wavelength)
+        except (OSError, ValueError, FloatingPointError) as exc:
+            print(f"warning: goodness of fit not computed: {exc}", file=sys.stderr)
+            return None
+        out[i] = reduced_chi2(np.asarray(flux)[None], np.asarray(error)[None], model, gof.systematic, gof.dof)[0]
+    return out
 
 
 def write_summary(path, rows: list[list[str]]) -> None:
