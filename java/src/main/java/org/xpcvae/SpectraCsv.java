@@ -86,7 +86,7 @@ public final class SpectraCsv {
             this.error = error;
         }
 
-        /** 0-based data row number (the CLI's source index). */
+        /** 0-based data row number (messages name rows by it; random streams are keyed by the source id). */
         public long rowIndex() {
             return rowIndex;
         }
