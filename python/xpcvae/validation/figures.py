@@ -8,8 +8,8 @@ import numpy as np
 
 from xpcvae import params
 from xpcvae.atomic import atomic_path
-from xpcvae.data.gaia_xp import DEFAULT_GRID
 from xpcvae.forward.gof import GOF_THRESHOLD
+from xpcvae.forward.instrument import WAVELENGTH
 from xpcvae.validation.metrics import (ACC_LUM_VISIBLE, COMPARED, LABEL_NAMES, SCATTER_TARGET, robust_stats,
                                        teff_bin_masks)
 from xpcvae.validation.posteriors import RealResults
@@ -108,11 +108,11 @@ def _make_figures(res: RealResults, out_dir) -> list[str]:
                     continue
                 med = np.median(r[good], axis=0) * 100
                 lo, hi = np.percentile(r[good], [16, 84], axis=0) * 100
-                ax.plot(DEFAULT_GRID, med, color=f"C{k}", label=f"{label} (N={int(good.sum())})")
-                ax.fill_between(DEFAULT_GRID, lo, hi, color=f"C{k}", alpha=0.12)
+                ax.plot(WAVELENGTH, med, color=f"C{k}", label=f"{label} (N={int(good.sum())})")
+                ax.fill_between(WAVELENGTH, lo, hi, color=f"C{k}", alpha=0.12)
             noise = np.median(res.rel_noise, axis=0) * 100
-            ax.plot(DEFAULT_GRID, noise, "k:", lw=0.8, label="median noise (±)")
-            ax.plot(DEFAULT_GRID, -noise, "k:", lw=0.8)
+            ax.plot(WAVELENGTH, noise, "k:", lw=0.8, label="median noise (±)")
+            ax.plot(WAVELENGTH, -noise, "k:", lw=0.8)
             ax.axhline(0, color="k", lw=0.5)
             ax.set_ylim(-15, 15)
             ax.set_ylabel("observed / model - 1 [%]")
