@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xpcvae import params, rng
+from xpcvae import __version__, params, rng
 from xpcvae.atomic import atomic_path
 from xpcvae.forward.gof import GofSettings
 from xpcvae.forward.instrument import N_WAVE
@@ -338,8 +338,6 @@ def upgrade(root) -> tuple[ModelBundle, bool]:
     upgrade under ``provenance.upgraded``, and is validated (graph checksums included) before it
     and its checksum file are written. A format-2 bundle is verified and left unchanged.
     """
-    from xpcvae import __version__  # the package's version, recorded in the manifest
-
     root = Path(root)
     if not root.is_dir():
         raise BundleError(f"bundle {root}: not a directory")

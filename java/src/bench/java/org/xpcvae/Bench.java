@@ -36,7 +36,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <ul>
  *   <li><b>latency</b>: per N, one source per call ({@code sampleWithKey(spectrum, key, N, seed)} plus
  *       its {@code summary()}), single thread, after a warm-up; p50/p95/mean over the timed calls
- *       (cycling through the input spectra, a new source index for every call);</li>
+ *       (cycling through the input spectra, a new source key for every call);</li>
  *   <li><b>breakdown</b> (N = 1000): encoder graphs per source, {@code decoder_sample} alone per
  *       draw (the sampler's session options, a run of as many rows as the sampler uses), and the rest of a
  *       draw (random numbers, logit-normal transform, bookkeeping);</li>
