@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from xpcvae import params
-from xpcvae.bundle import BundleError, ModelBundle, onnx_session, sha256_of
+from xpcvae.bundle import BundleError, ModelBundle, onnx_session, sha256_of, write_manifest
 from xpcvae.forward.config import ForwardConfig
 from xpcvae.forward.gof import GofSettings
 from xpcvae.forward.instrument import N_WAVE
@@ -143,7 +143,7 @@ def _copy(bundle_root, tmp_path) -> Path:
 def _edit(d: Path, edit) -> None:
     m = json.loads((d / "manifest.json").read_text())
     edit(m)
-    (d / "manifest.json").write_text(json.dumps(m))
+    write_manifest(d, m)  # with its checksum file, as an exporter writes it
 
 
 def test_bundle_without_the_role_still_loads_and_python_infers(tiny_bundle, tmp_path):

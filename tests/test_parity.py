@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,11 @@ def case(request, tiny_bundle, noisy_test_spectra):
     return bundle, flux, sigma
 
 
+def jlong(x: int) -> int:
+    """An unsigned 64-bit integer as the Java long of the same bits."""
+    return x - 2**64 if x >= 2**63 else x
+
+
 def java_spectra(java, flux, sigma, ids=None):
     import jpype
 
@@ -82,11 +88,11 @@ def test_random_numbers_agree(java):
     import jpype
 
     SplittableRandom = jpype.JClass("java.util.SplittableRandom")
-    seeds = [0, 1, 42, -7, 2**62 + 3]
+    seeds = [0, 1, 42, 2**64 - 7, 2**62 + 3]
     for seed in seeds:
-        for idx in (0, 1, 99, 2**40 + 5):
-            key = int(rng.stream_key(seed, idx))
-            jkey = int(java.CounterRng.streamKey(seed, idx))
+        for source_key in (0, 1, 99, 2**40 + 5, 2**64 - 1):
+            key = int(rng.stream_key(seed, source_key))
+            jkey = int(java.CounterRng.streamKey(jlong(seed), jlong(source_key)))
             assert jkey & (2**64 - 1) == key
             counters = np.arange(200)
             jbits = [int(java.CounterRng.bits(jkey, int(c))) & (2**64 - 1) for c in counters]
@@ -103,16 +109,16 @@ def test_random_numbers_agree(java):
             assert np.all(np.abs(jn - pn) <= 1.5e-15 * np.abs(pn))
 
 
-@pytest.mark.parametrize("seed, idx", [(2024, 0), (-3, 2**40 + 5)])
-def test_normals_agree_on_a_million_counters(java, seed, idx):
+@pytest.mark.parametrize("seed, source_key", [(2024, 0), (2**64 - 3, 2**40 + 5)])
+def test_normals_agree_on_a_million_counters(java, seed, source_key):
     """splitmix64-counter-v2: AS241's central branch (85 %) is + - * / only and gives the same
     bits in both languages. The tails go through a logarithm: NumPy's and fdlibm's differ by an
     ulp for ~3 % of the arguments, which moves r = sqrt(-log p) by an ulp and the normal by up
     to ~5 ulps (8.6e-16 relative in 6e6 counters); with Java's log the tails are the same bits."""
     import jpype
 
-    key = int(rng.stream_key(seed, idx))
-    jkey = int(java.CounterRng.streamKey(seed, idx))
+    key = int(rng.stream_key(seed, source_key))
+    jkey = int(java.CounterRng.streamKey(jlong(seed), jlong(source_key)))
     rows, count, first = 1000, 1000, 5  # counters first .. first + 10**6 - 1, through the sampler's bulk path
     scratch = jpype.JArray(jpype.JDouble)(rows * count)
     out = jpype.JArray(jpype.JDouble)(rows * count)
@@ -145,16 +151,18 @@ def test_java_refuses_a_bundle_of_the_previous_random_number_scheme(java, tiny_b
 
     import jpype
 
+    from xpcvae.bundle import write_manifest
+
     d = tmp_path / "v1"
     shutil.copytree(tiny_bundle.root, d)
     m = json.loads((d / "manifest.json").read_text())
     m["rng"], m["draws_per_sample"] = "splitmix64-counter-v1", 1 + 2 * m["latent_size"] + 2 * 7
-    (d / "manifest.json").write_text(json.dumps(m))
+    write_manifest(d, m)
     with pytest.raises(jpype.JClass("org.xpcvae.BundleException")) as err:
         java.ModelBundle.load(jpype.JClass("java.nio.file.Path").of(str(d)))
     msg = str(err.value.getMessage())
     assert "'splitmix64-counter-v1' is an earlier random-number scheme" in msg
-    assert "'splitmix64-counter-v2'" in msg and "re-export the bundle with `xpcvae export`" in msg
+    assert "'splitmix64-counter-v3'" in msg and "re-export the bundle with `xpcvae export`" in msg
 
 
 def test_network_outputs_agree(java, case):
@@ -175,18 +183,20 @@ def test_network_outputs_agree(java, case):
 def test_seeded_posterior_samples_and_summaries_agree(java, case):
     bundle, flux, sigma = case
     n = 500
-    idx = np.arange(len(flux)) * 3 + 1  # arbitrary source indices
+    # Gaia-like integer ids (keyed by value) and text ids (hashed)
+    ids = [str(5280437616401936512 + 7 * i) if i % 2 else f"star {i}" for i in range(len(flux))]
     py = PosteriorSampler(bundle)
     with java.PosteriorSampler.open(str(bundle)) as js:
         import jpype
 
         jlist = jpype.JClass("java.util.ArrayList")()
-        for s in java_spectra(java, flux, sigma):
+        for s in java_spectra(java, flux, sigma, ids):
             jlist.add(s)
-        j_res = js.sample(jlist, jpype.JArray(jpype.JLong)([int(i) for i in idx]), n, 2024)
+        j_res = js.sample(jlist, n, 2024)
+        assert [int(r.sourceKey()) & (2**64 - 1) for r in j_res] == [int(k) for k in rng.source_keys(ids)]
         j_draws = np.array([np.array(r.flatSamples()).reshape(n, 7) for r in j_res])
         j_summ = [r.summary() for r in j_res]
-    p_draws = np.concatenate([py.sample(flux[i : i + 1], sigma[i : i + 1], n, seed=2024, source_indices=[idx[i]])
+    p_draws = np.concatenate([py.sample(flux[i : i + 1], sigma[i : i + 1], n, seed=2024, source_ids=[ids[i]])
                               for i in range(len(flux))])
     assert j_draws.shape == p_draws.shape == (len(flux), n, 7)
     diff_unit = np.abs(j_draws - p_draws) / SPAN
@@ -332,3 +342,272 @@ def test_java_goodness_of_fit_of_python_medians(java, case, tmp_path):
         want = ood_columns(chi2[i], medians[i], b.low, b.high, gof.threshold, gof.bound_fraction)
         assert float(cols[0]) == pytest.approx(chi2[i], rel=1e-12, abs=0)
         assert cols[1:] == want[1:], i
+
+
+# -- format 2: streams keyed by source id, the checksummed manifest ------------------------------
+
+SOURCE_ID_VECTORS = [
+    "0", "7", "007", "0000000000000000007", "00000000000000000007", "5280437616401936512",
+    "9223372036854775807", "9223372036854775808", "18446744073709551615", "99999999999999999999", "-1", "+1",
+    " 1", "1 ", "1.0", "1e3", "", "a", "foobar", "Gaia DR3 5280437616401936512", "\u0663", "\uff11", "\u00e9",
+    "caf\u00e9", "\u2605 star", "\U0001f600", "\u4e2d\u6587",
+]
+
+
+def _fnv1a64(data: bytes) -> int:
+    """FNV-1a 64 straight from its definition (offset basis, then XOR and multiply per octet)."""
+    h = 0xCBF29CE484222325
+    for octet in data:
+        h = ((h ^ octet) * 0x100000001B3) % 2**64
+    return h
+
+
+def test_source_keys_agree(java):
+    for sid in SOURCE_ID_VECTORS:
+        canonical = sid.isascii() and sid.isdigit() and len(sid) <= 19 and int(sid) <= 2**63 - 1
+        want = int(sid) if canonical else _fnv1a64(sid.encode("utf-8"))
+        assert int(rng.source_key(sid)) == want, sid
+        assert int(java.CounterRng.sourceKey(sid)) & (2**64 - 1) == want, sid
+    # hand-checkable FNV-1a values: the empty string is the offset basis; "a" is one step from it
+    assert int(java.CounterRng.sourceKey("")) & (2**64 - 1) == 0xCBF29CE484222325
+    assert int(java.CounterRng.sourceKey("a")) & (2**64 - 1) == (0xCBF29CE484222325 ^ 0x61) * 0x100000001B3 % 2**64 \
+        == 0xAF63DC4C8601EC8C
+
+
+def test_seed_range_and_message_agree(java, tmp_path):
+    import jpype
+
+    for text in ("0", "42", "9223372036854775808", "18446744073709551615", "18446744073709551616", "-1", "+1",
+                 "1.5", "", " 7"):
+        try:
+            want = rng.parse_seed(text)
+        except ValueError as exc:
+            with pytest.raises(jpype.JClass("java.lang.IllegalArgumentException")) as err:
+                java.CounterRng.parseSeed(text)
+            assert str(err.value.getMessage()) == str(exc)
+        else:
+            assert int(java.CounterRng.parseSeed(text)) & (2**64 - 1) == want
+    # both CLIs: one line, exit status 2, the same words
+    from xpcvae.cli import main
+
+    out = tmp_path / "s.csv"
+    spectra = ROOT / "examples" / "spectra.csv"
+    proc = subprocess.run([str(LAUNCHER), "infer", "--bundle", str(ROOT / "export" / "default"), "--input",
+                           str(spectra), "--out", str(out), "--seed", str(2**64)], capture_output=True, text=True)
+    line = f"xpcvae infer: error: seed {2**64} is not an integer in 0..{2**64 - 1} (seeds are unsigned 64-bit integers)"
+    assert proc.returncode == 2 and proc.stderr.strip() == line
+    py = subprocess.run([sys.executable, "-m", "xpcvae.cli", "infer", "--bundle", str(ROOT / "export" / "default"),
+                         "--input", str(spectra), "--out", str(out), "--seed", str(2**64)], capture_output=True,
+                        text=True)
+    assert py.returncode == 2 and py.stderr.strip() == line
+    assert not out.exists()
+
+
+def test_parameter_tables_agree(java):
+    jp = list(java.ModelBundle.PARAMETERS)
+    assert [(str(p.name()), str(p.symbol()), str(p.unit()), float(p.low()), float(p.high()), str(p.description()))
+            for p in jp] == [(p.name, p.symbol, p.unit, p.low, p.high, p.description) for p in params.PARAMETERS]
+
+
+def _star_file(path, ids, flux, sigma):
+    from xpcvae.data.spectra_csv import write_spectra_csv
+
+    # float32 values written exactly, so both readers see the same spectrum
+    write_spectra_csv(path, ids, flux.astype(np.float32).astype(float), sigma.astype(np.float32).astype(float))
+
+
+def _rows_of(samples_csv, source_id) -> list[str]:
+    with open(samples_csv, newline="") as fh:
+        return [line for line in fh.read().splitlines() if line.split(",")[0] == source_id]
+
+
+def test_a_star_gets_the_same_draws_anywhere(java, default_spectra, tmp_path):
+    """The same star alone in a file, as row 5 of a 1,000-star file, in work units of 1, 7 and 64
+    and on 1 and 4 threads, through the Java CLI and API and the Python batch engine and API: the
+    same bits within each engine, and the two engines agree."""
+    import jpype
+
+    from xpcvae.data.spectra_csv import read_summary_csv
+    from xpcvae.infer.batch import infer_csv
+
+    bundle = ROOT / "export" / "default"
+    flux, sigma = default_spectra
+    star_id, n, seed = "Gaia DR3 4295806720", 40, 2**63 + 11
+    star = 7
+    others = [i for i in range(len(flux)) if i != star]
+    rows = [others[k % len(others)] for k in range(999)]
+    rows.insert(5, star)
+    ids = [f"other-{k}" for k in range(1000)]
+    ids[5] = star_id
+    alone, big = tmp_path / "alone.csv", tmp_path / "big.csv"
+    _star_file(alone, [star_id], flux[[star]], sigma[[star]])
+    _star_file(big, ids, flux[rows], sigma[rows])
+
+    def java_cli(src, tag, batch, threads):
+        out, draws = tmp_path / f"j-{tag}.csv", tmp_path / f"jd-{tag}.csv"
+        proc = subprocess.run([str(LAUNCHER), "infer", "--bundle", str(bundle), "--input", str(src), "--out",
+                               str(out), "--samples", str(n), "--seed", str(seed), "--samples-out", str(draws),
+                               "--batch", str(batch), "--threads", str(threads)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        summary = next(r for r in read_summary_csv(out) if r["source_id"] == star_id)
+        return summary, _rows_of(draws, star_id)
+
+    j_ref = java_cli(alone, "alone", 64, 1)
+    for batch, threads in ((1, 1), (7, 4), (64, 1), (64, 4)):
+        assert java_cli(big, f"{batch}-{threads}", batch, threads) == j_ref, (batch, threads)
+    j_draws = np.array([[float(v) for v in line.split(",")[2:]] for line in j_ref[1]])
+
+    # the Java API: alone, at position 5 of batches of 7 and 64
+    spectra = java_spectra(java, flux[rows[:64]], sigma[rows[:64]], ids[:64])
+    JList = jpype.JClass("java.util.ArrayList")
+    with java.PosteriorSampler.open(str(bundle)) as js:
+        api_alone = np.array(js.sample(spectra[5], n, jlong(seed)).flatSamples()).reshape(n, 7)
+        for size in (7, 64):
+            batch = JList()
+            for s in spectra[:size]:
+                batch.add(s)
+            got = np.array(js.sample(batch, n, jlong(seed)).get(5).flatSamples()).reshape(n, 7)
+            assert np.array_equal(got, api_alone), size
+    assert np.array_equal(api_alone, j_draws)
+
+    # the Python engine: infer_csv alone and in the big file; the API alone and in batches of 7 and 64
+    p_out = {}
+    for tag, src in (("alone", alone), ("big", big)):
+        infer_csv(bundle, src, tmp_path / f"p-{tag}.csv", n_samples=n, seed=seed, progress=False,
+                  samples_out=tmp_path / f"pd-{tag}.csv")
+        p_out[tag] = (next(r for r in read_summary_csv(tmp_path / f"p-{tag}.csv") if r["source_id"] == star_id),
+                      _rows_of(tmp_path / f"pd-{tag}.csv", star_id))
+    assert p_out["alone"] == p_out["big"]
+    p_draws = np.array([[float(v) for v in line.split(",")[2:]] for line in p_out["alone"][1]])
+    py = PosteriorSampler(bundle)
+    f32, e32 = flux[rows[:64]].astype(np.float32), sigma[rows[:64]].astype(np.float32)
+    assert np.array_equal(py.sample(f32[5:6], e32[5:6], n, seed, source_ids=[star_id])[0], p_draws)
+    for size in (7, 64):
+        assert np.array_equal(py.sample(f32[:size], e32[:size], n, seed, source_ids=ids[:size])[5], p_draws), size
+
+    # the engines agree (to float32 round-off of the network outputs, as everywhere)
+    assert np.max(np.abs(j_draws - p_draws) / SPAN) <= 1e-5
+    j_sum, p_sum = j_ref[0], p_out["alone"][0]
+    assert [k for k in j_sum] == [k for k in p_sum]
+    assert float(j_sum["gof_chi2"]) == pytest.approx(float(p_sum["gof_chi2"]), rel=1e-9)
+
+
+def test_two_stars_draws_are_uncorrelated(java, default_spectra):
+    """Paired by draw number, two stars' draws are independent in both engines (|r| < 0.1 at
+    N = 2000, 4.5 standard errors); one stream for both (the old fixed key) correlates them."""
+    import jpype
+
+    bundle = ROOT / "export" / "default"
+    flux, sigma = default_spectra
+    n, ids = 2000, ["star-A", "star-B"]
+    py = PosteriorSampler(bundle).sample(flux[3:5], sigma[3:5], n, 9, source_ids=ids)
+    shared = PosteriorSampler(bundle).sample(flux[3:5], sigma[3:5], n, 9, source_keys=[0, 0])
+    JList = jpype.JClass("java.util.ArrayList")
+    batch = JList()
+    for s in java_spectra(java, flux[3:5], sigma[3:5], ids):
+        batch.add(s)
+    with java.PosteriorSampler.open(str(bundle)) as js:
+        jv = [np.array(r.flatSamples()).reshape(n, 7) for r in js.sample(batch, n, 9)]
+
+    def worst(a, b):
+        return max(abs(np.corrcoef(a[:, k], b[:, k])[0, 1]) for k in range(7))
+
+    assert worst(py[0], py[1]) < 0.1
+    assert worst(jv[0], jv[1]) < 0.1
+    assert worst(shared[0], shared[1]) > 0.3
+
+
+def _load_errors(java, d):
+    """The messages with which Python and Java refuse the bundle in ``d``."""
+    import jpype
+
+    from xpcvae.bundle import BundleError, ModelBundle
+
+    with pytest.raises(BundleError) as p_err:
+        ModelBundle.load(d)
+    with pytest.raises(jpype.JClass("org.xpcvae.BundleException")) as j_err:
+        java.ModelBundle.load(jpype.JClass("java.nio.file.Path").of(str(d)))
+    return str(p_err.value), str(j_err.value.getMessage())
+
+
+def test_both_engines_refuse_bad_bundles_in_the_same_words(java, tiny_bundle, tmp_path):
+    import hashlib
+    import json
+    import re
+    import shutil
+
+    from xpcvae.bundle import write_manifest
+
+    def copy(name):
+        d = tmp_path / name
+        shutil.copytree(tiny_bundle.root, d)
+        return d
+
+    # Teff's upper bound edited from 7000 to 7500, the checksum file as exported
+    d = copy("edited")
+    mf = d / "manifest.json"
+    before = hashlib.sha256(mf.read_bytes()).hexdigest()
+    mf.write_text(re.sub(r'"high": 7000(\.0)?,', '"high": 7500.0,', mf.read_text(), count=1))
+    after = hashlib.sha256(mf.read_bytes()).hexdigest()
+    p_msg, j_msg = _load_errors(java, d)
+    assert p_msg == j_msg == (f"bundle {d}: checksum mismatch for manifest.json (manifest.json.sha256 {before}, "
+                              f"file {after}): the manifest was changed after export")
+    # ... with the checksum recomputed: the box itself is refused
+    (d / "manifest.json.sha256").write_text(f"{after}  manifest.json\n")
+    p_msg, j_msg = _load_errors(java, d)
+    assert p_msg == j_msg == f"bundle {d}: bounds of teff are [3000.0, 7500.0], expected [3000.0, 7000.0]"
+    # no checksum file
+    (d / "manifest.json.sha256").unlink()
+    p_msg, j_msg = _load_errors(java, d)
+    assert p_msg == j_msg and "manifest.json.sha256 is missing" in p_msg
+
+    edits = {
+        "format1": lambda m: m.update(format_version=1, rng="splitmix64-counter-v2"),
+        "string-version": lambda m: m.update(format_version="1"),
+        "version3": lambda m: m.update(format_version=3),
+        "outside": lambda m: m["files"]["r1_encoder"].update(path="../r1_encoder.onnx"),
+    }
+    want = {
+        "format1": "upgrade it, networks unchanged, with the Python CLI: xpcvae upgrade-bundle",
+        "string-version": 'format_version is "1", expected an integer (this version of xpcvae reads format_version 2)',
+        "version3": "format_version 3 is not supported (this version of xpcvae reads format_version 2)",
+        "outside": "files.r1_encoder.path '../r1_encoder.onnx' points outside the bundle",
+    }
+    for name, edit in edits.items():
+        d = copy(name)
+        shutil.copy(d / "r1_encoder.onnx", tmp_path / "r1_encoder.onnx")
+        m = json.loads((d / "manifest.json").read_text())
+        edit(m)
+        write_manifest(d, m)
+        p_msg, j_msg = _load_errors(java, d)
+        assert p_msg == j_msg and p_msg.startswith(f"bundle {d}: ") and want[name] in p_msg, (name, p_msg, j_msg)
+    # a format-1 bundle as exported then: no checksum file
+    (tmp_path / "format1" / "manifest.json.sha256").unlink()
+    p_msg, j_msg = _load_errors(java, tmp_path / "format1")
+    assert p_msg == j_msg and "format_version 1 is an earlier bundle format" in p_msg
+
+
+def test_upgraded_bundle_samples_as_a_fresh_export_in_java(java, tiny_bundle, noisy_test_spectra, tmp_path):
+    import json
+    import shutil
+
+    import jpype
+
+    from xpcvae.cli import main
+
+    d = tmp_path / "old"
+    shutil.copytree(tiny_bundle.root, d)
+    m = json.loads((d / "manifest.json").read_text())
+    m.update(format_version=1, rng="splitmix64-counter-v2")
+    (d / "manifest.json").write_text(json.dumps(m, indent=2))
+    (d / "manifest.json.sha256").unlink()
+    assert main(["upgrade-bundle", str(d)]) == 0
+    JList = jpype.JClass("java.util.ArrayList")
+    batch = JList()
+    for s in java_spectra(java, noisy_test_spectra.flux[:4], noisy_test_spectra.sigma[:4]):
+        batch.add(s)
+    draws = []
+    for root in (tiny_bundle.root, d):
+        with java.PosteriorSampler.open(str(root)) as js:
+            draws.append([np.array(r.flatSamples()) for r in js.sample(batch, 100, 3)])
+    assert all(np.array_equal(a, b) for a, b in zip(*draws))

@@ -1,4 +1,4 @@
-"""The counter-based generator shared with Java (splitmix64-counter-v2)."""
+"""The counter-based generator shared with Java (splitmix64-counter-v3): source keys, seeds, streams."""
 
 import numpy as np
 import pytest
@@ -40,12 +40,70 @@ def mix64_reference(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def test_stream_key_formula_and_negative_seeds():
-    seed, idx = 42, 7
-    want = mix64_reference(mix64_reference(seed) ^ ((idx * 0xD1B54A32D192ED03) & MASK))
-    assert int(rng.stream_key(seed, idx)) == want
-    # a negative (Java long) seed is its two's complement
-    assert int(rng.stream_key(-1, 0)) == int(rng.stream_key(MASK, 0))
+def test_stream_key_formula():
+    seed, key = 42, 7
+    want = mix64_reference(mix64_reference(seed) ^ ((key * 0xD1B54A32D192ED03) & MASK))
+    assert int(rng.stream_key(seed, key)) == want
+    assert int(rng.stream_key(MASK, 2**63 + 1)) == mix64_reference(
+        mix64_reference(MASK) ^ (((2**63 + 1) * 0xD1B54A32D192ED03) & MASK))
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, 2**70, 1.5, "3", True, None])
+def test_seeds_outside_the_unsigned_64_bit_range_are_refused(seed):
+    with pytest.raises(ValueError, match=r"^seed .* is not an integer in 0\.\.18446744073709551615 \(seeds are "
+                                         r"unsigned 64-bit integers\)$"):
+        rng.stream_key(seed, 0)
+
+
+def test_seed_range_and_text():
+    assert rng.check_seed(0) == 0 and rng.check_seed(MASK) == MASK and rng.check_seed(np.uint64(MASK)) == MASK
+    assert rng.parse_seed("18446744073709551615") == MASK and rng.parse_seed("042") == 42
+    for text in ("18446744073709551616", "-1", "+1", " 1", "1.0", "", "x", "\u0663"):
+        with pytest.raises(ValueError) as err:
+            rng.parse_seed(text)
+        assert str(err.value) == f"seed {text} is not an integer in 0..18446744073709551615 (seeds are unsigned " \
+                                 f"64-bit integers)"
+
+
+def fnv1a64_reference(data: bytes) -> int:
+    """FNV-1a 64 as its authors define it (isthe.com/chongo/tech/comp/fnv): offset basis, then per octet
+    XOR and multiply by the FNV prime, modulo 2**64."""
+    h = 14695981039346656037
+    for octet in data:
+        h = ((h ^ octet) * 1099511628211) % 2**64
+    return h
+
+
+def test_fnv1a_published_vectors():
+    # test vectors of the FNV reference code (Fowler/Noll/Vo): "", "a", "foobar"
+    assert rng.fnv1a64(b"") == 0xCBF29CE484222325 == rng.source_key("")
+    assert rng.fnv1a64(b"a") == 0xAF63DC4C8601EC8C == rng.source_key("a")
+    assert rng.fnv1a64(b"foobar") == 0x85944171F73967E8 == rng.source_key("foobar")
+
+
+def test_source_keys():
+    # canonical unsigned decimal integers that fit a signed 64-bit integer key as their value
+    for text, value in [("0", 0), ("7", 7), ("007", 7), ("0000000000000000007", 7),
+                        ("5280437616401936512", 5280437616401936512), ("9223372036854775807", 2**63 - 1)]:
+        assert rng.source_key(text) == value and rng.source_key(text).dtype == np.uint64
+    # everything else is the FNV-1a hash of the UTF-8 bytes
+    for text in ("9223372036854775808", "18446744073709551615", "00000000000000000007", "-1", "+1", " 1", "1 ",
+                 "1.0", "\u0663", "\uff11", "Gaia DR3 5280437616401936512", "\u00e9", "\U0001f600", "star \u2605"):
+        assert rng.source_key(text) == fnv1a64_reference(text.encode("utf-8")), text
+    assert rng.source_key("\u00e9") == fnv1a64_reference(b"\xc3\xa9")
+    # integers key as their decimal text
+    assert rng.source_key(5280437616401936512) == 5280437616401936512
+    assert rng.source_key(np.int64(42)) == 42 and rng.source_key(-3) == rng.source_key("-3")
+    assert rng.source_key(2**63) == rng.source_key("9223372036854775808")
+    keys = rng.source_keys(["007", "a", np.int64(5)])
+    assert keys.dtype == np.uint64 and keys.tolist() == [7, 0xAF63DC4C8601EC8C, 5]
+    assert rng.source_keys(np.array([1, 2, 3])).tolist() == [1, 2, 3]
+    with pytest.raises(TypeError):
+        rng.source_keys("abc")
+    with pytest.raises(TypeError):
+        rng.source_key(1.0)
+    with pytest.raises(rng.SourceIdError, match=r"lone surrogate \(U\+D800\)"):
+        rng.source_key("x\ud800")
 
 
 def test_uniform_open_interval_and_distribution():
@@ -63,8 +121,8 @@ def test_normal_moments_and_shape():
 
 
 def test_streams_of_different_sources_differ():
-    a = rng.uniform(rng.stream_key(5, 0), np.arange(1000))
-    b = rng.uniform(rng.stream_key(5, 1), np.arange(1000))
+    a = rng.uniform(rng.stream_key(5, rng.source_key("star-1")), np.arange(1000))
+    b = rng.uniform(rng.stream_key(5, rng.source_key("star-2")), np.arange(1000))
     assert abs(np.corrcoef(a, b)[0, 1]) < 0.15
     assert not np.any(a == b)
 

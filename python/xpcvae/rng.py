@@ -1,25 +1,41 @@
-"""Counter-based random numbers shared bit for bit with the Java sampler (``splitmix64-counter-v2``).
+"""Counter-based random numbers shared bit for bit with the Java sampler (``splitmix64-counter-v3``).
 
-A posterior sample must not depend on batch size, thread count or processing order, and Python
-and Java must draw the same numbers for the same seed: every number is a pure function of
-``(seed, source_index, counter)``, built on the SplitMix64 finaliser, and a normal deviate is
-AS241's quantile of one uniform. The specification, operation order included, is in
-docs/sampling.md ("Random numbers"); ``org.xpcvae.CounterRng`` implements the same.
+A star's posterior sample must not depend on the file it is in, its row, the batch size, thread
+count or processing order, and Python and Java must draw the same numbers for the same seed: every
+number is a pure function of ``(seed, source_key(source_id), counter)``, built on the SplitMix64
+finaliser, and a normal deviate is AS241's quantile of one uniform. The specification, operation
+order included, is in docs/sampling.md ("Random numbers"); ``org.xpcvae.CounterRng`` implements the
+same.
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-ALGORITHM = "splitmix64-counter-v2"
+ALGORITHM = "splitmix64-counter-v3"
 """Name of the scheme, as written in a bundle's manifest (``"rng"``)."""
 PREVIOUS_ALGORITHMS = ("splitmix64-counter-v1",)
-"""Older schemes a bundle may name; they are refused with a hint to re-export."""
+"""Older schemes that need a re-export (another counter layout); they are refused with that hint."""
+ROW_KEYED_ALGORITHM = "splitmix64-counter-v2"
+"""v3's generator with streams keyed by row number: format-1 bundles, which ``xpcvae upgrade-bundle`` upgrades."""
+
+SEED_MAX = (1 << 64) - 1
+"""Seeds are unsigned 64-bit integers, 0 .. 2**64 - 1 (a Java ``long`` seed is its two's complement)."""
+INTEGER_KEY_MAX = (1 << 63) - 1
+"""Largest source id keyed by its own value (Java's ``Long.MAX_VALUE``); larger ones are hashed."""
+FNV_OFFSET_BASIS = 0xCBF29CE484222325
+"""64-bit FNV-1a offset basis (Fowler, Noll & Vo; IETF draft-eastlake-fnv)."""
+FNV_PRIME = 0x100000001B3
+"""64-bit FNV prime."""
+_CANONICAL_INTEGER = re.compile(r"[0-9]{1,19}", re.ASCII)
+_MASK = (1 << 64) - 1
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_INDEX_MULT = np.uint64(0xD1B54A32D192ED03)
+_KEY_MULT = np.uint64(0xD1B54A32D192ED03)
 
 # AS241 (PPND16) coefficients, Wichura (1988), lowest degree first; the constant terms
 # of B, D and F are 1.
@@ -77,12 +93,74 @@ def mix64(z) -> np.ndarray:
     return z
 
 
-def stream_key(seed, source_index) -> np.ndarray:
-    """Key of the random stream of source ``source_index`` (array-like) under ``seed``."""
-    s = _as_u64(seed)
-    i = _as_u64(source_index)
+def seed_error(seed) -> str:
+    """The message refusing ``seed`` (one wording in both engines: ``CounterRng.seedError``)."""
+    return f"seed {seed} is not an integer in 0..{SEED_MAX} (seeds are unsigned 64-bit integers)"
+
+
+def check_seed(seed) -> int:
+    """``seed`` as a Python int, or :class:`ValueError` unless it is an integer in 0 .. 2**64 - 1."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= SEED_MAX:
+        raise ValueError(seed_error(seed))
+    return int(seed)
+
+
+def parse_seed(text: str) -> int:
+    """A seed given as text (the CLIs' ``--seed``): decimal digits only, value in 0 .. 2**64 - 1."""
+    if not (isinstance(text, str) and text.isascii() and text.isdigit() and int(text) <= SEED_MAX):
+        raise ValueError(seed_error(text))
+    return int(text)
+
+
+class SourceIdError(ValueError):
+    """A source id that has no key: it is not valid Unicode text."""
+
+
+def fnv1a64(data: bytes) -> int:
+    """The 64-bit FNV-1a hash of ``data``: per byte, ``h ^= byte; h *= FNV_PRIME`` (mod 2**64)."""
+    h = FNV_OFFSET_BASIS
+    for byte in data:
+        h = ((h ^ byte) * FNV_PRIME) & _MASK
+    return h
+
+
+def source_key(source_id) -> np.uint64:
+    """The key of a source's random stream (docs/sampling.md, "Random numbers").
+
+    An id that is a canonical unsigned decimal integer fitting a signed 64-bit integer (1 to 19 ASCII
+    digits, value <= 2**63 - 1; leading zeros allowed: ``"007"`` keys as 7) keys as that value; any
+    other id as the 64-bit FNV-1a hash of its UTF-8 bytes. An integer id is keyed as its decimal text.
+    Raises :class:`SourceIdError` for text that has no UTF-8 encoding (a lone surrogate).
+    """
+    if isinstance(source_id, (bool, np.bool_)) or not isinstance(source_id, (str, int, np.integer)):
+        raise TypeError(f"a source id is text or an integer, got {type(source_id).__name__}")
+    text = source_id if isinstance(source_id, str) else str(int(source_id))
+    if _CANONICAL_INTEGER.fullmatch(text) and int(text) <= INTEGER_KEY_MAX:
+        return np.uint64(int(text))
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SourceIdError(f"source id is not valid Unicode text: it contains a lone surrogate "
+                            f"(U+{ord(text[exc.start]):04X}), so it has no UTF-8 bytes to key its random stream "
+                            f"with") from None
+    return np.uint64(fnv1a64(data))
+
+
+def source_keys(source_ids) -> np.ndarray:
+    """:func:`source_key` of each id of a sequence (or array), as a uint64 array."""
+    if isinstance(source_ids, (str, bytes)):
+        raise TypeError("source_keys takes a sequence of source ids, not a single id")
+    return np.array([source_key(s) for s in np.asarray(source_ids, dtype=object).ravel()],
+                    dtype=np.uint64).reshape(np.shape(source_ids))
+
+
+def stream_key(seed, key) -> np.ndarray:
+    """Key of the random stream of the source whose :func:`source_key` is ``key`` (array-like) under
+    ``seed`` (an integer in 0 .. 2**64 - 1, :func:`check_seed`)."""
+    s = np.uint64(check_seed(seed))
+    k = _as_u64(key)
     with np.errstate(over="ignore"):
-        return mix64(mix64(s) ^ (i * _INDEX_MULT))
+        return mix64(mix64(s) ^ (k * _KEY_MULT))
 
 
 def bits(key, counter) -> np.ndarray:

@@ -39,7 +39,9 @@ def register(sub) -> None:
                         "CSV (docs/formats.md)")
     i.add_argument("--out", required=True, help="summary CSV")
     i.add_argument("--samples", type=int, default=1000)
-    i.add_argument("--seed", type=int, default=42)
+    i.add_argument("--seed", default="42",
+                   help="random seed, an integer in 0..2**64-1 (default 42); a star's draws depend only on it, the "
+                        "bundle and the star's source_id")
     i.add_argument("--samples-out", default=None)
     i.add_argument("--engine", choices=("python", "java"), default="python")
     i.set_defaults(func=_infer)
@@ -99,7 +101,10 @@ def _export_forward_model(args) -> int:
 
 
 def _infer(args) -> int:
+    from xpcvae import rng
+
     t0 = time.time()
+    args.seed = rng.parse_seed(args.seed)  # ValueError: one line naming the seed, exit 2 (both engines alike)
     if args.engine == "java":
         if not JAVA_LAUNCHER.exists():
             raise CommandError(f"the Java engine is not built ({JAVA_LAUNCHER} missing): run `make java`")

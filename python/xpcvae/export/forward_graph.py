@@ -9,7 +9,6 @@ how each step is written in ONNX and why: docs/formats.md, "the optional forward
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -22,7 +21,7 @@ from torch import nn
 from xpcvae import __version__, params
 from xpcvae.atomic import atomic_path
 from xpcvae.bundle import (FORWARD_FILE, FORWARD_INPUT, FORWARD_OUTPUT, FORWARD_ROLE, ModelBundle, check_forward_io,
-                           onnx_session, sha256_of)
+                           onnx_session, sha256_of, write_manifest)
 from xpcvae.forward import constants as K
 from xpcvae.forward.config import KEY as FORWARD_CONFIG_KEY
 from xpcvae.forward.config import ForwardConfig
@@ -330,7 +329,8 @@ def export_forward_graph(config: ForwardConfig, path) -> dict:
 def add_forward_model(bundle_dir) -> ModelBundle:
     """Add (or replace) the ``forward_model`` role of an existing bundle, leaving its other files
     untouched: writes ``forward_model.onnx``, then the manifest (``files.forward_model``,
-    ``forward_model``, and ``forward_config`` and ``goodness_of_fit`` where absent) atomically.
+    ``forward_model``, and ``forward_config`` and ``goodness_of_fit`` where absent) and its checksum
+    file (:func:`xpcvae.bundle.write_manifest`), each atomically.
     Returns the bundle as it is then."""
     bundle = ModelBundle.load(bundle_dir)
     root = Path(bundle.root)
@@ -347,6 +347,5 @@ def add_forward_model(bundle_dir) -> ModelBundle:
     manifest[FORWARD_ROLE] = section
     manifest.setdefault(FORWARD_CONFIG_KEY, config.to_dict())
     manifest.setdefault(GOF_KEY, GofSettings.default(N_WAVE).manifest_section())
-    with atomic_path(root / "manifest.json", suffix=".json") as tmp:
-        Path(tmp).write_text(json.dumps(manifest, indent=2))
+    write_manifest(root, manifest)
     return ModelBundle.load(root)

@@ -1,7 +1,8 @@
 """Export a trained run to a self-describing ONNX model bundle (docs/sampling.md).
 
 The three networks are exported with ``torch.onnx.export``, checked with ``onnx.checker`` and
-against PyTorch on ONNX Runtime before the bundle is written atomically. The manifest records
+against PyTorch on ONNX Runtime before the bundle is written atomically. The manifest (with its
+checksum file ``manifest.json.sha256``, :func:`xpcvae.bundle.write_manifest`) records
 checksums, the parameter space, the wavelength grid, the architecture, provenance, metrics, the
 forward-model settings of the run's grid (``forward_config``), the goodness-of-fit defaults
 (``goodness_of_fit``) and, where the grid's photosphere allows, the ``forward_model`` graph
@@ -11,7 +12,6 @@ forward-model settings of the run's grid (``forward_config``), the goodness-of-f
 from __future__ import annotations
 
 import copy
-import json
 import os
 import shutil
 import sys
@@ -26,7 +26,7 @@ from torch import nn
 
 from xpcvae import __version__, params, rng
 from xpcvae.bundle import (FORMAT, FORMAT_VERSION, FORWARD_FILE, FORWARD_ROLE, ModelBundle, draws_per_sample,
-                           onnx_session, sha256_of)
+                           onnx_session, sha256_of, write_manifest)
 from xpcvae.export.forward_graph import NotExportable, export_forward_graph
 from xpcvae.forward.config import KEY as FORWARD_CONFIG_KEY
 from xpcvae.forward.config import ForwardConfig
@@ -216,7 +216,7 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
         }
         if forward_section is not None:
             manifest[FORWARD_ROLE] = forward_section
-        (tmp_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        write_manifest(tmp_dir, manifest)
         ModelBundle.load(tmp_dir)  # the bundle must pass its own validation
         if out_dir.exists():
             # keep files that are not ours (model card, figures) in an existing bundle dir

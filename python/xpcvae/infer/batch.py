@@ -1,10 +1,11 @@
 """Batch inference over a spectra file with the Python reference sampler.
 
 One output row per input row, in order; a bad row becomes an error row naming the problem
-and the batch goes on. A row's random stream is its 0-based data row number, exactly as in
-the Java CLI, so both engines write the same numbers. After the Java CLI's columns each row
-carries the goodness-of-fit columns (:mod:`xpcvae.forward.gof`, docs/formats.md), computed
-with the forward model of the bundle's grid.
+and the batch goes on. A row's random stream is keyed by its source id
+(:func:`xpcvae.rng.source_key`), exactly as in the Java CLI, so both engines write the same
+numbers and a star's row does not depend on the rest of the file. After the Java CLI's columns
+each row carries the goodness-of-fit columns (:mod:`xpcvae.forward.gof`, docs/formats.md),
+computed with the forward model of the bundle's grid.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import numpy as np
 from tqdm.auto import tqdm
 
+from xpcvae import rng
 from xpcvae.atomic import atomic_path
 from xpcvae.bundle import BundleError
 from xpcvae.data.gaia_xp import load_spectra
@@ -33,17 +35,25 @@ def bundle_forward_config(bundle) -> ForwardConfig:
 
 
 def goodness_of_fit(bundle, medians, fluxes, errors) -> np.ndarray | None:
-    """gof_chi2 (N,) of the forward model at ``medians`` (N, 7); None if the forward model cannot be built."""
+    """gof_chi2 (N,) of the forward model at ``medians`` (N, 7); None if the forward model cannot be built.
+
+    Each row is evaluated on its own: the forward model's matrix products go through BLAS, whose
+    kernels (and so the last bit of a row's result) depend on the number of rows in a product, and
+    a row's gof_chi2 must not depend on the other rows of the run.
+    """
     if len(medians) == 0:
         return np.zeros(0)
     config = bundle_forward_config(bundle)
-    try:
-        model = model_spectra(np.asarray(medians), config, bundle.wavelength)
-    except (OSError, ValueError, FloatingPointError) as exc:
-        print(f"warning: goodness of fit not computed: {exc}", file=sys.stderr)
-        return None
     gof = bundle.gof_settings
-    return reduced_chi2(np.asarray(fluxes), np.asarray(errors), model, gof.systematic, gof.dof)
+    out = np.empty(len(medians))
+    for i, (median, flux, error) in enumerate(zip(medians, fluxes, errors)):
+        try:
+            model = model_spectra(np.asarray(median)[None], config, bundle.wavelength)
+        except (OSError, ValueError, FloatingPointError) as exc:
+            print(f"warning: goodness of fit not computed: {exc}", file=sys.stderr)
+            return None
+        out[i] = reduced_chi2(np.asarray(flux)[None], np.asarray(error)[None], model, gof.systematic, gof.dof)[0]
+    return out
 
 
 def write_summary(path, rows: list[list[str]]) -> None:
@@ -69,9 +79,11 @@ def infer_rows(sampler: PosteriorSampler, rows, n_samples: int = 1000, seed: int
         if row.error is None:
             try:
                 draws = sampler.sample(row.flux[None], row.flux_error[None], n_samples, seed,
-                                       source_indices=[index], source_ids=[row.source_id])[0]
+                                       source_ids=[row.source_id])[0]
             except InvalidSpectrumError as exc:
                 row = type(row)(row.source_id, None, None, str(exc))
+            except rng.SourceIdError as exc:
+                row = type(row)(row.source_id, None, None, f"source {row.source_id}: {exc}")
         if row.error is not None:
             failed += 1
             msg = row.error if row.error.startswith("source ") else f"source {row.source_id}: {row.error}"
@@ -99,8 +111,10 @@ def infer_csv(bundle, input_path, out_path, n_samples: int = 1000, seed: int = 4
     """Run the posterior sampler on every spectrum of ``input_path``; return (n_ok, n_failed).
 
     ``input_path``: any input :func:`xpcvae.data.gaia_xp.load_spectra` reads (Gaia archive
-    XP continuous or sampled CSV/ECSV/FITS, or the project CSV).
+    XP continuous or sampled CSV/ECSV/FITS, or the project CSV). ``seed``: an integer in
+    0 .. 2**64 - 1 (:func:`xpcvae.rng.check_seed`), checked before anything is read.
     """
+    seed = rng.check_seed(seed)
     with PosteriorSampler(bundle) as sampler:
         bundle_forward_config(sampler.bundle)  # a malformed forward config fails before any sampling
         rows = load_spectra(input_path, wavelength=sampler.bundle.wavelength)

@@ -1,15 +1,15 @@
 """Reference posterior sampler on ONNX Runtime -- the algorithm of docs/sampling.md.
 
 ``org.xpcvae.PosteriorSampler`` implements the same steps in Java; with the same
-bundle, spectra, seed and source indices both return the same draws (to float32
+bundle, spectra, seed and source ids both return the same draws (to float32
 round-off of the network outputs).
 
 Example::
 
     from xpcvae.infer.sampler import PosteriorSampler, percentiles
     with PosteriorSampler("export/default") as sampler:
-        draws = sampler.sample(flux, flux_error, n_samples=1000, seed=42)   # (B, 1000, 7)
-    table = percentiles(draws)                                             # per-parameter percentiles
+        draws = sampler.sample(flux, flux_error, n_samples=1000, seed=42, source_ids=ids)  # (B, 1000, 7)
+    table = percentiles(draws)                                                             # per-parameter percentiles
 """
 
 from __future__ import annotations
@@ -105,6 +105,27 @@ class PosteriorSampler:
                    "z": np.ascontiguousarray(z, dtype=np.float32)})
 
     # -- sampling ------------------------------------------------------------------
+    @staticmethod
+    def _keys(b: int, source_ids, source_keys) -> tuple[np.ndarray, list]:
+        """(source keys (b,) uint64, ids naming the spectra) from the caller's ids or keys."""
+        for name, given in (("source_ids", source_ids), ("source_keys", source_keys)):
+            if isinstance(given, (str, bytes)) or (given is not None and np.ndim(given) != 1):
+                raise TypeError(f"{name} must be a sequence with one entry per spectrum")
+            if given is not None and len(given) != b:
+                raise ValueError(f"{b} spectra but {len(given)} {name}")
+        if source_keys is not None:
+            keys = list(source_keys)
+            bad = [k for k in keys if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer))
+                   or not 0 <= int(k) <= rng.SEED_MAX]
+            if bad:
+                raise ValueError(f"source key {bad[0]} is not an integer in 0..{rng.SEED_MAX}")
+            return np.array([int(k) for k in keys], dtype=np.uint64), list(source_ids if source_ids is not None
+                                                                           else keys)
+        if source_ids is None:
+            raise ValueError("sample() needs the spectra's source_ids (or source_keys): a spectrum's random stream "
+                             "is keyed by its source id (docs/sampling.md)")
+        return rng.source_keys(source_ids), list(source_ids)
+
     def latent_draws(self, out: _Outputs, row: int, key: np.uint64, n: int) -> np.ndarray:
         """Latent draws z (n, L) of one spectrum: steps 1-2 of docs/sampling.md, in double."""
         L, D = self.bundle.latent_size, self.bundle.draws_per_sample
@@ -134,26 +155,28 @@ class PosteriorSampler:
         low, high = self.bundle.low, self.bundle.high
         return low + (high - low) * u
 
-    def sample(self, flux, flux_error, n_samples: int = 1000, seed: int = 42, source_indices=None,
-               source_ids=None) -> np.ndarray:
+    def sample(self, flux, flux_error, n_samples: int = 1000, seed: int = 42, source_ids=None,
+               source_keys=None) -> np.ndarray:
         """Posterior draws (B, n_samples, 7) in physical units.
 
-        ``source_indices`` (default 0..B-1) select each spectrum's random stream, so a
-        spectrum gets the same draws whatever batch it is processed in.
+        ``source_ids`` (one per spectrum) select each spectrum's random stream through
+        :func:`xpcvae.rng.source_key`, so a star gets the same draws whatever file, row or batch it
+        comes in. ``source_keys`` (integers in 0 .. 2**64 - 1) give the keys directly instead (the
+        ids then only name the spectra in error messages). ``seed``: an integer in 0 .. 2**64 - 1.
         """
         flux = np.atleast_2d(np.asarray(flux))
         flux_error = np.atleast_2d(np.asarray(flux_error))
         if flux.shape != flux_error.shape:
             raise InvalidSpectrumError(f"flux {flux.shape} and flux_error {flux_error.shape} differ in shape")
         b = flux.shape[0]
-        ids = list(source_ids) if source_ids is not None else list(range(b))
+        seed = rng.check_seed(seed)
         if n_samples < 1:
             raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        keys, ids = self._keys(b, source_ids, source_keys)
         checked = [check_spectrum(flux[i], flux_error[i], ids[i], len(self.bundle.wavelength)) for i in range(b)]
         f32 = np.stack([c[0] for c in checked])
         e32 = np.stack([c[1] for c in checked])
-        idx = np.arange(b) if source_indices is None else np.asarray(source_indices)
-        keys = rng.stream_key(seed, np.asarray(idx, dtype=np.int64))
+        keys = rng.stream_key(seed, keys)
         out = self.encode(f32, e32)
         draws = np.empty((b, n_samples, len(self.bundle.low)))
         for i in range(b):

@@ -148,6 +148,7 @@ def baseline_bundle(bundle: Path, tmp: Path) -> Path:
     shutil.copytree(bundle, out)
     manifest = json.loads((out / "manifest.json").read_text())
     if manifest.get("rng") != "splitmix64-counter-v1":
+        manifest["format_version"] = 1  # what the baseline reads (it knows no manifest checksum either)
         manifest["rng"] = "splitmix64-counter-v1"
         manifest["draws_per_sample"] = 1 + 2 * manifest["latent_size"] + 2 * len(manifest["parameters"])
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -165,14 +166,14 @@ def bench_python_ort(bundle: Path, flux, sigma, args) -> dict:
     for n in args.samples:
         def call(i, n=n):
             k = i % b
-            percentiles(sampler.sample(flux[k : k + 1], sigma[k : k + 1], n, seed=42, source_indices=[i]))
+            percentiles(sampler.sample(flux[k : k + 1], sigma[k : k + 1], n, seed=42, source_ids=[f"bench-{i}"]))
         out["latency"].append({"n_samples": n, **_timed_calls(call, args.warmup_s, args.latency_s)})
     out["throughput"] = []
     for threads in (1, 2):
         def work(first):
             idx = np.arange(first, first + 64)
             k = idx % b
-            percentiles(sampler.sample(flux[k], sigma[k], 1000, seed=42, source_indices=idx))
+            percentiles(sampler.sample(flux[k], sigma[k], 1000, seed=42, source_ids=[f"bench-{i}" for i in idx]))
         out["throughput"].append({**_throughput(work, threads, 64, args.warmup_s, args.throughput_s),
                                   "n_samples": 1000})
     return out
@@ -188,7 +189,7 @@ def python_sampler_rss(bundle: Path) -> dict:
         f"s = PosteriorSampler({str(bundle)!r})\n"
         "b = peak_rss_mb()\n"
         "f = np.ones((64, 343), np.float32) + np.arange(343) * 1e-3; e = np.full((64, 343), 0.03, np.float32)\n"
-        "percentiles(s.sample(f, e, 1000, seed=1))\n"
+        "percentiles(s.sample(f, e, 1000, seed=1, source_ids=[str(i) for i in range(64)]))\n"
         "print(a, b, peak_rss_mb())\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     try:

@@ -145,7 +145,7 @@ def write_report(res: dict, out: Path) -> None:
         f"alone: {_fmt(bd['random_numbers_us_per_draw'])} µs) |",
         f"| summary (5 quantiles × 7 parameters) per source | {_fmt(bd['summary_us_per_source'])} µs |",
         "",
-        "The random numbers follow `splitmix64-counter-v2` (docs/sampling.md): one uniform per normal deviate "
+        "The random numbers follow `splitmix64-counter-v3` (docs/sampling.md): one uniform per normal deviate "
         "through Wichura's AS241 inverse normal CDF, whose central 85 % is pure arithmetic (bit-identical in "
         "Java and NumPy) and whose tails use fdlibm's `log` (the same on every JVM and CPU). Java generates a "
         "whole 512-draw run's normals in one branch-free loop (`CounterRng.fillNormals`); the 14 exponentials "

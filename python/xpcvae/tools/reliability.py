@@ -185,8 +185,10 @@ def write_report(res: dict, out: Path) -> None:
         "| truncated or corrupt ONNX file | checksum mismatch, or (checksum \"fixed\") `BundleException: ONNX Runtime "
         "cannot load …`, exit 2 (`ModelBundleTest.truncatedGraph`, `RobustnessTest.unusable…`) | `BundleError: "
         "cannot load …` (`test_robustness.py::test_bundle_of_another_version_or_corrupted`) |",
-        "| manifest of another format version | `unsupported format_version 2`, exit 2 | `format_version 2 is not "
-        "supported` |",
+        "| manifest of another format version | `format_version 3 is not supported`, exit 2; format 1: the "
+        "`xpcvae upgrade-bundle` message | the same words |",
+        "| manifest edited, or its checksum file missing | `checksum mismatch for manifest.json (manifest.json.sha256 "
+        "…, file …)` / `manifest.json.sha256 is missing`, exit 2 | the same words |",
         "| checksum mismatch | `checksum mismatch for <file>`, also when a file changes after loading | the same |",
         "| wavelength grid of the bundle ≠ the input's | the spectra CSV carries no wavelengths: flux_i is at "
         "336 + 2i nm by definition (docs/formats.md). The Java CLI refuses (exit 2) a bundle whose "

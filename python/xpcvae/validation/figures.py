@@ -8,8 +8,8 @@ import numpy as np
 
 from xpcvae import params
 from xpcvae.atomic import atomic_path
-from xpcvae.forward.instrument import WAVELENGTH
 from xpcvae.forward.gof import GOF_THRESHOLD
+from xpcvae.forward.instrument import WAVELENGTH
 from xpcvae.validation.metrics import (ACC_LUM_VISIBLE, COMPARED, LABEL_NAMES, SCATTER_TARGET, robust_stats,
                                        teff_bin_masks)
 from xpcvae.validation.posteriors import RealResults

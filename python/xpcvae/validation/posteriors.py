@@ -62,7 +62,7 @@ def run_posteriors(bundle, stars: RealStars, n_samples: int = 1000, seed: int = 
         for s in tqdm(range(0, n, chunk), desc="stars", unit="chunk", disable=not progress):
             e = min(s + chunk, n)
             draws = sampler.sample(stars.flux[s:e], stars.flux_error[s:e], n_samples, seed,
-                                   source_indices=np.arange(s, e), source_ids=stars.source_id[s:e])
+                                   source_ids=stars.source_id[s:e])
             qq = percentiles(draws)
             for k in q:
                 q[k][s:e] = qq[k]

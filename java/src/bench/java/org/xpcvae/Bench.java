@@ -34,9 +34,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * </pre>
  *
  * <ul>
- *   <li><b>latency</b>: per N, one source per call ({@code sample(spectrum, index, N, seed)} plus
+ *   <li><b>latency</b>: per N, one source per call ({@code sampleWithKey(spectrum, key, N, seed)} plus
  *       its {@code summary()}), single thread, after a warm-up; p50/p95/mean over the timed calls
- *       (cycling through the input spectra, a new source index for every call);</li>
+ *       (cycling through the input spectra, a new source key for every call);</li>
  *   <li><b>breakdown</b> (N = 1000): encoder graphs per source, {@code decoder_sample} alone per
  *       draw (the sampler's session options, a run of as many rows as the sampler uses), and the rest of a
  *       draw (random numbers, logit-normal transform, bookkeeping);</li>
@@ -88,7 +88,7 @@ public final class Bench {
                 case "--throughput-samples": a.throughputSamples = Integer.parseInt(v); break;
                 case "--throughput-s": a.throughputS = Double.parseDouble(v); break;
                 case "--draw-batch": a.drawBatch = Integer.parseInt(v); break;
-                case "--seed": a.seed = Long.parseLong(v); break;
+                case "--seed": a.seed = CounterRng.parseSeed(v); break;
                 default: throw new IllegalArgumentException("unknown option " + k);
             }
         }
@@ -204,7 +204,7 @@ public final class Bench {
         long warmEnd = System.nanoTime() + (long) (a.warmupS * 1e9);
         int warm = 0;
         while (System.nanoTime() < warmEnd || warm < 10) {
-            sampler.sample(spectra.get(warm % spectra.size()), index++, n, a.seed).summary();
+            sampler.sampleWithKey(spectra.get(warm % spectra.size()), index++, n, a.seed).summary();
             warm++;
         }
         List<Double> times = new ArrayList<>();
@@ -213,7 +213,7 @@ public final class Bench {
         while ((System.nanoTime() < end || times.size() < 30) && times.size() < 20000) {
             Spectrum s = spectra.get(i % spectra.size());
             long t = System.nanoTime();
-            PosteriorSummary summary = sampler.sample(s, index++, n, a.seed).summary();
+            PosteriorSummary summary = sampler.sampleWithKey(s, index++, n, a.seed).summary();
             times.add((System.nanoTime() - t) / 1e6);
             if (summary.sampleCount() != n) {
                 throw new IllegalStateException("wrong sample count");
@@ -258,7 +258,7 @@ public final class Bench {
         for (int w = 0; w < 2; w++) {
             long t = System.nanoTime();
             for (int i = 0; i < reps / 20; i++) {
-                sampler.sample(batch, idx, 1, a.seed);
+                sampler.sampleWithKeys(batch, idx, 1, a.seed);
             }
             r.put("encoder_batch64_us_per_source", (System.nanoTime() - t) / 1e3 / (reps / 20) / 64);
         }
@@ -268,12 +268,12 @@ public final class Bench {
         for (int w = 0; w < 2; w++) {
             long t = System.nanoTime();
             for (int i = 0; i < reps; i++) {
-                sampler.sample(spectra.get(i % spectra.size()), i, 1, a.seed);
+                sampler.sampleWithKey(spectra.get(i % spectra.size()), i, 1, a.seed);
             }
             one = (System.nanoTime() - t) / 1e3 / reps;
             t = System.nanoTime();
             for (int i = 0; i < reps; i++) {
-                sampler.sample(spectra.get(i % spectra.size()), i, n, a.seed);
+                sampler.sampleWithKey(spectra.get(i % spectra.size()), i, n, a.seed);
             }
             full = (System.nanoTime() - t) / 1e3 / reps;
         }
@@ -281,7 +281,7 @@ public final class Bench {
         r.put("sample_n1000_us", full);
         double perDraw = (full - one) / (n - 1);
         r.put("per_draw_us", perDraw);
-        PosteriorSamples ps = sampler.sample(spectra.get(0), 0, n, a.seed);
+        PosteriorSamples ps = sampler.sampleWithKey(spectra.get(0), 0, n, a.seed);
         long t = System.nanoTime();
         for (int i = 0; i < reps; i++) {
             ps.summary();
@@ -411,7 +411,7 @@ public final class Bench {
                             batch.add(spectra.get((int) ((first + i) % spectra.size())));
                             idx[i] = first + i;
                         }
-                        List<PosteriorSamples> res = sampler.sample(batch, idx, a.throughputSamples, a.seed);
+                        List<PosteriorSamples> res = sampler.sampleWithKeys(batch, idx, a.throughputSamples, a.seed);
                         for (PosteriorSamples ps : res) {
                             ps.summary();
                         }

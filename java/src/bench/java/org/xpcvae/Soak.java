@@ -37,7 +37,7 @@ import java.util.stream.Stream;
  * size is sampled twice a second. Afterwards the summary is checked: exactly one row per input
  * row, in order; every damaged row, and only those, an error row naming its source and the
  * problem; the exit status 1 with the failure count; and, for a sample of ok rows, the summary
- * bit for bit equal to a single-threaded API call with the same seed and source index.
+ * bit for bit equal to a single-threaded API call with the same seed and source id.
  *
  * <p>The batch work is {@link BatchInference}'s; the soak goes through the CLI rather than calling
  * it directly so that what the CLI adds (reading standard input, the exit status, the failure
@@ -77,7 +77,7 @@ public final class Soak {
         int samples = Integer.parseInt(a.getOrDefault("--samples", "100"));
         int batch = Integer.parseInt(a.getOrDefault("--batch", "64"));
         int every = Integer.parseInt(a.getOrDefault("--inject-every", "97"));
-        long seed = Long.parseLong(a.getOrDefault("--seed", "42"));
+        long seed = CounterRng.parseSeed(a.getOrDefault("--seed", "42"));
 
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("sources", sources);
@@ -159,7 +159,7 @@ public final class Soak {
             rc = Main.run(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
                     new PrintStream(err, true, StandardCharsets.UTF_8),
                     "infer", "--bundle", bundleDir.toString(), "--input", "-", "--out", summary.toString(),
-                    "--samples", String.valueOf(samples), "--seed", String.valueOf(seed),
+                    "--samples", String.valueOf(samples), "--seed", Long.toUnsignedString(seed),
                     "--threads", String.valueOf(threads), "--batch", String.valueOf(batch));
             producer.join();
         } finally {
@@ -224,7 +224,7 @@ public final class Soak {
             for (int k = 0; k < checkRows.size(); k++) {
                 long row = checkRows.get(k)[0];
                 Spectrum sp = base.get((int) (row % base.size()));
-                PosteriorSummary sum = s.sample(new Spectrum("soak-" + row, sp.flux(), sp.fluxError()), row, samples,
+                PosteriorSummary sum = s.sample(new Spectrum("soak-" + row, sp.flux(), sp.fluxError()), samples,
                         seed).summary();
                 List<String> f = checkValues.get(k);
                 boolean same = true;

@@ -22,9 +22,10 @@ import java.util.concurrent.Future;
  * spectrum, failed inference) becomes an error row naming its source and the problem and never
  * stops the others.
  *
- * <p>Results do not depend on the batch size or the number of threads, bit for bit: a row's
- * source index, which selects its random numbers, is its 0-based data row number
- * ({@link SpectraCsv.Row#rowIndex()}).
+ * <p>A row's results do not depend on its position in the file, the other rows, the batch size or
+ * the number of threads, bit for bit: its random numbers are keyed by its source id
+ * ({@link CounterRng#sourceKey}), its goodness of fit is computed in padded row groups
+ * ({@link GoodnessOfFit}).
  *
  * <p>Owns its sampler and forward model: open it with try-with-resources.
  * <pre>{@code
@@ -91,7 +92,8 @@ public final class BatchInference implements AutoCloseable {
         }
 
         /**
-         * @param s the random seed (any 64-bit value)
+         * @param s the random seed, an unsigned 64-bit integer (any {@code long}: values from
+         *          2<sup>63</sup> on are negative longs, as {@link CounterRng#parseSeed} returns them)
          * @return these settings with seed {@code s}
          */
         public Options withSeed(long s) {
@@ -403,6 +405,7 @@ public final class BatchInference implements AutoCloseable {
         Outcome[] outcomes = new Outcome[rows.size()];
         List<Integer> slots = new ArrayList<>();
         List<Spectrum> spectra = new ArrayList<>();
+        List<Long> keyList = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
             SpectraCsv.Row row = rows.get(i);
             if (!row.ok()) {
@@ -410,19 +413,25 @@ public final class BatchInference implements AutoCloseable {
                 continue;
             }
             try {
-                spectra.add(row.spectrum().validate(length));
+                Spectrum spectrum = row.spectrum().validate(length);
+                // the row's random stream is keyed by its source id, never by its position
+                long key = CounterRng.sourceKey(spectrum.sourceId());
+                spectra.add(spectrum);
+                keyList.add(key);
                 slots.add(i);
             } catch (InvalidSpectrumException e) {
                 outcomes[i] = Outcome.failed(row, e.getMessage());
+            } catch (IllegalArgumentException e) {
+                outcomes[i] = Outcome.failed(row, "source " + row.sourceId() + ": " + e.getMessage());
             }
         }
-        long[] indices = new long[slots.size()];
-        for (int s = 0; s < indices.length; s++) {
-            indices[s] = rows.get(slots.get(s)).rowIndex();
+        long[] keys = new long[keyList.size()];
+        for (int s = 0; s < keys.length; s++) {
+            keys[s] = keyList.get(s);
         }
         List<PosteriorSamples> results;
         try {
-            results = sampler.sample(spectra, indices, options.samples(), options.seed());
+            results = sampler.sampleWithKeys(spectra, keys, options.samples(), options.seed());
         } catch (RuntimeException e) {
             // isolate the failing sources (results do not depend on which spectra share a call)
             results = null;
@@ -435,7 +444,7 @@ public final class BatchInference implements AutoCloseable {
                 ps = results.get(s);
             } else {
                 try {
-                    ps = sampler.sample(spectra.get(s), indices[s], options.samples(), options.seed());
+                    ps = sampler.sampleWithKey(spectra.get(s), keys[s], options.samples(), options.seed());
                 } catch (InferenceException | InvalidSpectrumException e) {
                     outcomes[i] = Outcome.failed(rows.get(i), e.getMessage());
                     continue;

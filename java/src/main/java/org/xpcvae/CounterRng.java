@@ -1,18 +1,20 @@
 package org.xpcvae;
 
 /**
- * Counter-based random numbers {@code splitmix64-counter-v2}, bit for bit the same as
+ * Counter-based random numbers {@code splitmix64-counter-v3}, bit for bit the same as
  * {@code python/xpcvae/rng.py} (uniforms everywhere, normals in the central 85 %; see below).
  *
- * <p>Every number is a pure function of {@code (seed, sourceIndex, counter)}, so posterior
- * samples do not depend on batching, threads or processing order. All arithmetic is modulo
- * 2<sup>64</sup> ({@code long} wrap-around, logical shifts); seeds and indices are unsigned
- * 64-bit integers (a negative {@code long} is its two's complement).
+ * <p>Every number is a pure function of {@code (seed, sourceKey(sourceId), counter)}, so a star's
+ * posterior samples do not depend on its file, row, batching, threads or processing order. All
+ * arithmetic is modulo 2<sup>64</sup> ({@code long} wrap-around, logical shifts); seeds and keys are
+ * unsigned 64-bit integers (a negative {@code long} is its two's complement).
  *
  * <ul>
  *   <li>{@code mix64(z)}: {@code z ^= z>>>30; z *= 0xBF58476D1CE4E5B9; z ^= z>>>27;
  *       z *= 0x94D049BB133111EB; z ^= z>>>31} (the SplitMix64 finaliser)</li>
- *   <li>{@code streamKey(seed, i) = mix64(mix64(seed) ^ (i * 0xD1B54A32D192ED03))}</li>
+ *   <li>{@link #sourceKey}: a source id that is a canonical unsigned decimal integer fitting a
+ *       {@code long} keys as its value, any other as the 64-bit FNV-1a hash of its UTF-8 bytes</li>
+ *   <li>{@code streamKey(seed, key) = mix64(mix64(seed) ^ (key * 0xD1B54A32D192ED03))}</li>
  *   <li>{@code bits(key, n) = mix64(key + (n + 1) * 0x9E3779B97F4A7C15)}, which is the n-th
  *       output of {@code new java.util.SplittableRandom(key).nextLong()}</li>
  *   <li>{@code uniform(key, n) = ((bits >>> 12) + 0.5) * 2^-52} in double arithmetic: strictly
@@ -35,24 +37,38 @@ package org.xpcvae;
  *
  * <p>Version history: {@code splitmix64-counter-v1} made each normal from the two uniforms at
  * {@code a} and {@code a + 1} by Box-Muller (log, sqrt and cos); v2 is about four times cheaper per
- * normal in the sampler and halves the counters a posterior draw uses.
+ * normal in the sampler and halves the counters a posterior draw uses; v3 is v2's generator with
+ * streams keyed by source id instead of row number.
  *
  * <p>Stateless and thread-safe.
  */
 public final class CounterRng {
 
     /** Name of the algorithm, as written in a bundle's manifest ({@code "rng"}). */
-    public static final String ALGORITHM = "splitmix64-counter-v2";
+    public static final String ALGORITHM = "splitmix64-counter-v3";
 
-    /** Earlier schemes a bundle manifest may name: refused, with a hint to re-export the bundle. */
+    /** Earlier schemes with another counter layout: refused, with a hint to re-export the bundle. */
     static final java.util.List<String> PREVIOUS_ALGORITHMS = java.util.List.of("splitmix64-counter-v1");
+
+    /** v3's generator keyed by row number, the scheme of format-1 bundles (which {@code xpcvae upgrade-bundle} upgrades). */
+    public static final String ROW_KEYED_ALGORITHM = "splitmix64-counter-v2";
+
+    /** Largest seed, 2<sup>64</sup> - 1, in decimal (seeds are unsigned 64-bit integers). */
+    public static final String SEED_MAX = "18446744073709551615";
+
+    /** The 64-bit FNV-1a offset basis (Fowler, Noll &amp; Vo; IETF draft-eastlake-fnv). */
+    public static final long FNV_OFFSET_BASIS = 0xcbf29ce484222325L;
+    /** The 64-bit FNV prime. */
+    public static final long FNV_PRIME = 0x100000001b3L;
+    /** {@link Long#MAX_VALUE} in decimal: the largest source id keyed by its own value. */
+    private static final String INTEGER_KEY_MAX = Long.toString(Long.MAX_VALUE);
 
     /** The golden-ratio increment (the one of {@link java.util.SplittableRandom}). */
     public static final long GOLDEN = 0x9E3779B97F4A7C15L;
 
     private static final long M1 = 0xBF58476D1CE4E5B9L;
     private static final long M2 = 0x94D049BB133111EBL;
-    private static final long INDEX_MULT = 0xD1B54A32D192ED03L;
+    private static final long KEY_MULT = 0xD1B54A32D192ED03L;
     private static final double TWO_POW_MINUS_52 = 0x1.0p-52;
 
     // AS241 (PPND16) coefficients, Wichura (1988). The denominators' constant terms are 1.
@@ -119,9 +135,101 @@ public final class CounterRng {
         return z;
     }
 
-    /** Key of the random stream of the source with 0-based index {@code sourceIndex} under {@code seed}. */
-    public static long streamKey(long seed, long sourceIndex) {
-        return mix64(mix64(seed) ^ (sourceIndex * INDEX_MULT));
+    /**
+     * The key of a source's random stream: a source id of 1 to 19 ASCII digits whose value is at most
+     * 2<sup>63</sup> - 1 keys as that value (leading zeros allowed: {@code "007"} keys as 7), any
+     * other id as {@link #fnv1a64} of its UTF-8 bytes (so {@code "9223372036854775808"}, 2<sup>63</sup>,
+     * is hashed).
+     *
+     * @param sourceId the source id
+     * @return the key (an unsigned 64-bit integer)
+     * @throws IllegalArgumentException if the id is not valid Unicode text (it holds a lone
+     *                                  surrogate, which has no UTF-8 encoding)
+     */
+    public static long sourceKey(String sourceId) {
+        int n = sourceId.length();
+        boolean digits = n >= 1 && n <= 19;
+        for (int i = 0; digits && i < n; i++) {
+            char c = sourceId.charAt(i);
+            digits = c >= '0' && c <= '9';
+        }
+        if (digits && (n < 19 || sourceId.compareTo(INTEGER_KEY_MAX) <= 0)) {
+            return Long.parseLong(sourceId);
+        }
+        return fnv1a64(utf8(sourceId));
+    }
+
+    private static byte[] utf8(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                        "source id is not valid Unicode text: it contains a lone surrogate (U+%04X), so it has no "
+                                + "UTF-8 bytes to key its random stream with", (int) c));
+            }
+        }
+        return text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The 64-bit FNV-1a hash: starting from {@link #FNV_OFFSET_BASIS}, per byte {@code h ^= b; h *= FNV_PRIME}.
+     *
+     * @param data the bytes
+     * @return the hash
+     */
+    public static long fnv1a64(byte[] data) {
+        long h = FNV_OFFSET_BASIS;
+        for (byte b : data) {
+            h ^= b & 0xFF;
+            h *= FNV_PRIME;
+        }
+        return h;
+    }
+
+    /**
+     * Key of the random stream of the source with key {@code sourceKey} ({@link #sourceKey}) under {@code seed}.
+     *
+     * @param seed      the seed (an unsigned 64-bit integer)
+     * @param sourceKey the source's key
+     * @return the stream key
+     */
+    public static long streamKey(long seed, long sourceKey) {
+        return mix64(mix64(seed) ^ (sourceKey * KEY_MULT));
+    }
+
+    /**
+     * A seed given as text (the CLI's {@code --seed}): decimal digits only, value 0 .. 2<sup>64</sup> - 1
+     * (values from 2<sup>63</sup> on become negative {@code long}s, their two's complement).
+     *
+     * @param text the seed as text
+     * @return the seed
+     * @throws IllegalArgumentException with {@link #seedError} otherwise
+     */
+    public static long parseSeed(String text) {
+        boolean digits = !text.isEmpty();
+        for (int i = 0; digits && i < text.length(); i++) {
+            digits = text.charAt(i) >= '0' && text.charAt(i) <= '9';
+        }
+        if (digits) {
+            try {
+                return Long.parseUnsignedLong(text);
+            } catch (NumberFormatException tooLarge) {
+                // reported below
+            }
+        }
+        throw new IllegalArgumentException(seedError(text));
+    }
+
+    /**
+     * The message refusing a seed (one wording in both engines: xpcvae.rng.seed_error).
+     *
+     * @param seed the seed as given
+     * @return the message
+     */
+    public static String seedError(String seed) {
+        return "seed " + seed + " is not an integer in 0.." + SEED_MAX + " (seeds are unsigned 64-bit integers)";
     }
 
     /** 64 random bits at position {@code counter} of the stream {@code key}. */

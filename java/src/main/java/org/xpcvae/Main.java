@@ -94,19 +94,10 @@ public final class Main implements Runnable {
         }
     }
 
-    /** Parses a seed as a signed or unsigned 64-bit integer. */
-    static final class SeedConverter implements CommandLine.ITypeConverter<Long> {
-        @Override
-        public Long convert(String value) {
-            String v = value.trim();
-            return v.startsWith("-") ? Long.parseLong(v) : Long.parseUnsignedLong(v.startsWith("+") ? v.substring(1) : v);
-        }
-    }
-
     @Command(name = "infer", mixinStandardHelpOptions = true,
             description = {"Sample the posterior of each spectrum of a spectra file (the project CSV or a Gaia archive XP "
                     + "product) and write one summary row per input row.",
-                    "The source index of a row (which selects its random numbers) is its 0-based data row number."})
+                    "A row's random numbers are keyed by its source_id, so a star gets the same draws at any row."})
     static final class Infer implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -130,9 +121,9 @@ public final class Main implements Runnable {
                 description = "posterior draws per source (default: ${DEFAULT-VALUE})")
         int samples;
 
-        @Option(names = "--seed", defaultValue = "42", paramLabel = "S", converter = SeedConverter.class,
-                description = "random seed (default: ${DEFAULT-VALUE})")
-        long seed;
+        @Option(names = "--seed", defaultValue = "42", paramLabel = "S",
+                description = "random seed, an integer in 0..2^64-1 (default: ${DEFAULT-VALUE})")
+        String seed;
 
         @Option(names = "--samples-out", paramLabel = "FILE", description = "also write every draw to this CSV")
         Path samplesOut;
@@ -161,6 +152,13 @@ public final class Main implements Runnable {
             if (threads < 1 || intraOpThreads < 1) {
                 throw new ParameterException(spec.commandLine(), "--threads and --intra-op-threads must be >= 1");
             }
+            long seedValue;
+            try {
+                seedValue = CounterRng.parseSeed(seed);
+            } catch (IllegalArgumentException e) {
+                // as the Python CLI words it: one line, exit status 2
+                return fatal(err, e.getMessage());
+            }
             long t0 = System.nanoTime();
             // standard output gets the summary only when it is complete, as a file is only renamed then
             boolean toStdout = out.toString().equals("-");
@@ -173,7 +171,7 @@ public final class Main implements Runnable {
                 return fatal(err, e.getMessage());
             }
             BatchInference.Options options = BatchInference.Options.defaults()
-                    .withSamples(samples).withSeed(seed).withBatchSize(batch).withThreads(threads)
+                    .withSamples(samples).withSeed(seedValue).withBatchSize(batch).withThreads(threads)
                     .withSamplerOptions(PosteriorSampler.Options.defaults().withIntraOpThreads(intraOpThreads));
             try {
                 if (toStdout) {

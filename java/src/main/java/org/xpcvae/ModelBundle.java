@@ -9,8 +9,10 @@ import com.google.gson.JsonPrimitive;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.Reader;
-import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -24,12 +26,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
- * A validated model bundle (format {@code xpcvae-bundle}, version 1; docs/sampling.md): the
- * manifest's contents and the paths of the three ONNX graphs and of the optional
- * {@code forward_model} graph, whose SHA-256 checksums have been verified against the manifest,
- * and the settings of the goodness of fit ({@code goodness_of_fit}, defaults when absent).
+ * A validated model bundle (format {@code xpcvae-bundle}, version 2; docs/sampling.md): the
+ * manifest's contents, verified against {@code manifest.json.sha256} before it was parsed, and
+ * the paths of the three ONNX graphs and of the optional {@code forward_model} graph, whose
+ * SHA-256 checksums have been verified against the manifest, and the settings of the goodness of
+ * fit ({@code goodness_of_fit}, defaults when absent). Where the Python reader
+ * ({@code xpcvae.bundle.ModelBundle}) refuses the same bundle, it says so in the same words.
  * Immutable and thread-safe; opens no native resources (see {@link PosteriorSampler} and
  * {@link GoodnessOfFit} for that).
  */
@@ -37,10 +43,18 @@ public final class ModelBundle {
 
     /** The manifest's {@code format}. */
     public static final String FORMAT = "xpcvae-bundle";
-    /** The manifest's {@code format_version} this reader supports. */
-    public static final int FORMAT_VERSION = 1;
+    /**
+     * The manifest's {@code format_version} this reader supports: 2, random streams keyed by source
+     * id and the manifest covered by {@link #CHECKSUM_FILE}. Format 1 (streams keyed by row number)
+     * is refused with {@link #format1Message}.
+     */
+    public static final int FORMAT_VERSION = 2;
     /** File name of the manifest in the bundle directory. */
     public static final String MANIFEST = "manifest.json";
+    /** The manifest's SHA-256 in {@code sha256sum} format ({@code <64 hex digits>  manifest.json}), checked first. */
+    public static final String CHECKSUM_FILE = "manifest.json.sha256";
+    private static final Pattern CHECKSUM_LINE =
+            Pattern.compile("([0-9a-fA-F]{64}) [ *]manifest\\.json\n?");
     /** Number of wavelengths of a spectrum (336, 338, ..., 1020 nm). */
     public static final int SPECTRUM_LENGTH = 343;
     /** The manifest's {@code posterior_family}, the only one supported. */
@@ -67,9 +81,23 @@ public final class ModelBundle {
     /** Default {@code goodness_of_fit.bound_fraction} (xpcvae.forward.gof.BOUND_FRACTION). */
     public static final double DEFAULT_BOUND_FRACTION = 0.01;
 
-    /** Parameter names, in the order every bundle and CSV file uses (xpcvae.params.NAMES). */
+    /**
+     * The parameter space every bundle must describe, in order (xpcvae.params.PARAMETERS, which the
+     * parity tests compare it with): a manifest whose names or prior bounds differ is refused, since
+     * the networks only know the box they were trained in.
+     */
+    public static final List<Parameter> PARAMETERS = Collections.unmodifiableList(Arrays.asList(
+            new Parameter("teff", "Teff", "K", 3000.0, 7000.0, "effective temperature"),
+            new Parameter("logg", "log g", "dex", 2.5, 5.0, "surface gravity, log10 of g in cm s^-2"),
+            new Parameter("mh", "[M/H]", "dex", -0.5, 1.0, "metallicity"),
+            new Parameter("log_mdot", "log Mdot", "dex(Msun/yr)", -11.0, -4.52, "log10 mass accretion rate in Msun/yr"),
+            new Parameter("ff", "ff", "", 0.0, 0.3, "filling factor of the accretion columns on the stellar surface"),
+            new Parameter("mass", "M", "Msun", 0.25, 1.3, "stellar mass"),
+            new Parameter("a0", "A0", "mag", 0.0, 10.0, "extinction at 541.4 nm (Gaia DR3 convention)")));
+
+    /** Parameter names, in the order every bundle and CSV file uses (those of {@link #PARAMETERS}). */
     public static final List<String> PARAMETER_NAMES = Collections.unmodifiableList(
-            Arrays.asList("teff", "logg", "mh", "log_mdot", "ff", "mass", "a0"));
+            Arrays.asList(PARAMETERS.stream().map(Parameter::name).toArray(String[]::new)));
 
     /** Keys every manifest must have. */
     public static final List<String> REQUIRED_KEYS = Collections.unmodifiableList(Arrays.asList(
@@ -119,27 +147,18 @@ public final class ModelBundle {
     }
 
     /**
-     * Reads and validates {@code directory/manifest.json} and checks the SHA-256 of every graph
-     * (the optional {@code forward_model} too, when {@code files} names it).
+     * Reads {@code directory/manifest.json}, verifies it against {@code manifest.json.sha256}
+     * before parsing it, validates it and checks the SHA-256 of every graph (the optional
+     * {@code forward_model} too, when {@code files} names it).
      *
      * @throws BundleException naming the bundle directory and the problem
      */
     public static ModelBundle load(Path directory) {
         final String where = "bundle " + directory;
-        Path manifestPath = directory.resolve(MANIFEST);
         if (!Files.isDirectory(directory)) {
             throw new BundleException(where + ": not a directory");
         }
-        JsonElement root;
-        try (Reader r = Files.newBufferedReader(manifestPath, StandardCharsets.UTF_8)) {
-            root = JsonParser.parseReader(r);
-        } catch (NoSuchFileException e) {
-            throw new BundleException(where + ": " + MANIFEST + " is missing");
-        } catch (IOException e) {
-            throw new BundleException(where + ": cannot read " + MANIFEST + ": " + e, e);
-        } catch (JsonParseException e) {
-            throw new BundleException(where + ": " + MANIFEST + " is not valid JSON: " + e.getMessage(), e);
-        }
+        JsonElement root = parse(where, verifiedManifestBytes(directory));
         if (!root.isJsonObject()) {
             throw new BundleException(where + ": " + MANIFEST + " is not a JSON object");
         }
@@ -152,10 +171,17 @@ public final class ModelBundle {
             throw new BundleException(where + ": format is '" + format + "', expected '" + FORMAT + "'");
         }
         JsonElement version = j.require("format_version");
-        if (!(version.isJsonPrimitive() && version.getAsJsonPrimitive().isNumber())
-                || !isInteger(version.getAsBigDecimal(), FORMAT_VERSION)) {
-            throw new BundleException(where + ": unsupported format_version " + version
-                    + " (this reader supports " + FORMAT_VERSION + ")");
+        if (!isJsonInteger(version)) {
+            throw new BundleException(where + ": format_version is " + version + ", expected an integer (this"
+                    + " version of xpcvae reads format_version " + FORMAT_VERSION + ")");
+        }
+        BigInteger v = version.getAsBigInteger();
+        if (v.equals(BigInteger.ONE)) {
+            throw new BundleException(format1Message(directory));
+        }
+        if (!v.equals(BigInteger.valueOf(FORMAT_VERSION))) {
+            throw new BundleException(where + ": format_version " + v + " is not supported (this version of xpcvae"
+                    + " reads format_version " + FORMAT_VERSION + ")");
         }
         List<String> missing = new ArrayList<>();
         for (String key : REQUIRED_KEYS) {
@@ -294,8 +320,100 @@ public final class ModelBundle {
         return load(Path.of(directory));
     }
 
-    private static boolean isInteger(BigDecimal v, int expected) {
-        return v.compareTo(BigDecimal.valueOf(expected)) == 0;
+    /**
+     * The refusal of a format-1 bundle, in the Python reader's words (xpcvae.bundle.format_1_message).
+     *
+     * @param directory the bundle directory
+     * @return the message, naming both formats and the command that upgrades the bundle
+     */
+    public static String format1Message(Path directory) {
+        return "bundle " + directory + ": format_version 1 is an earlier bundle format (random numbers '"
+                + CounterRng.ROW_KEYED_ALGORITHM + "', keyed by row number; no manifest checksum); this version of"
+                + " xpcvae reads format_version " + FORMAT_VERSION + " ('" + CounterRng.ALGORITHM + "', keyed by"
+                + " source id; " + CHECKSUM_FILE + "): upgrade it, networks unchanged, with the Python CLI: xpcvae"
+                + " upgrade-bundle " + directory;
+    }
+
+    private static byte[] readManifestBytes(String where, Path directory) {
+        try {
+            return Files.readAllBytes(directory.resolve(MANIFEST));
+        } catch (NoSuchFileException e) {
+            throw new BundleException(where + ": " + MANIFEST + " is missing");
+        } catch (IOException e) {
+            throw new BundleException(where + ": cannot read " + MANIFEST + ": " + e, e);
+        }
+    }
+
+    private static JsonElement parse(String where, byte[] manifest) {
+        try {
+            CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
+            return JsonParser.parseString(utf8.decode(ByteBuffer.wrap(manifest)).toString());
+        } catch (CharacterCodingException e) {
+            throw new BundleException(where + ": " + MANIFEST + " is not valid JSON: not UTF-8 text", e);
+        } catch (JsonParseException e) {
+            throw new BundleException(where + ": " + MANIFEST + " is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The bytes of the manifest, checked against {@link #CHECKSUM_FILE} before anything parses
+     * them. Without the checksum file, a manifest that reads as format 1 (which has none) gets
+     * {@link #format1Message}; nothing else is taken from an unverified manifest.
+     */
+    private static byte[] verifiedManifestBytes(Path directory) {
+        String where = "bundle " + directory;
+        byte[] manifest = readManifestBytes(where, directory);
+        byte[] line;
+        try {
+            line = Files.readAllBytes(directory.resolve(CHECKSUM_FILE));
+        } catch (NoSuchFileException e) {
+            if (isFormat1(manifest)) {
+                throw new BundleException(format1Message(directory));
+            }
+            throw new BundleException(where + ": " + CHECKSUM_FILE + " is missing: the manifest cannot be verified"
+                    + " (copy the bundle again from where it came from, or re-export it)");
+        } catch (IOException e) {
+            throw new BundleException(where + ": cannot read " + CHECKSUM_FILE + ": " + e, e);
+        }
+        Matcher match = CHECKSUM_LINE.matcher(new String(line, StandardCharsets.ISO_8859_1));
+        if (!match.matches()) {
+            throw new BundleException(where + ": " + CHECKSUM_FILE + " is not a sha256sum line for " + MANIFEST
+                    + " ('<64 hex digits>  " + MANIFEST + "')");
+        }
+        String expected = match.group(1).toLowerCase(Locale.ROOT);
+        String actual = hex(newSha256().digest(manifest));
+        if (!actual.equals(expected)) {
+            throw new BundleException(where + ": checksum mismatch for " + MANIFEST + " (" + CHECKSUM_FILE + " "
+                    + expected + ", file " + actual + "): the manifest was changed after export");
+        }
+        return manifest;
+    }
+
+    private static boolean isFormat1(byte[] manifest) {
+        try {
+            JsonElement e = parse("", manifest);
+            if (!e.isJsonObject()) {
+                return false;
+            }
+            JsonElement format = e.getAsJsonObject().get("format");
+            JsonElement version = e.getAsJsonObject().get("format_version");
+            return format != null && format.isJsonPrimitive() && format.getAsJsonPrimitive().isString()
+                    && FORMAT.equals(format.getAsString()) && isJsonInteger(version)
+                    && version.getAsBigInteger().equals(BigInteger.ONE);
+        } catch (BundleException notJson) {
+            return false;
+        }
+    }
+
+    /** Whether {@code e} is a JSON number written as an integer (no fraction, no exponent), as Python's json reads an int. */
+    private static boolean isJsonInteger(JsonElement e) {
+        return e != null && e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()
+                && e.getAsString().matches("-?[0-9]+");
+    }
+
+    /** numpy.isclose's test (the Python reader's comparison of the prior bounds). */
+    private static boolean isClose(double a, double b) {
+        return Math.abs(a - b) <= 1e-8 + 1e-5 * Math.abs(b);
     }
 
     private static String textField(String where, JsonObject o, String key, String what) {
@@ -333,6 +451,14 @@ public final class ModelBundle {
         }
         if (!names.equals(PARAMETER_NAMES)) {
             throw new BundleException(where + ": parameters " + names + " do not match " + PARAMETER_NAMES);
+        }
+        for (int i = 0; i < out.size(); i++) {
+            Parameter got = out.get(i);
+            Parameter want = PARAMETERS.get(i);
+            if (!(isClose(got.low(), want.low()) && isClose(got.high(), want.high()))) {
+                throw new BundleException(where + ": bounds of " + want.name() + " are [" + got.low() + ", "
+                        + got.high() + "], expected [" + want.low() + ", " + want.high() + "]");
+            }
         }
         return out;
     }

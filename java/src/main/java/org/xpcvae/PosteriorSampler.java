@@ -31,9 +31,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Thread-safe: a {@code sample} call keeps its state on the stack and in a work area (direct
  * buffers) that it takes from the sampler's pool and returns when done, and ONNX Runtime sessions
  * may be run concurrently, so any number of threads may share one sampler (do not call
- * {@link #close()} while they do). Results depend only on the bundle, the spectrum, its source
- * index, the seed and N (draw j does not even depend on N), never on batch composition, threads
- * or order, bit for bit (see {@link #sample(List, long[], int, long)} for how).
+ * {@link #close()} while they do). Results depend only on the bundle, the spectrum, its source id
+ * (through {@link CounterRng#sourceKey}), the seed and N (draw j does not even depend on N), never
+ * on the spectrum's position in a file or a call, batch composition, threads or order, bit for bit
+ * (see {@link #sampleWithKeys} for how).
  *
  * <p>Typical use: {@code try (PosteriorSampler s = PosteriorSampler.open(dir)) { s.sample(spectrum, 1000, 42L); }}
  */
@@ -260,14 +261,53 @@ public final class PosteriorSampler implements AutoCloseable {
         return options;
     }
 
-    /** {@link #sample(Spectrum, long, int, long)} with source index 0. */
+    /**
+     * The {@code nSamples} posterior draws of one spectrum, its random stream keyed by its source id
+     * ({@link CounterRng#sourceKey}): the same star gets the same draws in any file, call or batch.
+     *
+     * @param spectrum the spectrum
+     * @param nSamples N &gt;= 1
+     * @param seed     the seed, an unsigned 64-bit integer (values from 2<sup>63</sup> on as negative longs)
+     * @return the draws
+     * @throws InvalidSpectrumException if the spectrum is invalid
+     * @throws IllegalArgumentException if the source id is not valid Unicode text (it has no key)
+     * @throws InferenceException       if ONNX Runtime fails
+     */
     public PosteriorSamples sample(Spectrum spectrum, int nSamples, long seed) {
-        return sample(spectrum, 0L, nSamples, seed);
+        return sample(Collections.singletonList(Objects.requireNonNull(spectrum, "spectrum")), nSamples, seed).get(0);
     }
 
-    /** The {@code nSamples} posterior draws of one spectrum with the given source index. */
-    public PosteriorSamples sample(Spectrum spectrum, long sourceIndex, int nSamples, long seed) {
-        return sample(Collections.singletonList(spectrum), new long[]{sourceIndex}, nSamples, seed).get(0);
+    /**
+     * The {@code nSamples} posterior draws of each spectrum, each keyed by its source id: as
+     * {@link #sampleWithKeys} with the keys {@link CounterRng#sourceKey} of the spectra's ids.
+     *
+     * @param spectra  the spectra
+     * @param nSamples N &gt;= 1
+     * @param seed     the seed
+     * @return one {@link PosteriorSamples} per spectrum, in order (unmodifiable)
+     * @throws IllegalArgumentException if a source id is not valid Unicode text (it has no key)
+     */
+    public List<PosteriorSamples> sample(List<Spectrum> spectra, int nSamples, long seed) {
+        Objects.requireNonNull(spectra, "spectra");
+        long[] keys = new long[spectra.size()];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = CounterRng.sourceKey(Objects.requireNonNull(spectra.get(i), "spectrum").sourceId());
+        }
+        return sampleWithKeys(spectra, keys, nSamples, seed);
+    }
+
+    /**
+     * The {@code nSamples} posterior draws of one spectrum from the random stream with key
+     * {@code sourceKey} instead of its source id's (for callers that key sources themselves).
+     *
+     * @param spectrum  the spectrum
+     * @param sourceKey the stream's key (an unsigned 64-bit integer)
+     * @param nSamples  N &gt;= 1
+     * @param seed      the seed
+     * @return the draws
+     */
+    public PosteriorSamples sampleWithKey(Spectrum spectrum, long sourceKey, int nSamples, long seed) {
+        return sampleWithKeys(Collections.singletonList(spectrum), new long[]{sourceKey}, nSamples, seed).get(0);
     }
 
     /**
@@ -287,22 +327,23 @@ public final class PosteriorSampler implements AutoCloseable {
      * Decoder runs hold whole groups of 16 rows (64 bytes of float32) so that draw j always sits at
      * the same alignment, whatever N and the run size.
      *
-     * @param spectra       the spectra (all validated first; nothing runs if one is invalid)
-     * @param sourceIndices source index of each spectrum (selects its random stream)
-     * @param nSamples      N &gt;= 1
-     * @param seed          the seed
+     * @param spectra    the spectra (all validated first; nothing runs if one is invalid)
+     * @param sourceKeys the key of each spectrum's random stream ({@link #sample(List, int, long)}
+     *                   uses {@link CounterRng#sourceKey} of its source id)
+     * @param nSamples   N &gt;= 1
+     * @param seed       the seed
      * @return one {@link PosteriorSamples} per spectrum, in order (unmodifiable)
      * @throws InvalidSpectrumException if a spectrum is invalid (naming its source id)
      * @throws InferenceException       if ONNX Runtime fails or a graph returns non-finite values
      *                                  (naming the source)
      */
-    public List<PosteriorSamples> sample(List<Spectrum> spectra, long[] sourceIndices, int nSamples, long seed) {
+    public List<PosteriorSamples> sampleWithKeys(List<Spectrum> spectra, long[] sourceKeys, int nSamples,
+                                                 long seed) {
         Objects.requireNonNull(spectra, "spectra");
-        Objects.requireNonNull(sourceIndices, "sourceIndices");
+        Objects.requireNonNull(sourceKeys, "sourceKeys");
         checkOpen();
-        if (sourceIndices.length != spectra.size()) {
-            throw new IllegalArgumentException(spectra.size() + " spectra but " + sourceIndices.length
-                    + " source indices");
+        if (sourceKeys.length != spectra.size()) {
+            throw new IllegalArgumentException(spectra.size() + " spectra but " + sourceKeys.length + " source keys");
         }
         if (nSamples < 1) {
             throw new IllegalArgumentException("number of samples must be >= 1, got " + nSamples);
@@ -318,7 +359,7 @@ public final class PosteriorSampler implements AutoCloseable {
             Encoded[] encoded = encode(spectra, ws);
             PosteriorSamples[] out = new PosteriorSamples[spectra.size()];
             for (int i = 0; i < out.length; i++) {
-                out[i] = sampleSource(spectra.get(i).sourceId(), sourceIndices[i], nSamples, seed, encoded[i], ws);
+                out[i] = sampleSource(spectra.get(i).sourceId(), sourceKeys[i], nSamples, seed, encoded[i], ws);
             }
             return Collections.unmodifiableList(Arrays.asList(out));
         } finally {
@@ -482,13 +523,13 @@ public final class PosteriorSampler implements AutoCloseable {
     // ---- per-draw part -----------------------------------------------------------------------
 
     /** Draws of one source given its encoder outputs. */
-    private PosteriorSamples sampleSource(String id, long sourceIndex, int n, long seed, Encoded e, Workspace ws) {
+    private PosteriorSamples sampleSource(String id, long sourceKey, int n, long seed, Encoded e, Workspace ws) {
         final int kk = components;
         final int l = latent;
         final int h = contextSize;
         final int p = nParams;
         final long d = drawsPerSample;
-        final long key = CounterRng.streamKey(seed, sourceIndex);
+        final long key = CounterRng.streamKey(seed, sourceKey);
 
         // 1. mixture weights: softmax in double (subtract the max, exp, divide by the sum)
         double max = Double.NEGATIVE_INFINITY;
@@ -572,7 +613,7 @@ public final class PosteriorSampler implements AutoCloseable {
                 }
             }
         }
-        return new PosteriorSamples(id, sourceIndex, seed, bundle.parameters(), x);
+        return new PosteriorSamples(id, sourceKey, seed, bundle.parameters(), x);
     }
 
     /** One run of {@code decoder_sample} on the first {@code m} rows of the workspace. */

@@ -9,7 +9,7 @@ import java.util.Objects;
  */
 public final class PosteriorSamples {
     private final String sourceId;
-    private final long sourceIndex;
+    private final long sourceKey;
     private final long seed;
     private final List<Parameter> parameters;
     private final int n;
@@ -17,9 +17,9 @@ public final class PosteriorSamples {
     /** Row-major [n][p]. */
     private final double[] values;
 
-    PosteriorSamples(String sourceId, long sourceIndex, long seed, List<Parameter> parameters, double[] rowMajor) {
+    PosteriorSamples(String sourceId, long sourceKey, long seed, List<Parameter> parameters, double[] rowMajor) {
         this.sourceId = Objects.requireNonNull(sourceId);
-        this.sourceIndex = sourceIndex;
+        this.sourceKey = sourceKey;
         this.seed = seed;
         this.parameters = List.copyOf(parameters);
         this.p = parameters.size();
@@ -31,8 +31,17 @@ public final class PosteriorSamples {
         this.values = rowMajor;
     }
 
-    /** Samples from a [N][P] array (copied), e.g. for tests or samples computed elsewhere. */
-    public static PosteriorSamples of(String sourceId, long sourceIndex, long seed, List<Parameter> parameters,
+    /**
+     * Samples from a [N][P] array (copied), e.g. for tests or samples computed elsewhere.
+     *
+     * @param sourceId   the source id
+     * @param sourceKey  the key of the random stream they came from
+     * @param seed       the seed
+     * @param parameters the parameters, in the order of a draw's values
+     * @param samples    the draws
+     * @return the samples
+     */
+    public static PosteriorSamples of(String sourceId, long sourceKey, long seed, List<Parameter> parameters,
                                       double[][] samples) {
         int p = parameters.size();
         double[] flat = new double[samples.length * p];
@@ -43,7 +52,7 @@ public final class PosteriorSamples {
             }
             System.arraycopy(samples[j], 0, flat, j * p, p);
         }
-        return new PosteriorSamples(sourceId, sourceIndex, seed, parameters, flat);
+        return new PosteriorSamples(sourceId, sourceKey, seed, parameters, flat);
     }
 
     /** The source id of the spectrum. */
@@ -51,9 +60,9 @@ public final class PosteriorSamples {
         return sourceId;
     }
 
-    /** The source index that selected the random stream. */
-    public long sourceIndex() {
-        return sourceIndex;
+    /** The key of the random stream the draws came from ({@link CounterRng#sourceKey} of the source id, unless given). */
+    public long sourceKey() {
+        return sourceKey;
     }
 
     /** The seed the draws were made with. */

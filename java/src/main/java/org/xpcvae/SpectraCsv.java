@@ -93,7 +93,7 @@ public final class SpectraCsv {
             return new Row(rowIndex, lineNumber, Objects.requireNonNull(sourceId), null, Objects.requireNonNull(message));
         }
 
-        /** 0-based data row number (the CLI's source index). */
+        /** 0-based data row number (messages name rows by it; random streams are keyed by the source id). */
         public long rowIndex() {
             return rowIndex;
         }

@@ -113,8 +113,8 @@ public class BatchInferenceTest {
                 }
                 assertEquals("ok", row.get(1));
                 assertEquals(String.valueOf(DRAWS), row.get(3));
-                // source index = data row number, whatever the work unit the row fell in
-                PosteriorSummary expected = sampler.sample(rows.get(i).spectrum(), i, DRAWS, SEED).summary();
+                // keyed by the source id, whatever the work unit the row fell in
+                PosteriorSummary expected = sampler.sample(rows.get(i).spectrum(), DRAWS, SEED).summary();
                 for (int p = 0; p < bundle.parameterCount(); p++) {
                     for (int q = 0; q < PosteriorSummary.QUANTILES.length; q++) {
                         assertEquals(expected.get(p, q), Double.parseDouble(row.get(4 + 5 * p + q)), 0.0);
@@ -146,6 +146,38 @@ public class BatchInferenceTest {
         }
         assertEquals(13, report[0].sources());
         assertEquals(4, report[0].failed());
+    }
+
+    /**
+     * A star's summary row is the same alone in a file and as row 5 of another file (its random
+     * stream is keyed by its source id, not its row, and its goodness of fit is evaluated in padded
+     * row groups).
+     */
+    @Test
+    public void aRowDoesNotDependOnItsPositionOrTheOtherRows() throws Exception {
+        ModelBundle bundle = TestSupport.bundle();
+        Path dir = tmp.newFolder().toPath();
+        Spectrum star = TestSupport.spectrum("Gaia DR3 4295806720", 3);
+        Path alone = dir.resolve("alone.csv");
+        SpectraCsv.write(alone, Arrays.asList(star));
+        List<Spectrum> many = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            many.add(i == 5 ? star : TestSupport.spectrum("other" + i, 20 + i));
+        }
+        Path crowded = dir.resolve("crowded.csv");
+        SpectraCsv.write(crowded, many);
+        BatchInference.Report[] report = new BatchInference.Report[1];
+        BatchInference.Options options = BatchInference.Options.defaults().withSamples(DRAWS).withSeed(SEED);
+        List<String> one;
+        List<String> all;
+        try (BatchInference inference = new BatchInference(bundle, options)) {
+            one = run(inference, alone, dir.resolve("a.csv"), null, report);
+        }
+        try (BatchInference inference = new BatchInference(bundle, options.withBatchSize(4).withThreads(2))) {
+            all = run(inference, crowded, dir.resolve("b.csv"), null, report);
+        }
+        assertEquals(one.get(1), all.get(1 + 5));
+        assertEquals(0, report[0].failed());
     }
 
     @Test

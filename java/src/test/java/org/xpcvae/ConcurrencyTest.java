@@ -30,10 +30,10 @@ public class ConcurrencyTest {
             distinct.add(TestSupport.spectrum("c" + v, v));
         }
         try (PosteriorSampler sampler = new PosteriorSampler(TestSupport.bundle())) {
-            // single thread, one source per call
+            // single thread, one source per call; 97 spectra, each under many explicit keys
             double[][] expected = new double[SOURCES][];
             for (int i = 0; i < SOURCES; i++) {
-                expected[i] = sampler.sample(distinct.get(i % distinct.size()), i, DRAWS, SEED).flatSamples();
+                expected[i] = sampler.sampleWithKey(distinct.get(i % distinct.size()), i, DRAWS, SEED).flatSamples();
             }
             // 8 threads, batches of 1..40 sources taken from a shared counter, in reverse order
             AtomicInteger next = new AtomicInteger();
@@ -59,7 +59,7 @@ public class ConcurrencyTest {
                                 batch.add(distinct.get(i % distinct.size()));
                                 idx[last - 1 - i] = i;
                             }
-                            List<PosteriorSamples> res = sampler.sample(batch, idx, DRAWS, SEED);
+                            List<PosteriorSamples> res = sampler.sampleWithKeys(batch, idx, DRAWS, SEED);
                             for (int k = 0; k < res.size(); k++) {
                                 got[(int) idx[k]] = res.get(k).flatSamples();
                                 done++;
@@ -100,19 +100,14 @@ public class ConcurrencyTest {
             }
             spectra.add(new Spectrum("n" + i, f, e));
         }
-        long[] idx = new long[spectra.size()];
-        for (int i = 0; i < idx.length; i++) {
-            idx[i] = i;
-        }
         try (PosteriorSampler sampler = new PosteriorSampler(TestSupport.bundle())) {
-            List<PosteriorSamples> batched = sampler.sample(spectra, idx, 3, SEED);
+            List<PosteriorSamples> batched = sampler.sample(spectra, 3, SEED);
             for (int i = 0; i < spectra.size(); i++) {
-                assertArrayEquals("spectrum " + i, sampler.sample(spectra.get(i), i, 3, SEED).flatSamples(),
+                assertArrayEquals("spectrum " + i, sampler.sample(spectra.get(i), 3, SEED).flatSamples(),
                         batched.get(i).flatSamples(), 0.0);
             }
             for (int c = 0; c + 7 <= 140; c += 7) {
-                List<PosteriorSamples> b7 = sampler.sample(spectra.subList(c, c + 7),
-                        java.util.Arrays.copyOfRange(idx, c, c + 7), 3, SEED);
+                List<PosteriorSamples> b7 = sampler.sample(spectra.subList(c, c + 7), 3, SEED);
                 for (int i = 0; i < 7; i++) {
                     assertArrayEquals(batched.get(c + i).flatSamples(), b7.get(i).flatSamples(), 0.0);
                 }

@@ -2,7 +2,9 @@ package org.xpcvae;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
 
+import java.nio.charset.StandardCharsets;
 import java.util.SplittableRandom;
 
 import org.junit.Test;
@@ -21,7 +23,7 @@ public class CounterRngTest {
         }
     }
 
-    /** Values printed by python/xpcvae/rng.py (seeds and indices as unsigned 64-bit integers). */
+    /** Values printed by python/xpcvae/rng.py (seeds and keys as unsigned 64-bit integers). */
     @Test
     public void matchesPythonReference() {
         long k = CounterRng.streamKey(42, 7);
@@ -162,6 +164,56 @@ public class CounterRngTest {
             for (int q = 0; q < 7; q++) {
                 assertEquals(Double.doubleToRawLongBits(CounterRng.normal(key, 11 + 18L * r + q)),
                         Double.doubleToRawLongBits(out[r * 7 + q]));
+            }
+        }
+    }
+
+    /** FNV-1a 64 test vectors published with the algorithm (Fowler/Noll/Vo reference test suite). */
+    @Test
+    public void fnv1aPublishedVectors() {
+        assertEquals(0xcbf29ce484222325L, CounterRng.fnv1a64(new byte[0]));
+        assertEquals(0xaf63dc4c8601ec8cL, CounterRng.fnv1a64("a".getBytes(StandardCharsets.UTF_8)));
+        assertEquals(0x85944171f73967e8L, CounterRng.fnv1a64("foobar".getBytes(StandardCharsets.UTF_8)));
+    }
+
+    @Test
+    public void sourceKeys() {
+        // canonical unsigned decimal integers that fit a long key as their value, leading zeros too
+        assertEquals(0L, CounterRng.sourceKey("0"));
+        assertEquals(7L, CounterRng.sourceKey("007"));
+        assertEquals(7L, CounterRng.sourceKey("0000000000000000007")); // 19 digits
+        assertEquals(5280437616401936512L, CounterRng.sourceKey("5280437616401936512"));
+        assertEquals(Long.MAX_VALUE, CounterRng.sourceKey("9223372036854775807"));
+        // everything else is hashed: 2^63, 20 digits, a sign, non-ASCII digits, text
+        String[] hashed = {"9223372036854775808", "00000000000000000007", "-1", "+1", " 1", "\u0663", "",
+                "a", "Gaia DR3 123", "\u00e9", "\ud83d\ude00"};
+        for (String id : hashed) {
+            assertEquals(id, CounterRng.fnv1a64(id.getBytes(StandardCharsets.UTF_8)), CounterRng.sourceKey(id));
+        }
+        assertEquals(0xf7cef8da42d0e432L, CounterRng.sourceKey("9223372036854775808"));
+        assertEquals(0x0ac21707b7181e01L, CounterRng.sourceKey("\u00e9")); // UTF-8 C3 A9
+        try {
+            CounterRng.sourceKey("x\ud800");
+            fail("a lone surrogate has no UTF-8 bytes");
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("lone surrogate (U+D800)"));
+        }
+    }
+
+    @Test
+    public void seedsAreUnsigned64BitIntegers() {
+        assertEquals(0L, CounterRng.parseSeed("0"));
+        assertEquals(42L, CounterRng.parseSeed("042"));
+        assertEquals(Long.MAX_VALUE, CounterRng.parseSeed("9223372036854775807"));
+        assertEquals(Long.MIN_VALUE, CounterRng.parseSeed("9223372036854775808"));
+        assertEquals(-1L, CounterRng.parseSeed("18446744073709551615"));
+        for (String bad : new String[]{"18446744073709551616", "-1", "+1", " 1", "1.0", "", "x"}) {
+            try {
+                CounterRng.parseSeed(bad);
+                fail("accepted seed '" + bad + "'");
+            } catch (IllegalArgumentException e) {
+                assertEquals("seed " + bad + " is not an integer in 0..18446744073709551615 (seeds are unsigned "
+                        + "64-bit integers)", e.getMessage());
             }
         }
     }

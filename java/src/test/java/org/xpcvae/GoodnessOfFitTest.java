@@ -6,7 +6,6 @@ import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 
@@ -23,7 +22,6 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.function.Consumer;
 
 import org.junit.Rule;
 import org.junit.Test;
@@ -284,17 +282,10 @@ public class GoodnessOfFitTest {
 
     // ---- bundles without the graph, corrupt or wrong graphs ----------------------------------
 
-    private static void editManifest(Path dir, Consumer<JsonObject> edit) throws IOException {
-        Path mf = dir.resolve("manifest.json");
-        JsonObject m = JsonParser.parseString(new String(Files.readAllBytes(mf), StandardCharsets.UTF_8))
-                .getAsJsonObject();
-        edit.accept(m);
-        Files.write(mf, new GsonBuilder().setPrettyPrinting().create().toJson(m).getBytes(StandardCharsets.UTF_8));
-    }
 
     private Path bundleWithout() throws IOException {
         Path dir = TestSupport.copyBundle(tmp.newFolder("without").toPath());
-        editManifest(dir, m -> {
+        TestSupport.editManifest(dir, m -> {
             m.getAsJsonObject("files").remove(ModelBundle.ROLE_FORWARD_MODEL);
             m.remove("forward_model");
         });
@@ -377,7 +368,7 @@ public class GoodnessOfFitTest {
         Path g2 = corrupt.resolve("forward_model.onnx");
         Files.write(g2, Arrays.copyOf(Files.readAllBytes(g2), 1000));
         String digest = ModelBundle.sha256Hex(g2);
-        editManifest(corrupt, m -> m.getAsJsonObject("files").getAsJsonObject("forward_model")
+        TestSupport.editManifest(corrupt, m -> m.getAsJsonObject("files").getAsJsonObject("forward_model")
                 .addProperty("sha256", digest));
         ModelBundle cb = ModelBundle.load(corrupt);
         try (GoodnessOfFit g = new GoodnessOfFit(cb)) {
@@ -397,7 +388,7 @@ public class GoodnessOfFitTest {
         Files.copy(wrong.resolve("decoder_sample.onnx"), wrong.resolve("forward_model.onnx"),
                 java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         String d2 = ModelBundle.sha256Hex(wrong.resolve("forward_model.onnx"));
-        editManifest(wrong, m -> m.getAsJsonObject("files").getAsJsonObject("forward_model").addProperty("sha256", d2));
+        TestSupport.editManifest(wrong, m -> m.getAsJsonObject("files").getAsJsonObject("forward_model").addProperty("sha256", d2));
         try (GoodnessOfFit g = new GoodnessOfFit(ModelBundle.load(wrong))) {
             fail("decoder_sample.onnx accepted as the forward model: " + g);
         } catch (BundleException expected) {
@@ -415,7 +406,7 @@ public class GoodnessOfFitTest {
         assertEquals(342, b.gofDof());
         assertEquals(0.01, b.boundFraction(), 0.0);
         Path dir = TestSupport.copyBundle(tmp.newFolder("settings").toPath());
-        editManifest(dir, m -> {
+        TestSupport.editManifest(dir, m -> {
             JsonObject gof = new JsonObject();
             gof.addProperty("systematic", 0.05);
             gof.addProperty("threshold", 1e-9);
@@ -440,7 +431,7 @@ public class GoodnessOfFitTest {
         for (String bad : new String[]{"{\"dof\": 0}", "{\"dof\": 1.5}", "{\"threshold\": -1}", "{\"systematic\": \"x\"}",
                 "[1]"}) {
             Path d = TestSupport.copyBundle(tmp.newFolder().toPath());
-            editManifest(d, m -> m.add("goodness_of_fit", JsonParser.parseString(bad)));
+            TestSupport.editManifest(d, m -> m.add("goodness_of_fit", JsonParser.parseString(bad)));
             try {
                 ModelBundle.load(d);
                 fail("goodness_of_fit " + bad + " was accepted");

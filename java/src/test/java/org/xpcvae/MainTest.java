@@ -103,10 +103,10 @@ public class MainTest {
             }
         }
 
-        // the CLI's numbers are the API's with source index = data row number
+        // the CLI's numbers are the API's, keyed by the source id
         try (PosteriorSampler sampler = new PosteriorSampler(TestSupport.bundle())) {
             List<SpectraCsv.Row> rows = SpectraCsv.readAll(in, ModelBundle.SPECTRUM_LENGTH);
-            PosteriorSummary s3 = sampler.sample(rows.get(3).spectrum(), 3, 300, 7L).summary();
+            PosteriorSummary s3 = sampler.sample(rows.get(3).spectrum(), 300, 7L).summary();
             List<String> row = Csv.split(lines.get(4));
             for (int k = 0; k < 7; k++) {
                 for (int q = 0; q < 5; q++) {
@@ -115,7 +115,7 @@ public class MainTest {
             }
             List<String> sampleLines = Files.readAllLines(samples);
             assertEquals(1 + 3 * 300, sampleLines.size());
-            PosteriorSamples d0 = sampler.sample(rows.get(0).spectrum(), 0, 300, 7L);
+            PosteriorSamples d0 = sampler.sample(rows.get(0).spectrum(), 300, 7L);
             List<String> first = Csv.split(sampleLines.get(1));
             assertEquals("gaia-1000", first.get(0));
             assertEquals("0", first.get(1));
@@ -170,6 +170,14 @@ public class MainTest {
         assertTrue(stderr, stderr.contains("Missing required options"));
         assertEquals(2, run("infer", "--bundle", TestSupport.bundleDir().toString(), "--input", in.toString(),
                 "--out", out.toString(), "--samples", "0"));
+        assertEquals(Arrays.asList("bad.csv", "spectra.csv"), listDir(dir));
+        // seeds are unsigned 64-bit integers: 2^64 - 1 is the largest, 2^64 and -1 are refused
+        for (String seed : new String[]{"18446744073709551616", "-1", "1e3", ""}) {
+            assertEquals(seed, Main.EXIT_FATAL, run("infer", "--bundle", TestSupport.bundleDir().toString(),
+                    "--input", in.toString(), "--out", out.toString(), "--seed", seed));
+            assertTrue(stderr, stderr.contains("xpcvae infer: error: seed " + seed + " is not an integer in "
+                    + "0..18446744073709551615 (seeds are unsigned 64-bit integers)"));
+        }
         assertEquals(Arrays.asList("bad.csv", "spectra.csv"), listDir(dir));
         assertEquals(0, run("--help"));
         assertTrue(stdout, stdout.contains("infer"));

@@ -52,7 +52,7 @@ public class PosteriorSamplerTest {
     @Test
     public void samplesAreFiniteAndInsideThePriorBox() {
         for (int v = 0; v < 4; v++) {
-            PosteriorSamples s = sampler.sample(TestSupport.spectrum("s" + v, v), v, N, 42L);
+            PosteriorSamples s = sampler.sample(TestSupport.spectrum("s" + v, v), N, 42L);
             assertEquals(N, s.size());
             assertEquals(7, s.parameterCount());
             double[][] x = s.samples();
@@ -73,53 +73,88 @@ public class PosteriorSamplerTest {
     }
 
     @Test
-    public void sameSeedSameDrawsDifferentSeedOrIndexDifferentDraws() {
+    public void sameSeedSameDrawsDifferentSeedOrSourceIdDifferentDraws() {
         Spectrum s = TestSupport.spectrum("a", 1);
-        PosteriorSamples a = sampler.sample(s, 3, N, 42L);
-        PosteriorSamples b = sampler.sample(s, 3, N, 42L);
+        PosteriorSamples a = sampler.sample(s, N, 42L);
+        PosteriorSamples b = sampler.sample(s, N, 42L);
         assertSameDraws(a, b);
-        PosteriorSamples c = sampler.sample(s, 3, N, 43L);
-        PosteriorSamples d = sampler.sample(s, 4, N, 42L);
+        PosteriorSamples c = sampler.sample(s, N, 43L);
+        PosteriorSamples d = sampler.sample(new Spectrum("b", s.flux(), s.fluxError()), N, 42L);
         assertFalse(Arrays.equals(a.flatSamples(), c.flatSamples()));
         assertFalse(Arrays.equals(a.flatSamples(), d.flatSamples()));
-        // the convenience overload is source index 0
-        assertSameDraws(sampler.sample(s, 0L, N, 7L), sampler.sample(s, N, 7L));
-        assertEquals(0L, sampler.sample(s, N, 7L).sourceIndex());
+        // keyed by the source id: its key given explicitly gives the same draws
+        assertEquals(CounterRng.sourceKey("a"), a.sourceKey());
+        assertSameDraws(a, sampler.sampleWithKey(s, CounterRng.sourceKey("a"), N, 42L));
+        // a Gaia source_id keys as its own value
+        Spectrum gaia = new Spectrum("5280437616401936512", s.flux(), s.fluxError());
+        assertEquals(5280437616401936512L, sampler.sample(gaia, 3, 42L).sourceKey());
+    }
+
+    /**
+     * Two stars' draws come from unrelated streams: paired by draw number their parameters are
+     * uncorrelated (with one stream for both, as a fixed key gives, the correlation is ~0.75).
+     */
+    @Test
+    public void differentStarsDrawsAreUncorrelated() {
+        int n = 2000;
+        PosteriorSamples a = sampler.sample(TestSupport.spectrum("star-A", 1), n, 42L);
+        PosteriorSamples b = sampler.sample(TestSupport.spectrum("star-B", 2), n, 42L);
+        PosteriorSamples sameStream = sampler.sampleWithKey(TestSupport.spectrum("star-B", 2), a.sourceKey(), n, 42L);
+        double worst = 0;
+        double shared = 0;
+        for (int k = 0; k < 7; k++) {
+            worst = Math.max(worst, Math.abs(correlation(a.column(k), b.column(k))));
+            shared = Math.max(shared, Math.abs(correlation(a.column(k), sameStream.column(k))));
+        }
+        assertTrue("|r| = " + worst, worst < 0.1); // 4.5 standard errors at N = 2000
+        assertTrue("one stream for both should correlate: |r| = " + shared, shared > 0.3);
+    }
+
+    private static double correlation(double[] x, double[] y) {
+        double mx = Arrays.stream(x).average().getAsDouble();
+        double my = Arrays.stream(y).average().getAsDouble();
+        double sxy = 0;
+        double sxx = 0;
+        double syy = 0;
+        for (int i = 0; i < x.length; i++) {
+            sxy += (x[i] - mx) * (y[i] - my);
+            sxx += (x[i] - mx) * (x[i] - mx);
+            syy += (y[i] - my) * (y[i] - my);
+        }
+        return sxy / Math.sqrt(sxx * syy);
     }
 
     /** A spectrum's draws do not depend on which other spectra share its batch, nor on the batch sizes. */
     @Test
     public void drawsIndependentOfBatchComposition() {
         List<Spectrum> spectra = new ArrayList<>();
-        long[] idx = new long[9];
         for (int i = 0; i < 9; i++) {
             spectra.add(TestSupport.spectrum("b" + i, i));
-            idx[i] = 100 + 3 * i;
         }
-        List<PosteriorSamples> batch = sampler.sample(spectra, idx, N, 5L);
+        List<PosteriorSamples> batch = sampler.sample(spectra, N, 5L);
         assertEquals(9, batch.size());
         for (int i = 0; i < 9; i++) {
-            assertSameDraws(sampler.sample(spectra.get(i), idx[i], N, 5L), batch.get(i));
+            assertSameDraws(sampler.sample(spectra.get(i), N, 5L), batch.get(i));
         }
-        // the same spectrum with the same index inside a different batch
+        // the same spectrum at another position of a different batch
         List<Spectrum> other = Arrays.asList(TestSupport.spectrum("x", 20), spectra.get(4), TestSupport.spectrum("y", 21));
-        assertSameDraws(batch.get(4), sampler.sample(other, new long[]{0, idx[4], 1}, N, 5L).get(1));
+        assertSameDraws(batch.get(4), sampler.sample(other, N, 5L).get(1));
         // decoder runs that split a source's draws (37 is rounded down to 32 rows per run)
         PosteriorSampler.Options small = PosteriorSampler.Options.defaults().withDrawBatchSize(37);
         try (PosteriorSampler s2 = new PosteriorSampler(bundle, small)) {
-            List<PosteriorSamples> again = s2.sample(spectra, idx, N, 5L);
+            List<PosteriorSamples> again = s2.sample(spectra, N, 5L);
             for (int i = 0; i < 9; i++) {
                 assertSameDraws(batch.get(i), again.get(i));
             }
         }
     }
 
-    /** Draw j depends on (seed, source index, j) only: the first draws of a longer run are the same. */
+    /** Draw j depends on (seed, source key, j) only: the first draws of a longer run are the same. */
     @Test
     public void drawsArePrefixesOfLongerRuns() {
         Spectrum s = TestSupport.spectrum("p", 2);
-        PosteriorSamples shortRun = sampler.sample(s, 9, 10, 1L);
-        PosteriorSamples longRun = sampler.sample(s, 9, N, 1L);
+        PosteriorSamples shortRun = sampler.sample(s, 10, 1L);
+        PosteriorSamples longRun = sampler.sample(s, N, 1L);
         for (int j = 0; j < 10; j++) {
             assertArrayEquals(longRun.sample(j), shortRun.sample(j), 0.0);
         }
@@ -130,7 +165,7 @@ public class PosteriorSamplerTest {
         int tasks = 16;
         List<PosteriorSamples> expected = new ArrayList<>();
         for (int t = 0; t < tasks; t++) {
-            expected.add(sampler.sample(TestSupport.spectrum("t" + t, t), t, N, 99L));
+            expected.add(sampler.sample(TestSupport.spectrum("t" + t, t), N, 99L));
         }
         ExecutorService pool = Executors.newFixedThreadPool(8);
         try {
@@ -139,7 +174,7 @@ public class PosteriorSamplerTest {
                 for (int t = tasks - 1; t >= 0; t--) { // another order
                     final int tt = t;
                     futures.add(pool.submit((Callable<PosteriorSamples>) () ->
-                            sampler.sample(TestSupport.spectrum("t" + tt, tt), tt, N, 99L)));
+                            sampler.sample(TestSupport.spectrum("t" + tt, tt), N, 99L)));
                 }
             }
             for (int f = 0; f < futures.size(); f++) {
@@ -157,16 +192,23 @@ public class PosteriorSamplerTest {
         err[17] = -1.0f;
         Spectrum bad = new Spectrum("bad-42", TestSupport.spectrum("bad", 0).flux(), err);
         try {
-            sampler.sample(Arrays.asList(TestSupport.spectrum("good", 1), bad), new long[]{0, 1}, N, 1L);
+            sampler.sample(Arrays.asList(TestSupport.spectrum("good", 1), bad), N, 1L);
             fail("expected InvalidSpectrumException");
         } catch (InvalidSpectrumException e) {
             assertEquals("source bad-42: flux_error[17] = -1.0 is not positive", e.getMessage());
         }
         try {
-            sampler.sample(Arrays.asList(TestSupport.spectrum("good", 1)), new long[]{0, 1}, N, 1L);
+            sampler.sampleWithKeys(Arrays.asList(TestSupport.spectrum("good", 1)), new long[]{0, 1}, N, 1L);
             fail("expected IllegalArgumentException");
         } catch (IllegalArgumentException e) {
-            assertTrue(e.getMessage().contains("source indices"));
+            assertEquals("1 spectra but 2 source keys", e.getMessage());
+        }
+        try {
+            sampler.sample(new Spectrum("bad\ud800id", TestSupport.spectrum("x", 1).flux(),
+                    TestSupport.spectrum("x", 1).fluxError()), N, 1L);
+            fail("expected IllegalArgumentException");
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("lone surrogate (U+D800)"));
         }
     }
 
@@ -187,7 +229,7 @@ public class PosteriorSamplerTest {
 
     @Test
     public void resultsAreImmutable() {
-        PosteriorSamples s = sampler.sample(TestSupport.spectrum("i", 1), 0, 20, 3L);
+        PosteriorSamples s = sampler.sample(TestSupport.spectrum("i", 1), 20, 3L);
         double before = s.get(0, 0);
         s.samples()[0][0] = -1;
         s.sample(0)[0] = -1;
@@ -214,9 +256,8 @@ public class PosteriorSamplerTest {
     public void matchesTheDocumentedAlgorithm() throws Exception {
         Spectrum s = TestSupport.spectrum("ref", 4);
         long seed = 1234L;
-        long index = 17L;
         int n = 50;
-        PosteriorSamples got = sampler.sample(s, index, n, seed);
+        PosteriorSamples got = sampler.sample(s, n, seed);
 
         int l = bundle.latentSize();
         int kk = bundle.mixtureComponents();
@@ -244,7 +285,7 @@ public class PosteriorSamplerTest {
                 ctx = floats(r, "context");
             }
         }
-        long key = CounterRng.streamKey(seed, index);
+        long key = CounterRng.streamKey(seed, CounterRng.sourceKey("ref"));
         try (OrtSession dec = env.createSession(bundle.decoderSamplePath().toString())) {
             for (int j : new int[]{0, 1, 7, n - 1}) {
                 long b = (long) j * d;

@@ -7,10 +7,8 @@ import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 
 import java.io.ByteArrayOutputStream;
 import java.io.File;
@@ -387,7 +385,7 @@ public class RobustnessTest {
 
         // bundles: another wavelength grid, another format version, checksum mismatch, corrupt graph
         Path shifted = TestSupport.copyBundle(tmp.newFolder("shifted").toPath());
-        editManifest(shifted, m -> {
+        TestSupport.editManifest(shifted, m -> {
             JsonArray w = new JsonArray();
             for (int i = 0; i < N; i++) {
                 w.add(330.0 + 2.0 * i);
@@ -396,8 +394,8 @@ public class RobustnessTest {
         });
         fatal(dir, shifted.toString(), in, "has another wavelength grid");
         Path version = TestSupport.copyBundle(tmp.newFolder("version").toPath());
-        editManifest(version, m -> m.addProperty("format_version", 2));
-        fatal(dir, version.toString(), in, "unsupported format_version 2");
+        TestSupport.editManifest(version, m -> m.addProperty("format_version", 3));
+        fatal(dir, version.toString(), in, "format_version 3 is not supported");
         Path sum = TestSupport.copyBundle(tmp.newFolder("sum").toPath());
         Path graph = sum.resolve("decoder_sample.onnx");
         byte[] bytes = Files.readAllBytes(graph);
@@ -408,7 +406,7 @@ public class RobustnessTest {
         Path g2 = corrupt.resolve("r1_encoder.onnx");
         Files.write(g2, Arrays.copyOf(Files.readAllBytes(g2), 1000));
         String digest = ModelBundle.sha256Hex(g2);
-        editManifest(corrupt, m -> m.getAsJsonObject("files").getAsJsonObject("r1_encoder").addProperty("sha256", digest));
+        TestSupport.editManifest(corrupt, m -> m.getAsJsonObject("files").getAsJsonObject("r1_encoder").addProperty("sha256", digest));
         fatal(dir, corrupt.toString(), in, "ONNX Runtime cannot load r1_encoder.onnx");
     }
 
@@ -443,12 +441,6 @@ public class RobustnessTest {
         assertEquals(Arrays.asList("in.csv", "log.txt"), listDir(dir));
     }
 
-    private static void editManifest(Path dir, java.util.function.Consumer<JsonObject> edit) throws IOException {
-        Path mf = dir.resolve("manifest.json");
-        JsonObject m = JsonParser.parseString(new String(Files.readAllBytes(mf), StandardCharsets.UTF_8)).getAsJsonObject();
-        edit.accept(m);
-        Files.write(mf, new GsonBuilder().setPrettyPrinting().create().toJson(m).getBytes(StandardCharsets.UTF_8));
-    }
 
     @Test
     public void standardInputIsRead() throws IOException {

@@ -2,11 +2,17 @@ package org.xpcvae;
 
 import static org.junit.Assert.fail;
 
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /** Shared fixtures: the test bundle (system property {@code xpcvae.bundle}) and synthetic spectra. */
@@ -45,6 +51,31 @@ final class TestSupport {
             }
         }
         return dst;
+    }
+
+    /** The manifest of the bundle in {@code dir}. */
+    static JsonObject readManifest(Path dir) throws IOException {
+        return JsonParser.parseString(new String(Files.readAllBytes(dir.resolve(ModelBundle.MANIFEST)),
+                StandardCharsets.UTF_8)).getAsJsonObject();
+    }
+
+    /**
+     * Applies {@code edit} to the manifest of the bundle copy in {@code dir} and rewrites it with a
+     * matching {@code manifest.json.sha256}, as an exporter would: the edited bundle passes the
+     * checksum and meets the reader's other checks.
+     */
+    static void editManifest(Path dir, Consumer<JsonObject> edit) throws IOException {
+        JsonObject m = readManifest(dir);
+        edit.accept(m);
+        Files.write(dir.resolve(ModelBundle.MANIFEST),
+                new GsonBuilder().setPrettyPrinting().create().toJson(m).getBytes(StandardCharsets.UTF_8));
+        writeChecksum(dir);
+    }
+
+    /** Writes {@code manifest.json.sha256} for the manifest in {@code dir} as it is ({@code sha256sum}'s line). */
+    static void writeChecksum(Path dir) throws IOException {
+        String line = ModelBundle.sha256Hex(dir.resolve(ModelBundle.MANIFEST)) + "  " + ModelBundle.MANIFEST + "\n";
+        Files.write(dir.resolve(ModelBundle.CHECKSUM_FILE), line.getBytes(StandardCharsets.US_ASCII));
     }
 
     /**

@@ -44,8 +44,8 @@ public final class FirstSpectrum {
             System.exit(1);
         }
         try (PosteriorSampler sampler = new PosteriorSampler(bundle)) {
-            // source index = data row number, as `xpcvae infer` numbers the rows: the same draws
-            PosteriorSummary summary = sampler.sample(row.spectrum(), row.rowIndex(), DRAWS, SEED).summary();
+            // keyed by the source id, as `xpcvae infer` keys every row: the same draws
+            PosteriorSummary summary = sampler.sample(row.spectrum(), DRAWS, SEED).summary();
             System.out.printf(Locale.ROOT, "%s: %d posterior draws (seed %d)%n", summary.sourceId(),
                     summary.sampleCount(), SEED);
             System.out.printf(Locale.ROOT, "%-10s %12s %12s %12s  %s%n", "parameter", "median", "p16", "p84", "unit");
