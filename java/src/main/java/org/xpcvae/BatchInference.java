@@ -30,7 +30,7 @@ import java.util.concurrent.Future;
  * <pre>{@code
  * try (BatchInference inference = new BatchInference(bundle, BatchInference.Options.defaults());
  *      SpectraCsv.Reader in = SpectraCsv.open(spectraCsv, bundle.spectrumLength());
- *      SummaryCsv out = SummaryCsv.create(summaryCsv, bundle.parameters())) {
+ *      SummaryWriter out = SummaryWriter.create(summaryFile, bundle.parameters())) {
  *     BatchInference.Report report = inference.run(in, out, null);
  *     out.commit();
  * }
@@ -313,7 +313,8 @@ public final class BatchInference implements AutoCloseable {
      * not commit the writers: the caller decides whether the output is kept.
      *
      * @param in      the spectra, read to the end (on the calling thread)
-     * @param summary receives one row per input row (written on the calling thread)
+     * @param summary receives one row per input row (written on the calling thread): a {@link SummaryCsv},
+     *                {@link SummaryEcsv} or any other {@link SummaryWriter}
      * @param samples receives every draw of every ok row; null to skip the draws
      * @return the numbers of rows read and failed, and the first failures
      * @throws IOException          if reading or writing fails
@@ -321,7 +322,7 @@ public final class BatchInference implements AutoCloseable {
      * @throws InferenceException   if a worker fails beyond a single source (an error no row
      *                              absorbs, such as running out of memory)
      */
-    public Report run(SpectraCsv.Reader in, SummaryCsv summary, SamplesCsv samples)
+    public Report run(SpectraCsv.Reader in, SummaryWriter summary, SamplesCsv samples)
             throws IOException, InterruptedException {
         Objects.requireNonNull(in, "in");
         Objects.requireNonNull(summary, "summary");
@@ -369,7 +370,7 @@ public final class BatchInference implements AutoCloseable {
         final List<Failure> kept = new ArrayList<>();
     }
 
-    private static void write(Future<List<Outcome>> future, SummaryCsv summary, SamplesCsv samples, Tally tally)
+    private static void write(Future<List<Outcome>> future, SummaryWriter summary, SamplesCsv samples, Tally tally)
             throws IOException, InterruptedException {
         List<Outcome> outcomes;
         try {

@@ -18,7 +18,8 @@ import java.util.concurrent.Callable;
 
 /**
  * Command line {@code xpcvae} (picocli). {@code xpcvae infer} samples the posterior of every
- * spectrum of a spectra CSV and writes the summary CSV (and optionally all draws). Each ok row
+ * spectrum of a spectra CSV and writes the summary, CSV or ECSV by the extension of {@code --out}
+ * ({@link SummaryWriter#create}), and optionally all draws. Each ok row
  * carries the goodness of fit of the forward model at its posterior median and the
  * out-of-distribution flag ({@link GoodnessOfFit}; empty gof_chi2 if the bundle has no
  * {@code forward_model} graph).
@@ -39,6 +40,16 @@ public final class Main implements Runnable {
     public static final int EXIT_SOURCES_FAILED = 1;
     /** Exit status of a usage error or a fatal error. */
     public static final int EXIT_FATAL = 2;
+
+    /**
+     * STIL's logger, kept (java.util.logging holds loggers weakly) at WARNING: its INFO notes (the
+     * memory limit of the ECSV writer's row store) are not for users of the CLI.
+     */
+    private static final java.util.logging.Logger STIL_LOG = java.util.logging.Logger.getLogger("uk.ac.starlink");
+
+    static {
+        STIL_LOG.setLevel(java.util.logging.Level.WARNING);
+    }
 
     @Spec
     CommandSpec spec;
@@ -108,7 +119,9 @@ public final class Main implements Runnable {
                 description = "spectra CSV (docs/formats.md); - reads standard input")
         Path input;
 
-        @Option(names = "--out", required = true, paramLabel = "FILE", description = "summary CSV to write")
+        @Option(names = "--out", required = true, paramLabel = "FILE",
+                description = "summary to write: .ecsv gives ECSV with units and column descriptions, any other "
+                        + "extension CSV (docs/formats.md)")
         Path out;
 
         @Option(names = "--samples", defaultValue = "1000", paramLabel = "N",
@@ -134,6 +147,11 @@ public final class Main implements Runnable {
                 description = "ONNX Runtime threads per graph run (default: ${DEFAULT-VALUE})")
         int intraOpThreads;
 
+        @Option(names = "--progress", negatable = true,
+                description = "a progress line on standard error, never in the summary (default: when the "
+                        + "console is a terminal)")
+        Boolean progress;
+
         @Override
         public Integer call() {
             PrintWriter err = spec.commandLine().getErr();
@@ -146,6 +164,11 @@ public final class Main implements Runnable {
             if (threads < 1 || intraOpThreads < 1) {
                 throw new ParameterException(spec.commandLine(), "--threads and --intra-op-threads must be >= 1");
             }
+            if (SummaryWriter.Format.of(out) == SummaryWriter.Format.FITS) {
+                throw new ParameterException(spec.commandLine(), "--out " + out + ": the Java engine writes the "
+                        + "summary as .csv or .ecsv; for FITS use `xpcvae infer --engine python`");
+            }
+            boolean showProgress = progress != null ? progress : System.console() != null;
             long t0 = System.nanoTime();
             ModelBundle modelBundle;
             try {
@@ -159,7 +182,7 @@ public final class Main implements Runnable {
                     .withSamplerOptions(PosteriorSampler.Options.defaults().withIntraOpThreads(intraOpThreads));
             try (BatchInference inference = new BatchInference(modelBundle, options);
                  SpectraCsv.Reader reader = SpectraCsv.open(input, modelBundle.spectrumLength());
-                 SummaryCsv summaryCsv = SummaryCsv.create(out, modelBundle.parameters());
+                 SummaryWriter summaryFile = SummaryWriter.create(out, modelBundle.parameters());
                  SamplesCsv samplesCsv = samplesOut == null ? null
                          : SamplesCsv.create(samplesOut, modelBundle.parameters())) {
                 long t1 = System.nanoTime();
@@ -167,11 +190,15 @@ public final class Main implements Runnable {
                     err.println("xpcvae infer: note: the bundle has no forward_model graph: gof_chi2 and ood_flag "
                             + "are left empty");
                 }
-                BatchInference.Report report = inference.run(reader, summaryCsv, samplesCsv);
+                ProgressLine line = showProgress ? new ProgressLine(summaryFile, err) : null;
+                BatchInference.Report report = inference.run(reader, line != null ? line : summaryFile, samplesCsv);
+                if (line != null) {
+                    line.finish();
+                }
                 if (samplesCsv != null) {
                     samplesCsv.commit();
                 }
-                summaryCsv.commit();
+                summaryFile.commit();
                 long t2 = System.nanoTime();
                 long sources = report.sources();
                 long failed = report.failed();
