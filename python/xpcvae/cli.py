@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "xpcvae.commands.train_cmds",     # train, evaluate
     "xpcvae.commands.export_cmds",    # export, export-forward-model, infer
     "xpcvae.commands.real_cmds",      # validate-real
+    "xpcvae.commands.verify_cmds",    # verify
 )
 
 #: what a user can cause and fix: a bad request (CommandError), a file that is missing or cannot be

@@ -62,28 +62,9 @@ def register(sub) -> None:
     i.set_defaults(func=_infer)
 
 
-def _check_spectra(run, n: int = 200, seed: int = 0):
-    """Simulated observations of the run's test split, through the run's own observation model
-    (:func:`xpcvae.train.evaluate.observe_test_split`) at G spread over its training range, for the
-    ONNX-vs-PyTorch check; None when the run's grid is not at hand."""
-    import numpy as np  # lazy: this module is imported for every command
-
-    from xpcvae.train.evaluate import observe_test_split  # lazy: torch only when exporting
-
-    cfg = run.read_config()
-    if not cfg.get("grid_path") or not Path(cfg["grid_path"]).exists():
-        return None
-    training = cfg["training"]
-    grid = run.grid()
-    test = run.test_indices(n)
-    g = np.linspace(training["g_mag_min"], training["g_mag_max"], len(test))
-    _, flux, sigma = observe_test_split(run, grid, run.observation_model(), g, seed, n)
-    return flux, sigma
-
-
 def _export(args) -> int:
     # lazy: torch and onnx only when exporting
-    from xpcvae.export.networks import export_model
+    from xpcvae.export.networks import export_model, run_check_spectra
     from xpcvae.train.run import Run
 
     run = Run(args.run)
@@ -93,7 +74,7 @@ def _export(args) -> int:
                   "grid_path": cfg.get("grid_path"), "grid_size": cfg.get("grid_size"),
                   "grid_attrs": cfg.get("grid_attrs"), "noise": cfg.get("noise")}
     bundle, report = export_model(model, args.out, provenance=provenance, metrics=metrics,
-                                  check_spectra=_check_spectra(run),
+                                  check_spectra=run_check_spectra(run),
                                   description=args.description, forward_model=not args.no_forward_model)
     print(f"wrote {bundle.root}: ONNX vs PyTorch max |diff| on {report['n_check']} spectra: "
           + ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items()))

@@ -22,7 +22,7 @@ COLUMNS = ("gof_chi2", "ood_flag", "ood_reason", "at_bound")
 COLUMN_TYPES = {"gof_chi2": "float64", "ood_flag": "int16", "ood_reason": "str", "at_bound": "str"}
 DESCRIPTIONS = {
     "gof_chi2": "reduced chi^2 of the forward model at the posterior median against the spectrum; "
-                "NaN when not computed (see ood_reason)",
+                "empty when not computed (see ood_reason)",
     "ood_flag": "1 when gof_chi2 exceeds the bundle's threshold: the spectrum lies outside what the model "
                 "was trained on, do not trust the posterior; 0 otherwise; empty when not computed",
     "ood_reason": "why the row is flagged, or why gof_chi2 was not computed; empty otherwise",

@@ -3,9 +3,9 @@
 The column definitions of the Python engine, once: their names follow the summary CSV
 (:func:`xpcvae.data.spectra_csv.summary_header`, then :data:`xpcvae.forward.gof.COLUMNS`), their
 units and descriptions come from the bundle manifest's parameters and :mod:`xpcvae.forward.gof`.
-The Java engine defines the same columns in ``org.xpcvae.SummaryColumns``. Missing values: NaN in
-float columns, masked in integer columns, an empty string in text columns, so that an all-empty
-column keeps its type.
+The Java engine defines the same columns in ``org.xpcvae.SummaryColumns``. A missing number is
+masked (NaN underneath in float columns), missing text an empty string, so an all-empty column
+keeps its type.
 """
 
 from __future__ import annotations
@@ -64,14 +64,13 @@ def _column(c: ColumnDef, values):
     from astropy.table import Column, MaskedColumn  # lazy: astropy.table only for typed outputs
 
     unit = c.unit or None
-    if c.dtype == "float64":
-        data = np.array([float(v) if v != "" else np.nan for v in values], dtype=np.float64)
-        return Column(data, name=c.name, unit=unit, description=c.description)
-    if c.dtype.startswith("int"):
-        mask = np.array([v == "" for v in values], dtype=bool)
-        data = np.array([0 if v == "" else int(v) for v in values], dtype=c.dtype)
-        return MaskedColumn(data, mask=mask, name=c.name, unit=unit, description=c.description)
-    return Column(np.array(list(values), dtype=str), name=c.name, unit=unit, description=c.description)
+    if c.dtype == "str":
+        return Column(np.array(list(values), dtype=str), name=c.name, unit=unit, description=c.description)
+    mask = np.array([v == "" for v in values], dtype=bool)
+    empty = np.nan if c.dtype == "float64" else 0
+    data = np.array([empty if v == "" else (float(v) if c.dtype == "float64" else int(v)) for v in values],
+                    dtype=c.dtype)
+    return MaskedColumn(data, mask=mask, name=c.name, unit=unit, description=c.description)
 
 
 def summary_table(rows, parameters, meta: dict | None = None):

@@ -62,7 +62,7 @@ public final class GoodnessOfFit implements AutoCloseable {
     /** What each of {@link #COLUMNS} holds (xpcvae.forward.gof.DESCRIPTIONS, the same text). */
     public static final Map<String, String> DESCRIPTIONS = Map.of(
             "gof_chi2", "reduced chi^2 of the forward model at the posterior median against the spectrum; "
-                    + "NaN when not computed (see ood_reason)",
+                    + "empty when not computed (see ood_reason)",
             "ood_flag", "1 when gof_chi2 exceeds the bundle's threshold: the spectrum lies outside what the model "
                     + "was trained on, do not trust the posterior; 0 otherwise; empty when not computed",
             "ood_reason", "why the row is flagged, or why gof_chi2 was not computed; empty otherwise",

@@ -17,9 +17,9 @@ import java.util.Objects;
  * The summary as ECSV (astropy's Enhanced Character Separated Values), written with STIL's
  * {@link EcsvTableWriter}: the columns of {@link SummaryColumns} with their types, units and
  * descriptions, so that {@code astropy.table.Table.read("summary.ecsv")} gives typed columns with
- * units. Missing values: NaN in float columns, empty (masked in astropy) in integer columns, an
- * empty string in text columns. Text is written as ASCII (ECSV 1.0; another character becomes
- * {@code ?}).
+ * units. A missing number (an error row's, a gof_chi2 not computed) is an empty field, masked in
+ * astropy, as the Python engine writes it; missing text an empty string. Text is written as ASCII
+ * (ECSV 1.0; another character becomes {@code ?}).
  *
  * <p>Rows are kept in a STIL row store (memory, then temporary files for a large catalogue) and
  * written at {@link #commit()}, to a temporary file renamed onto the target; {@link #close()}
@@ -104,16 +104,16 @@ public final class SummaryEcsv implements SummaryWriter {
         rows++;
     }
 
-    /** A summary CSV field as the value of a column of {@code type}; empty: NaN, null or "". */
+    /** A summary CSV field as the value of a column of {@code type}; an empty number is null (missing). */
     private static Object typed(Class<?> type, String value) {
         if (type == String.class) {
             return value;
         }
-        if (type == Double.class) {
-            return value.isEmpty() ? Double.NaN : Double.parseDouble(value);
-        }
         if (value.isEmpty()) {
             return null;
+        }
+        if (type == Double.class) {
+            return Double.parseDouble(value);
         }
         return type == Short.class ? (Object) Short.parseShort(value) : (Object) Integer.parseInt(value);
     }
