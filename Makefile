@@ -13,7 +13,7 @@ INFER_STAMP := $(INFER_VENV)/.xpcvae-installed
 JAVA_DIST := java/build/install/xpcvae
 BUNDLE  ?= export/default
 
-.PHONY: all venv venv-infer java test test-python test-java java-consumer demo bench clean
+.PHONY: all venv venv-infer java test test-python test-java java-consumer verify demo bench clean
 
 all: venv java
 
@@ -54,7 +54,12 @@ test-python: venv java
 java-consumer:
 	bash scripts/java_consumer.sh
 
-test: venv java test-java test-python java-consumer
+# Can the bundle be trusted? Every check of docs/verify.md, the Python/Java one required; the report
+# in build/verify.md and build/verify.json.
+verify: venv java
+	$(PY) -m xpcvae.cli verify --bundle $(BUNDLE) --java --report build/verify.md
+
+test: venv java test-java test-python java-consumer verify
 
 demo: venv-infer java
 	$(INFER_PY) -m xpcvae.tools.demo --bundle $(BUNDLE) --examples examples --out demo-out --java-dist $(JAVA_DIST)
