@@ -6,22 +6,36 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.xpcvae-installed
+# the small, inference-only install (`pip install .`: no PyTorch, no ONNX) that `make demo` runs in
+INFER_VENV  ?= .venv-infer
+INFER_PY    := $(INFER_VENV)/bin/python
+INFER_STAMP := $(INFER_VENV)/.xpcvae-installed
 JAVA_DIST := java/build/install/xpcvae
 BUNDLE  ?= export/default
 
-.PHONY: all venv java test test-python test-java java-consumer demo bench clean
+.PHONY: all venv venv-infer java test test-python test-java java-consumer verify demo bench clean
 
 all: venv java
 
-# Virtual environment with the package and its test extras. PyTorch is large:
-# the venv is created once and reused; pip reuses its wheel cache.
+# Virtual environment with the package, training (PyTorch, ONNX) and the test extras. PyTorch is
+# large: the venv is created once and reused; pip reuses its wheel cache.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[test,bench]'
+	$(PIP) install -q -e '.[train,test,bench]'
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# The inference-only install, as a user gets it with `pip install .` (a copy of the package, so it
+# is reinstalled when a source file changes).
+$(INFER_STAMP): pyproject.toml $(shell find python/xpcvae -type f -not -path '*__pycache__*')
+	test -x $(INFER_PY) || $(PYTHON) -m venv $(INFER_VENV)
+	$(INFER_PY) -m pip install -q --upgrade pip
+	$(INFER_PY) -m pip install -q .
+	touch $(INFER_STAMP)
+
+venv-infer: $(INFER_STAMP)
 
 # Java module: installs Gradle (Debian package) if missing, fetches the Maven
 # Central dependencies, builds the runnable distribution used by the demo and the
@@ -40,16 +54,21 @@ test-python: venv java
 java-consumer:
 	bash scripts/java_consumer.sh
 
-test: venv java test-java test-python java-consumer
+# Can the bundle be trusted? Every check of docs/verify.md, the Python/Java one required; the report
+# in build/verify.md and build/verify.json.
+verify: venv java
+	$(PY) -m xpcvae.cli verify --bundle $(BUNDLE) --java --report build/verify.md
 
-demo: venv java
-	$(PY) -m xpcvae.tools.demo --bundle $(BUNDLE) --examples examples --out demo-out
+test: venv java test-java test-python java-consumer verify
+
+demo: venv-infer java
+	$(INFER_PY) -m xpcvae.tools.demo --bundle $(BUNDLE) --examples examples --out demo-out --java-dist $(JAVA_DIST)
 
 bench: venv java
 	$(PY) -m xpcvae.tools.bench --out docs/performance.md
 
 clean:
-	rm -rf java/build java/.gradle build demo-out examples/java-consumer/target
+	rm -rf java/build java/.gradle build demo-out examples/java-consumer/target $(INFER_VENV)
 
 # Reliability figures: soak of the Java CLI over 100 000 sources with 8 threads and
 # injected bad rows, plus the Python batch path -> docs/reliability.md (and .json).

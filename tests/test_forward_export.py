@@ -38,11 +38,11 @@ def graph(request, tmp_path_factory):
 
 
 def test_export_check_is_recorded(graph):
-    from xpcvae.export.forward_graph import PARITY_TOLERANCE
+    from xpcvae.export.interface import FORWARD_TOLERANCE
 
     section, _, _ = graph
     c = section["export_check"]
-    assert c["finite"] and c["max_rel_diff"] <= PARITY_TOLERANCE and c["n"] > 4000 and c["n_ff0"] >= 100
+    assert c["finite"] and c["max_rel_diff"] <= FORWARD_TOLERANCE and c["n"] > 4000 and c["n_ff0"] >= 100
     assert section["input"] == "params" and section["output"] == "flux"
 
 

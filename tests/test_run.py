@@ -84,16 +84,16 @@ def test_the_test_split_is_observed_through_the_run_s_observation_model(tiny_run
 
 
 def test_export_checks_onnx_on_the_run_s_own_test_split(run_copy, tiny_grid, tmp_path):
-    from xpcvae.commands.export_cmds import _check_spectra
+    from xpcvae.export.networks import run_check_spectra
     from xpcvae.data.gridfile import write_grid
 
-    assert _check_spectra(run_copy) is None  # the tiny run records no grid file
+    assert run_check_spectra(run_copy) is None  # the tiny run records no grid file
     grid_path = write_grid(tmp_path / "grid.h5", tiny_grid.parameters, tiny_grid.wavelength, tiny_grid.flux,
                            tiny_grid.norm)
     cfg = run_copy.read_config()
     cfg["grid_path"] = str(grid_path)
     run_copy.write_config(cfg)
-    flux, sigma = _check_spectra(run_copy, n=120)
+    flux, sigma = run_check_spectra(run_copy, n=120)
     test = run_copy.test_indices(120)
     z = (flux - np.asarray(tiny_grid.flux, dtype=float)[test]) / sigma
     assert flux.shape == (len(test), tiny_grid.flux.shape[1])

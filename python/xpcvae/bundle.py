@@ -33,7 +33,11 @@ MANIFEST = "manifest.json"
 #: the manifest's SHA-256 in ``sha256sum`` format, verified before the manifest is parsed
 CHECKSUM_FILE = "manifest.json.sha256"
 _CHECKSUM_LINE = re.compile(rb"([0-9a-fA-F]{64}) [ *]manifest\.json\n?")
-ROLES = ("r1_encoder", "decoder_context", "decoder_sample")
+#: the manifest's JSON Schema (manifest.schema.json beside this file): its structure, and the one
+#: definition of the required keys and graph roles below; `xpcvae verify` validates manifests with it
+SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+MANIFEST_SCHEMA = json.loads(SCHEMA_PATH.read_text())
+ROLES = tuple(MANIFEST_SCHEMA["properties"]["files"]["required"])
 #: the optional role of the forward model graph (xpcvae.export.forward_graph): it lets an engine without
 #: the Python forward model compute the goodness of fit; a bundle without it is still complete
 FORWARD_ROLE = "forward_model"
@@ -42,11 +46,7 @@ FORWARD_FILE = "forward_model.onnx"
 FORWARD_INPUT = "params"
 FORWARD_OUTPUT = "flux"
 OPTIONAL_ROLES = (FORWARD_ROLE,)
-REQUIRED_KEYS = (
-    "format", "format_version", "parameters", "wavelength_nm", "latent_size",
-    "mixture_components", "context_size", "posterior_family", "rng",
-    "draws_per_sample", "onnx_opset", "files",
-)
+REQUIRED_KEYS = tuple(MANIFEST_SCHEMA["required"])
 
 
 def draws_per_sample(latent_size: int, n_params: int) -> int:

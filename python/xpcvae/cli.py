@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "xpcvae.commands.export_cmds",    # export, export-forward-model, infer
     "xpcvae.commands.bundle_cmds",    # upgrade-bundle
     "xpcvae.commands.real_cmds",      # validate-real
+    "xpcvae.commands.verify_cmds",    # verify
 )
 
 #: what a user can cause and fix: a bad request (CommandError), a file that is missing or cannot be

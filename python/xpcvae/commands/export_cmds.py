@@ -10,10 +10,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from xpcvae import javadist
 from xpcvae.atomic import atomic_path
 from xpcvae.commands.errors import CommandError
 
-JAVA_LAUNCHER = Path(__file__).resolve().parents[3] / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
+JAVA_LAUNCHER = javadist.launcher()
+#: summary formats by extension (xpcvae.infer.table.FORMATS, without importing it for every command)
+TYPED_SUFFIXES = {".ecsv": "ecsv", ".fits": "fits", ".fit": "fits"}
 
 
 def register(sub) -> None:
@@ -32,43 +35,37 @@ def register(sub) -> None:
     f.add_argument("--bundle", required=True)
     f.set_defaults(func=_export_forward_model)
 
-    i = sub.add_parser("infer", help="posterior summaries for every spectrum of a file (Gaia XP or project CSV)")
-    i.add_argument("--bundle", required=True)
-    i.add_argument("--input", required=True,
+    i = sub.add_parser("infer", help="posterior summaries for every spectrum of a file (Gaia XP or project CSV)",
+                       description="Sample the posterior of every spectrum of a file and write one summary row "
+                                   "per input row (docs/formats.md); a row that cannot be used gets status error "
+                                   "and a message. Exit status 0: all rows ok; 1: some rows failed; 2: nothing "
+                                   "could be done.")
+    i.add_argument("--bundle", required=True, metavar="DIR", help="model bundle directory, e.g. export/default")
+    i.add_argument("--input", required=True, metavar="FILE",
                    help="spectra: Gaia archive XP continuous or sampled (.csv/.ecsv/.fits) or the project "
                         "CSV (docs/formats.md)")
-    i.add_argument("--out", required=True, help="summary CSV")
-    i.add_argument("--samples", type=int, default=1000)
-    i.add_argument("--seed", default="42",
-                   help="random seed, an integer in 0..2**64-1 (default 42); a star's draws depend only on it, the "
-                        "bundle and the star's source_id")
-    i.add_argument("--samples-out", default=None)
-    i.add_argument("--engine", choices=("python", "java"), default="python")
+    i.add_argument("--out", required=True, metavar="FILE",
+                   help="summary to write, its format by extension: .ecsv (units and column descriptions), "
+                        ".fits (Python engine only), any other: CSV")
+    i.add_argument("--samples", type=int, default=1000, metavar="N",
+                   help="posterior draws per spectrum (default: %(default)s)")
+    i.add_argument("--seed", default="42", metavar="S",
+                   help="random seed, an integer in 0..2**64-1 (default: %(default)s); a star's draws depend only "
+                        "on it, the bundle and the star's source_id")
+    i.add_argument("--samples-out", default=None, metavar="FILE",
+                   help="also write every draw to this CSV (default: not written)")
+    i.add_argument("--engine", choices=("python", "java"), default="python",
+                   help="python: this package's sampler; java: the Java CLI (`make java`), same numbers, faster "
+                        "(default: %(default)s)")
+    i.add_argument("--threads", type=int, default=1, metavar="T",
+                   help="java: worker threads sampling in parallel; python: ONNX Runtime threads "
+                        "(default: %(default)s)")
     i.set_defaults(func=_infer)
-
-
-def _check_spectra(run, n: int = 200, seed: int = 0):
-    """Simulated observations of the run's test split, through the run's own observation model
-    (:func:`xpcvae.train.evaluate.observe_test_split`) at G spread over its training range, for the
-    ONNX-vs-PyTorch check; None when the run's grid is not at hand."""
-    import numpy as np  # lazy: this module is imported for every command
-
-    from xpcvae.train.evaluate import observe_test_split  # lazy: torch only when exporting
-
-    cfg = run.read_config()
-    if not cfg.get("grid_path") or not Path(cfg["grid_path"]).exists():
-        return None
-    training = cfg["training"]
-    grid = run.grid()
-    test = run.test_indices(n)
-    g = np.linspace(training["g_mag_min"], training["g_mag_max"], len(test))
-    _, flux, sigma = observe_test_split(run, grid, run.observation_model(), g, seed, n)
-    return flux, sigma
 
 
 def _export(args) -> int:
     # lazy: torch and onnx only when exporting
-    from xpcvae.export.networks import export_model
+    from xpcvae.export.networks import export_model, run_check_spectra
     from xpcvae.train.run import Run
 
     run = Run(args.run)
@@ -78,7 +75,7 @@ def _export(args) -> int:
                   "grid_path": cfg.get("grid_path"), "grid_size": cfg.get("grid_size"),
                   "grid_attrs": cfg.get("grid_attrs"), "noise": cfg.get("noise")}
     bundle, report = export_model(model, args.out, provenance=provenance, metrics=metrics,
-                                  check_spectra=_check_spectra(run),
+                                  check_spectra=run_check_spectra(run),
                                   description=args.description, forward_model=not args.no_forward_model)
     print(f"wrote {bundle.root}: ONNX vs PyTorch max |diff| on {report['n_check']} spectra: "
           + ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items()))
@@ -105,13 +102,21 @@ def _infer(args) -> int:
 
     t0 = time.time()
     args.seed = rng.parse_seed(args.seed)  # ValueError: one line naming the seed, exit 2 (both engines alike)
+    if args.threads < 1:
+        raise CommandError(f"--threads must be >= 1, got {args.threads}")
+    if args.samples_out and Path(args.samples_out).suffix.lower() in TYPED_SUFFIXES:
+        raise CommandError(f"--samples-out {args.samples_out}: the draws are written as CSV; give a .csv name")
     if args.engine == "java":
+        if TYPED_SUFFIXES.get(Path(args.out).suffix.lower()) == "fits":
+            raise CommandError(f"--out {args.out}: the Java engine writes the summary as .csv or .ecsv; for FITS "
+                               "use --engine python")
         if not JAVA_LAUNCHER.exists():
             raise CommandError(f"the Java engine is not built ({JAVA_LAUNCHER} missing): run `make java`")
         return _infer_java(args)
     from xpcvae.infer.batch import infer_csv  # lazy: onnxruntime only when inferring
 
-    ok, failed = infer_csv(args.bundle, args.input, args.out, args.samples, args.seed, args.samples_out)
+    ok, failed = infer_csv(args.bundle, args.input, args.out, args.samples, args.seed, args.samples_out,
+                           threads=args.threads)
     dt = time.time() - t0
     print(f"{ok + failed} sources, {args.samples} samples each, {dt:.2f} s", file=sys.stderr)
     if failed:
@@ -120,9 +125,12 @@ def _infer(args) -> int:
     return 0
 
 
-def _java_command(args, input_path) -> list[str]:
-    cmd = [str(JAVA_LAUNCHER), "infer", "--bundle", args.bundle, "--input", str(input_path), "--out", args.out,
-           "--samples", str(args.samples), "--seed", str(args.seed)]
+def _java_command(args, input_path, out=None) -> list[str]:
+    """The Java CLI's command line; ``out``: the summary it writes (default ``--out``). Its progress line
+    is shown when this process's stderr is a terminal."""
+    cmd = [str(JAVA_LAUNCHER), "infer", "--bundle", args.bundle, "--input", str(input_path),
+           "--out", str(out or args.out), "--samples", str(args.samples), "--seed", str(args.seed),
+           "--threads", str(args.threads), "--progress" if sys.stderr.isatty() else "--no-progress"]
     if args.samples_out:
         cmd += ["--samples-out", args.samples_out]
     return cmd
@@ -132,7 +140,8 @@ def _infer_java(args) -> int:
     """Java engine. A project CSV goes to the Java CLI as it is; any other input (Gaia archive XP
     continuous or sampled) is read by :func:`xpcvae.data.gaia_xp.load_spectra`, written to a temporary
     project-layout CSV for the Java CLI, and the rows that could not be read (e.g. BP missing)
-    get their reason back in the summary's message column."""
+    get their reason back in the summary's message column (for an ECSV summary the Java CLI then
+    writes a temporary CSV, converted afterwards by :func:`xpcvae.infer.batch.write_summary`)."""
     # lazy: numpy and the forward grid only when the Java engine runs
     from xpcvae.data.gaia_xp import detect_format, is_project_csv, load_spectra, write_project_csv
 
@@ -141,17 +150,25 @@ def _infer_java(args) -> int:
         raise FileNotFoundError(f"spectra file {src} does not exist")
     if detect_format(src) == "csv" and is_project_csv(src, allow_read_error=False):
         return subprocess.run(_java_command(args, src)).returncode
-    rows = load_spectra(src)
-    out = Path(args.out)
-    before = out.stat().st_mtime_ns if out.exists() else None
+    rows = load_spectra(src, progress=sys.stderr.isatty())
+    final = Path(args.out)
     with tempfile.TemporaryDirectory(prefix="xpcvae-java-") as tmp:
+        out = final if final.suffix.lower() not in TYPED_SUFFIXES else Path(tmp) / "summary.csv"
+        before = out.stat().st_mtime_ns if out.exists() else None
         converted = Path(tmp) / "spectra.csv"
         write_project_csv(converted, rows)
-        rc = subprocess.run(_java_command(args, converted)).returncode
-    errors = {i: r.error for i, r in enumerate(rows) if r.error is not None}
-    written = out.exists() and out.stat().st_mtime_ns != before
-    if errors and written:
-        _restore_read_errors(out, errors, len(rows))
+        rc = subprocess.run(_java_command(args, converted, out)).returncode
+        errors = {i: r.error for i, r in enumerate(rows) if r.error is not None}
+        written = out.exists() and out.stat().st_mtime_ns != before
+        if errors and written:
+            _restore_read_errors(out, errors, len(rows))
+        if written and out != final:
+            from xpcvae.bundle import ModelBundle
+            from xpcvae.infer.batch import write_summary
+
+            with open(out, newline="") as fh:
+                body = list(csv.reader(fh))[1:]
+            write_summary(final, body, ModelBundle.load(args.bundle).manifest["parameters"])
     return rc
 
 

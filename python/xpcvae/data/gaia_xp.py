@@ -12,6 +12,7 @@ import contextlib
 import csv
 import io
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -79,15 +80,16 @@ def is_project_csv(path, allow_read_error: bool = True) -> bool:
 
 
 # -- entry point --------------------------------------------------------------------------
-def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
+def load_spectra(source, wavelength=None, progress: bool = False) -> list[SpectrumRow]:
     """Read XP spectra from ``source`` (path, DataFrame or astropy Table): one row per input row.
 
-    ``wavelength``: the model grid (default :data:`xpcvae.forward.instrument.WAVELENGTH`, GaiaXPy's default
-    sampling). Continuous spectra are calibrated onto it; sampled spectra must be on it.
+    ``wavelength``: the model grid (default :data:`xpcvae.forward.instrument.WAVELENGTH`, GaiaXPy's
+    default sampling). Continuous spectra are calibrated onto it; sampled spectra must be on it.
+    ``progress``: a progress bar on stderr while GaiaXPy calibrates continuous spectra.
     """
     grid = WAVELENGTH if wavelength is None else np.asarray(wavelength, dtype=float)
     if not isinstance(source, (str, Path)):
-        return _load_table(_to_pandas(source), grid, what="input table", sampling=None)
+        return _load_table(_to_pandas(source), grid, what="input table", sampling=None, progress=progress)
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"spectra file {path} does not exist")
@@ -103,15 +105,15 @@ def load_spectra(source, wavelength=None) -> list[SpectrumRow]:
 
         table = pd.read_csv(path, dtype={"source_id": str}, keep_default_na=True)
         sampling = _sidecar_sampling(path) if kind == "sampled" else None
-        return _load_table(table, grid, what=str(path), sampling=sampling)
-    from astropy.table import Table
+        return _load_table(table, grid, what=str(path), sampling=sampling, progress=progress)
+    from astropy.table import Table  # lazy: astropy.table only for ECSV and FITS inputs
 
     try:
         table = Table.read(path, format="ascii.ecsv" if fmt == "ecsv" else "fits")
     except Exception as exc:  # astropy raises many types for malformed files
         raise SpectraFileError(f"{path}: cannot read as {fmt.upper()} ({exc})") from None
     sampling = _meta_sampling(table.meta)
-    return _load_table(_to_pandas(table), grid, what=str(path), sampling=sampling)
+    return _load_table(_to_pandas(table), grid, what=str(path), sampling=sampling, progress=progress)
 
 
 def _to_pandas(obj):
@@ -136,13 +138,13 @@ def _to_pandas(obj):
     raise TypeError(f"load_spectra: expected a path, pandas DataFrame or astropy Table, got {type(obj).__name__}")
 
 
-def _load_table(df, grid, what: str, sampling) -> list[SpectrumRow]:
+def _load_table(df, grid, what: str, sampling, progress: bool = False) -> list[SpectrumRow]:
     kind = _kind([str(c) for c in df.columns], what)
     if kind == "project":
         _require_default_grid(grid, f"{what} (project layout)")
         return _project_rows_from_frame(df, what)
     if kind == "continuous":
-        return _continuous_rows(df, grid, what)
+        return _continuous_rows(df, grid, what, progress)
     if sampling is None:  # no explicit grid: the product is on GaiaXPy's default sampling
         _require_default_grid(grid, f"{what} (XP sampled, GaiaXPy's default sampling)")
     return _sampled_rows(df, grid, what, sampling)
@@ -343,17 +345,34 @@ def _gaiaxpy_calibrate():
         matplotlib.rcParams["text.usetex"] = usetex
 
 
-def calibrate_frame(df, grid):
-    """GaiaXPy ``calibrate`` of a continuous-product DataFrame onto ``grid``, quietly; (flux, flux_error) lists."""
+#: sources per GaiaXPy ``calibrate`` call (the progress bar advances by this many; each source is
+#: calibrated on its own, so the split does not change the result)
+CALIBRATION_CHUNK = 256
+
+
+def calibrate_frame(df, grid, progress: bool = False):
+    """GaiaXPy ``calibrate`` of a continuous-product DataFrame onto ``grid``, its own output silenced, with
+    a progress bar on stderr if ``progress``; (flux, flux_error) lists."""
+    from tqdm.auto import tqdm  # lazy: only for continuous spectra
+
     _cal, kwargs = _gaiaxpy_calibrate()
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        out, positions = _cal(df, sampling=np.asarray(grid, dtype=float), truncation=False, save_file=False, **kwargs)
-    _check_grid(positions, grid, "GaiaXPy calibrate", "its returned sampling")
-    return [np.asarray(v, dtype=float) for v in out["flux"]], [np.asarray(v, dtype=float) for v in out["flux_error"]]
+    fluxes, errors = [], []
+    with tqdm(total=len(df), desc="calibrating XP continuous spectra (GaiaXPy)", unit="src",
+              disable=not progress, file=sys.stderr) as bar:
+        for start in range(0, len(df), CALIBRATION_CHUNK):
+            part = df.iloc[start:start + CALIBRATION_CHUNK].reset_index(drop=True)
+            sink = io.StringIO()
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                out, positions = _cal(part, sampling=np.asarray(grid, dtype=float), truncation=False,
+                                      save_file=False, **kwargs)
+            _check_grid(positions, grid, "GaiaXPy calibrate", "its returned sampling")
+            fluxes += [np.asarray(v, dtype=float) for v in out["flux"]]
+            errors += [np.asarray(v, dtype=float) for v in out["flux_error"]]
+            bar.update(len(part))
+    return fluxes, errors
 
 
-def _continuous_rows(df, grid, what) -> list[SpectrumRow]:
+def _continuous_rows(df, grid, what, progress: bool = False) -> list[SpectrumRow]:
     ids = _source_ids(df)
     records = df.to_dict("records")
     rows: list[SpectrumRow | None] = [None] * len(df)
@@ -371,7 +390,7 @@ def _continuous_rows(df, grid, what) -> list[SpectrumRow]:
         sub = df.iloc[usable].reset_index(drop=True).copy()
         sub["source_id"] = np.arange(len(sub), dtype=np.int64)  # GaiaXPy wants integer ids; ours are kept aside
         try:
-            fluxes, errors = calibrate_frame(sub, grid)
+            fluxes, errors = calibrate_frame(sub, grid, progress)
         except SpectraFileError:
             raise
         except Exception as exc:  # GaiaXPy raises assorted types on malformed columns

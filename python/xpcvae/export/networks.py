@@ -28,6 +28,7 @@ from xpcvae import __version__, params, rng
 from xpcvae.bundle import (FORMAT, FORMAT_VERSION, FORWARD_FILE, FORWARD_ROLE, ModelBundle, draws_per_sample,
                            onnx_session, sha256_of, write_manifest)
 from xpcvae.export.forward_graph import NotExportable, export_forward_graph
+from xpcvae.export.interface import GRAPH_NAMES, NETWORK_TOLERANCE
 from xpcvae.forward.config import KEY as FORWARD_CONFIG_KEY
 from xpcvae.forward.config import ForwardConfig
 from xpcvae.forward.gof import MANIFEST_KEY as GOF_KEY
@@ -106,9 +107,9 @@ class _SampleGraph(nn.Module):
 
 
 GRAPHS = {
-    "r1_encoder": (lambda m: _Float64(_R1Graph(m)), ("flux", "flux_error"), ("mix_logits", "mix_mean", "mix_log_std")),
-    "decoder_context": (lambda m: _Float64(_ContextGraph(m)), ("flux", "flux_error"), ("context",)),
-    "decoder_sample": (_SampleGraph, ("context", "z"), ("loc", "log_scale")),
+    "r1_encoder": (lambda m: _Float64(_R1Graph(m)), *GRAPH_NAMES["r1_encoder"]),
+    "decoder_context": (lambda m: _Float64(_ContextGraph(m)), *GRAPH_NAMES["decoder_context"]),
+    "decoder_sample": (_SampleGraph, *GRAPH_NAMES["decoder_sample"]),
 }
 
 
@@ -122,6 +123,48 @@ def _example_inputs(model: CVAE, spectra: np.ndarray | None, n: int = 256):
     flux = (f.flux_mean + f.flux_std * 0.3 * torch.randn(n, N_WAVE, generator=g)).clamp_min(1e-3)
     err = torch.exp(f.log_err_mean + f.log_err_std * 0.3 * torch.randn(n, N_WAVE, generator=g))
     return flux, err
+
+
+def run_check_spectra(run, n: int = 200, seed: int = 0):
+    """``(flux, flux_error)`` of the first ``n`` spectra of ``run``'s test split, observed through the run's
+    own observation model (:func:`xpcvae.train.evaluate.observe_test_split`) at G spread over its training
+    range: the inputs of the ONNX-vs-PyTorch check. None when the run's grid is not at hand."""
+    from xpcvae.train.evaluate import observe_test_split  # lazy: the evaluation only for this check
+
+    cfg = run.read_config()
+    if not cfg.get("grid_path") or not Path(cfg["grid_path"]).exists():
+        return None
+    training = cfg["training"]
+    grid = run.grid()
+    test = run.test_indices(n)
+    g = np.linspace(training["g_mag_min"], training["g_mag_max"], len(test))
+    _, flux, sigma = observe_test_split(run, grid, run.observation_model(), g, seed, n)
+    return flux, sigma
+
+
+def graph_inputs(model: CVAE, spectra=None) -> dict:
+    """The inputs of each network graph for the ONNX-vs-PyTorch check, by role: ``spectra`` (flux,
+    flux_error) or :func:`_example_inputs`, and latent draws ``z`` from the model's own encoder."""
+    flux, err = _example_inputs(model, spectra)
+    with torch.no_grad():
+        feats = model.features(flux, err)
+        ctx = model.r2.context(feats)
+        _, mmean, mlogstd = model.r1(feats)
+        z = (mmean[:, 0, :] + torch.exp(mlogstd[:, 0, :]) * torch.randn(mmean[:, 0, :].shape,
+             generator=torch.Generator().manual_seed(1))).float()
+    return {"r1_encoder": (flux, err), "decoder_context": (flux, err), "decoder_sample": (ctx, z)}
+
+
+def graph_difference(model: CVAE, role: str, session, inputs) -> float:
+    """Largest |ONNX Runtime - PyTorch| over the outputs of the graph of ``role`` (an ONNX Runtime ``session``)
+    on ``inputs``; the reference is the PyTorch module the graph is exported from, in its precision."""
+    module = GRAPHS[role][0](model).eval()
+    in_names = GRAPHS[role][1]
+    got = session.run(None, {n: t.numpy() for n, t in zip(in_names, inputs)})
+    with torch.no_grad():
+        want = module(*inputs)
+    want = want if isinstance(want, tuple) else (want,)
+    return max(float(np.max(np.abs(g - w.numpy()))) for g, w in zip(got, want))
 
 
 def _export_graph(module: nn.Module, inputs, input_names, output_names, path: Path):
@@ -138,8 +181,9 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
     """Write the bundle of ``model`` to ``out_dir`` atomically; return it and the check report.
 
     ``check_spectra`` is an optional ``(flux, flux_error)`` pair of arrays (>= 100 rows)
-    used to compare ONNX Runtime against PyTorch; the maximum absolute difference over
-    every output must be <= 1e-5 or the export fails. ``forward_model``: also write the
+    used to compare ONNX Runtime against PyTorch (:func:`graph_difference`); the maximum absolute
+    difference over every output must be <= :data:`~xpcvae.export.interface.NETWORK_TOLERANCE` or the
+    export fails. ``forward_model``: also write the
     ``forward_model`` graph of the grid's forward model (skipped with a warning if its
     photosphere cannot be exported). The forward-model settings are read from
     ``provenance["grid_attrs"]`` (the run's grid attributes).
@@ -153,30 +197,17 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
     os.umask(umask)
     os.chmod(tmp_dir, 0o777 & ~umask)  # mkdtemp makes it private; a bundle is meant to be shared
     try:
-        flux, err = _example_inputs(model, check_spectra)
-        with torch.no_grad():
-            feats = model.features(flux, err)
-            ctx = model.r2.context(feats)
-            logits, mmean, mlogstd = model.r1(feats)
-            z = (mmean[:, 0, :] + torch.exp(mlogstd[:, 0, :]) * torch.randn(mmean[:, 0, :].shape,
-                 generator=torch.Generator().manual_seed(1))).float()
-        inputs = {"r1_encoder": (flux, err), "decoder_context": (flux, err), "decoder_sample": (ctx, z)}
-        files, report = {}, {"n_check": int(flux.shape[0]), "max_abs_diff": {}}
+        inputs = graph_inputs(model, check_spectra)
+        files, report = {}, {"n_check": int(inputs["r1_encoder"][0].shape[0]), "max_abs_diff": {}}
         for role, (cls, in_names, out_names) in GRAPHS.items():
-            module = cls(model).eval()
             path = tmp_dir / f"{role}.onnx"
-            _export_graph(module, inputs[role], in_names, out_names, path)
+            _export_graph(cls(model).eval(), inputs[role], in_names, out_names, path)
             onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-            sess = onnx_session(path)
-            got = sess.run(None, {n: t.numpy() for n, t in zip(in_names, inputs[role])})
-            with torch.no_grad():
-                # the reference: the same PyTorch module, in the precision the graph computes in
-                want = module(*inputs[role])
-            want = want if isinstance(want, tuple) else (want,)
-            diff = max(float(np.max(np.abs(g - w.numpy()))) for g, w in zip(got, want))
+            diff = graph_difference(model, role, onnx_session(path), inputs[role])
             report["max_abs_diff"][role] = diff
-            if not diff <= 1e-5:
-                raise RuntimeError(f"export check failed: {role} differs from PyTorch by {diff:g} (> 1e-5)")
+            if not diff <= NETWORK_TOLERANCE:
+                raise RuntimeError(f"export check failed: {role} differs from PyTorch by {diff:g} "
+                                   f"(> {NETWORK_TOLERANCE:g})")
             files[role] = {"path": path.name, "sha256": sha256_of(path)}
         forward_section = None
         if forward_model:

@@ -17,6 +17,18 @@ from xpcvae import params
 
 #: the columns of the goodness of fit, appended to the summary CSV in this order
 COLUMNS = ("gof_chi2", "ood_flag", "ood_reason", "at_bound")
+#: their type and description in typed outputs (ECSV, FITS, the Python API's table; the same text as
+#: org.xpcvae.GoodnessOfFit.DESCRIPTIONS); all are dimensionless
+COLUMN_TYPES = {"gof_chi2": "float64", "ood_flag": "int16", "ood_reason": "str", "at_bound": "str"}
+DESCRIPTIONS = {
+    "gof_chi2": "reduced chi^2 of the forward model at the posterior median against the spectrum; "
+                "empty when not computed (see ood_reason)",
+    "ood_flag": "1 when gof_chi2 exceeds the bundle's threshold: the spectrum lies outside what the model "
+                "was trained on, do not trust the posterior; 0 otherwise; empty when not computed",
+    "ood_reason": "why the row is flagged, or why gof_chi2 was not computed; empty otherwise",
+    "at_bound": "parameters whose posterior median lies within bound_fraction of the prior box width of "
+                "a bound, separated by ;",
+}
 #: fractional model-error floor added in quadrature to the flux uncertainties (docs/formats.md:
 #: with it the forward model at the APOGEE labels of real stars gives a median gof_chi2 of 1.0)
 GOF_SYSTEMATIC = 0.01

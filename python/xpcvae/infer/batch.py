@@ -16,7 +16,7 @@ import sys
 import numpy as np
 from tqdm.auto import tqdm
 
-from xpcvae import rng
+from xpcvae import params, rng
 from xpcvae.atomic import atomic_path
 from xpcvae.bundle import BundleError
 from xpcvae.data.gaia_xp import load_spectra
@@ -25,6 +25,8 @@ from xpcvae.forward.config import ForwardConfig
 from xpcvae.forward.gof import COLUMNS, ood_columns, reduced_chi2
 from xpcvae.forward.model import model_spectra
 from xpcvae.infer.sampler import InvalidSpectrumError, PosteriorSampler, percentiles
+from xpcvae.infer.table import output_format, summary_table, write_table
+
 
 def bundle_forward_config(bundle) -> ForwardConfig:
     """The forward-model settings of the bundle's grid; :class:`BundleError` naming the bundle if malformed."""
@@ -56,13 +58,26 @@ def goodness_of_fit(bundle, medians, fluxes, errors) -> np.ndarray | None:
     return out
 
 
-def write_summary(path, rows: list[list[str]]) -> None:
-    """The summary CSV: the Java CLI's columns followed by the goodness-of-fit :data:`~xpcvae.forward.gof.COLUMNS`
-    (docs/formats.md)."""
+def write_summary(path, rows: list[list[str]], parameters=None) -> None:
+    """The summary: the Java CLI's columns followed by the goodness-of-fit :data:`~xpcvae.forward.gof.COLUMNS`
+    (docs/formats.md), as CSV, or ECSV or FITS with units and descriptions (:mod:`xpcvae.infer.table`; the
+    manifest's ``parameters``, default the package's) by the extension of ``path``."""
+    fmt = output_format(path)
+    if fmt != "csv":
+        write_table(summary_table(rows, parameters or params.as_dicts()), path, fmt)
+        return
     with atomic_path(path, suffix=".csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(summary_header() + list(COLUMNS))
         w.writerows(rows)
+
+
+def sample_source(sampler: PosteriorSampler, flux, flux_error, source_id: str, n_samples: int,
+                  seed: int) -> np.ndarray:
+    """Posterior draws (n_samples, 7) of one spectrum, whose random stream is keyed by its
+    ``source_id`` (docs/sampling.md): every Python caller samples through here."""
+    return sampler.sample(np.asarray(flux)[None], np.asarray(flux_error)[None], n_samples, seed,
+                          source_ids=[source_id])[0]
 
 
 def infer_rows(sampler: PosteriorSampler, rows, n_samples: int = 1000, seed: int = 42, progress: bool = True,
@@ -78,8 +93,7 @@ def infer_rows(sampler: PosteriorSampler, rows, n_samples: int = 1000, seed: int
         draws = None
         if row.error is None:
             try:
-                draws = sampler.sample(row.flux[None], row.flux_error[None], n_samples, seed,
-                                       source_ids=[row.source_id])[0]
+                draws = sample_source(sampler, row.flux, row.flux_error, row.source_id, n_samples, seed)
             except InvalidSpectrumError as exc:
                 row = type(row)(row.source_id, None, None, str(exc))
             except rng.SourceIdError as exc:
@@ -107,20 +121,22 @@ def infer_rows(sampler: PosteriorSampler, rows, n_samples: int = 1000, seed: int
 
 
 def infer_csv(bundle, input_path, out_path, n_samples: int = 1000, seed: int = 42,
-              samples_out=None, progress: bool = True) -> tuple[int, int]:
+              samples_out=None, progress: bool = True, threads: int = 1) -> tuple[int, int]:
     """Run the posterior sampler on every spectrum of ``input_path``; return (n_ok, n_failed).
 
     ``input_path``: any input :func:`xpcvae.data.gaia_xp.load_spectra` reads (Gaia archive
-    XP continuous or sampled CSV/ECSV/FITS, or the project CSV). ``seed``: an integer in
-    0 .. 2**64 - 1 (:func:`xpcvae.rng.check_seed`), checked before anything is read.
+    XP continuous or sampled CSV/ECSV/FITS, or the project CSV). ``out_path``: the summary, CSV,
+    ECSV or FITS by its extension (:func:`write_summary`). ``threads``: ONNX Runtime's intra-op
+    threads. ``seed``: an integer in 0 .. 2**64 - 1 (:func:`xpcvae.rng.check_seed`), checked before
+    anything is read.
     """
     seed = rng.check_seed(seed)
-    with PosteriorSampler(bundle) as sampler:
+    with PosteriorSampler(bundle, intra_op_threads=threads) as sampler:
         bundle_forward_config(sampler.bundle)  # a malformed forward config fails before any sampling
-        rows = load_spectra(input_path, wavelength=sampler.bundle.wavelength)
+        rows = load_spectra(input_path, wavelength=sampler.bundle.wavelength, progress=progress)
         out_rows, sample_items, failed = infer_rows(sampler, rows, n_samples, seed, progress,
                                                     keep_draws=samples_out is not None)
-    write_summary(out_path, out_rows)
+    write_summary(out_path, out_rows, sampler.bundle.manifest["parameters"])
     if samples_out is not None:
         write_samples_csv(samples_out, sample_items)
     return len(rows) - failed, failed

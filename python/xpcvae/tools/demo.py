@@ -16,22 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
-from xpcvae import params
+from xpcvae import javadist, params
 from xpcvae.bundle import ModelBundle
+from xpcvae.cornerplot import DPI, axis_label
+from xpcvae.cornerplot import plot_corner as corner_plot
 from xpcvae.data.spectra_csv import read_spectra_csv, read_summary_csv
-from xpcvae.tools.harness import DIST, ROOT
-from xpcvae.train.evaluate import plot_corner as corner_plot
 
-#: the Java CLI's launcher script in the built distribution
-LAUNCHER = DIST / "bin" / "xpcvae"
+ROOT = javadist.CHECKOUT
 
 
-def run_java(bundle, spectra, out_dir, n_samples, seed) -> tuple[Path, Path, float]:
+def run_java(launcher: Path, bundle, spectra, out_dir, n_samples, seed) -> tuple[Path, Path, float]:
     """``xpcvae infer`` on ``spectra``; (summary CSV, samples CSV, wall seconds)."""
-    if not LAUNCHER.exists():
-        raise SystemExit(f"the Java CLI is not built ({LAUNCHER}); run `make java`")
+    if not launcher.exists():
+        raise SystemExit(f"the Java CLI is not built ({launcher}); run `make java`")
     summary, samples = out_dir / "summary.csv", out_dir / "samples.csv"
-    cmd = [str(LAUNCHER), "infer", "--bundle", str(bundle), "--input", str(spectra), "--out", str(summary),
+    cmd = [str(launcher), "infer", "--bundle", str(bundle), "--input", str(spectra), "--out", str(summary),
            "--samples", str(n_samples), "--seed", str(seed), "--samples-out", str(samples)]
     print("$", " ".join(cmd))
     t0 = time.time()
@@ -95,14 +94,15 @@ def plot_posteriors(summary_rows, truth, path):
             if ref != "":
                 ax.plot(float(ref), i, "x", color="C3", ms=8, mew=2)
         ax.set_xlim(p.low, p.high)
-        ax.set_title(f"{p.symbol}" + (f" [{p.unit}]" if p.unit else ""), fontsize=10)
+        ax.set_title(axis_label(p), fontsize=12)
         ax.grid(alpha=0.3)
     axes[0].set_yticks(y)
     axes[0].set_yticklabels([r["source_id"] for r in ok], fontsize=8)
     axes[0].invert_yaxis()
-    fig.suptitle("posterior median (dot), 68 % (thick) and 95 % (thin) intervals; x = known value")
+    fig.suptitle("posterior median (dot), 68 % (thick) and 95 % (thin) intervals; red x: known value; "
+                 "x axes span the prior", fontsize=13)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
 
@@ -122,9 +122,10 @@ def plot_spectra(spectra_path, path):
         ax.fill_between(wl, (r.flux - r.flux_error) / s, (r.flux + r.flux_error) / s, alpha=0.2)
     ax.set_xlabel("wavelength [nm]")
     ax.set_ylabel("flux / mean flux")
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("example spectra (band: 1-sigma uncertainty)")
+    ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
 
@@ -147,6 +148,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="demo-out")
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--java-dist", default=None,
+                    help=f"the Java distribution (default: ${javadist.ENV}, else java/build/install/xpcvae of the "
+                         "checkout or the current directory)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -155,7 +159,8 @@ def main(argv=None) -> int:
         truth = {r["source_id"]: r for r in csv.DictReader(fh)}
     bundle = ModelBundle.load(args.bundle)
     print(f"model bundle: {bundle.root} — {bundle.manifest.get('description', '')}")
-    summary, samples, dt = run_java(bundle.root, spectra, out, args.samples, args.seed)
+    launcher = javadist.launcher(Path(args.java_dist) if args.java_dist else None)
+    summary, samples, dt = run_java(launcher, bundle.root, spectra, out, args.samples, args.seed)
     rows = read_summary_csv(summary)
     print_table(rows, truth)
     plot_posteriors(rows, truth, out / "posteriors.png")

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from xpcvae import params
+from xpcvae import javadist, params
 from xpcvae.forward import ForwardModel
 from xpcvae.simulate.noise import NoiseModel
 
 #: the repository root (the tools are run from a checkout)
 ROOT = Path(__file__).resolve().parents[3]
 #: the runnable Java distribution built by scripts/java_build.sh
-DIST = ROOT / "java" / "build" / "install" / "xpcvae"
+DIST = javadist.java_dist()
 #: Bench and Soak: built by scripts/java_build.sh beside the distribution, not shipped in it
 HARNESS_JAR = ROOT / "java" / "build" / "bench" / "xpcvae-bench.jar"
 #: their sources (a source set of their own)

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from xpcvae import params
 from xpcvae.atomic import atomic_path
+from xpcvae.cornerplot import DPI, plot_corner
 from xpcvae.simulate.observe import ObservationModel
 from xpcvae.train.run import Run
 
@@ -149,7 +150,7 @@ def _plt():
     return plt
 
 
-def _save(fig, path, dpi=80):
+def _save(fig, path, dpi=DPI):
     with atomic_path(Path(path), suffix=".png") as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
 
@@ -196,18 +197,4 @@ def plot_pp(figures: dict, path):
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     _save(fig, path)
-    plt.close(fig)
-
-
-def plot_corner(draws: np.ndarray, truth, path, title: str = ""):
-    import corner  # lazy: imports matplotlib (see _plt)
-
-    plt = _plt()
-    labels = [p.symbol for p in params.PARAMETERS]
-    ranges = [(p.low, p.high) for p in params.PARAMETERS]
-    fig = corner.corner(draws, labels=labels, truths=truth, range=ranges, bins=30, smooth=1.0,
-                        quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=".3g")
-    if title:
-        fig.suptitle(title)
-    _save(fig, path, dpi=60)
     plt.close(fig)

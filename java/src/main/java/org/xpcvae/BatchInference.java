@@ -31,7 +31,7 @@ import java.util.concurrent.Future;
  * <pre>{@code
  * try (BatchInference inference = new BatchInference(bundle, BatchInference.Options.defaults());
  *      SpectrumReader in = SpectrumSources.open(spectraFile, bundle.spectrumLength());
- *      SummaryCsv out = SummaryCsv.create(summaryCsv, bundle.parameters())) {
+ *      SummaryWriter out = SummaryWriter.create(summaryFile, bundle.parameters())) {
  *     BatchInference.Report report = inference.run(in, out, null);
  *     out.commit();
  * }
@@ -315,7 +315,8 @@ public final class BatchInference implements AutoCloseable {
      * not commit the writers: the caller decides whether the output is kept.
      *
      * @param in      the spectra, read to the end (on the calling thread)
-     * @param summary receives one row per input row (written on the calling thread)
+     * @param summary receives one row per input row (written on the calling thread): a {@link SummaryCsv},
+     *                {@link SummaryEcsv} or any other {@link SummaryWriter}
      * @param samples receives every draw of every ok row; null to skip the draws
      * @return the numbers of rows read and failed, and the first failures
      * @throws IOException          if reading or writing fails
@@ -323,7 +324,7 @@ public final class BatchInference implements AutoCloseable {
      * @throws InferenceException   if a worker fails beyond a single source (an error no row
      *                              absorbs, such as running out of memory)
      */
-    public Report run(SpectrumReader in, SummaryCsv summary, SamplesCsv samples)
+    public Report run(SpectrumReader in, SummaryWriter summary, SamplesCsv samples)
             throws IOException, InterruptedException {
         Objects.requireNonNull(in, "in");
         Objects.requireNonNull(summary, "summary");
@@ -371,7 +372,7 @@ public final class BatchInference implements AutoCloseable {
         final List<Failure> kept = new ArrayList<>();
     }
 
-    private static void write(Future<List<Outcome>> future, SummaryCsv summary, SamplesCsv samples, Tally tally)
+    private static void write(Future<List<Outcome>> future, SummaryWriter summary, SamplesCsv samples, Tally tally)
             throws IOException, InterruptedException {
         List<Outcome> outcomes;
         try {

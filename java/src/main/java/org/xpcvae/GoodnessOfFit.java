@@ -56,6 +56,18 @@ public final class GoodnessOfFit implements AutoCloseable {
     /** The columns appended to the summary, in order. */
     public static final List<String> COLUMNS =
             Collections.unmodifiableList(Arrays.asList("gof_chi2", "ood_flag", "ood_reason", "at_bound"));
+    /** The Java type of each of {@link #COLUMNS} in typed outputs (ECSV): gof_chi2 float64, ood_flag int16. */
+    public static final Map<String, Class<?>> TYPES = Map.of("gof_chi2", Double.class, "ood_flag", Short.class,
+            "ood_reason", String.class, "at_bound", String.class);
+    /** What each of {@link #COLUMNS} holds (xpcvae.forward.gof.DESCRIPTIONS, the same text). */
+    public static final Map<String, String> DESCRIPTIONS = Map.of(
+            "gof_chi2", "reduced chi^2 of the forward model at the posterior median against the spectrum; "
+                    + "empty when not computed (see ood_reason)",
+            "ood_flag", "1 when gof_chi2 exceeds the bundle's threshold: the spectrum lies outside what the model "
+                    + "was trained on, do not trust the posterior; 0 otherwise; empty when not computed",
+            "ood_reason", "why the row is flagged, or why gof_chi2 was not computed; empty otherwise",
+            "at_bound", "parameters whose posterior median lies within bound_fraction of the prior box width of "
+                    + "a bound, separated by ;");
     /** ood_reason of an ok row when the bundle has no {@code forward_model} graph. */
     public static final String NO_FORWARD_MODEL = "goodness of fit not computed (bundle has no forward model)";
     /** ood_reason of an ok row whose forward model could not be evaluated (as the Python engine writes it). */

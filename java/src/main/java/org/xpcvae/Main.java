@@ -22,7 +22,8 @@ import java.util.concurrent.Callable;
 
 /**
  * Command line {@code xpcvae} (picocli). {@code xpcvae infer} samples the posterior of every
- * spectrum of a spectra CSV and writes the summary CSV (and optionally all draws). Each ok row
+ * spectrum of a spectra CSV and writes the summary, CSV or ECSV by the extension of {@code --out}
+ * ({@link SummaryWriter#create}), and optionally all draws. Each ok row
  * carries the goodness of fit of the forward model at its posterior median and the
  * out-of-distribution flag ({@link GoodnessOfFit}; empty gof_chi2 if the bundle has no
  * {@code forward_model} graph).
@@ -43,6 +44,16 @@ public final class Main implements Runnable {
     public static final int EXIT_SOURCES_FAILED = 1;
     /** Exit status of a usage error or a fatal error. */
     public static final int EXIT_FATAL = 2;
+
+    /**
+     * STIL's logger, kept (java.util.logging holds loggers weakly) at WARNING: its INFO notes (the
+     * memory limit of the ECSV writer's row store) are not for users of the CLI.
+     */
+    private static final java.util.logging.Logger STIL_LOG = java.util.logging.Logger.getLogger("uk.ac.starlink");
+
+    static {
+        STIL_LOG.setLevel(java.util.logging.Level.WARNING);
+    }
 
     @Spec
     CommandSpec spec;
@@ -114,7 +125,8 @@ public final class Main implements Runnable {
         Path input;
 
         @Option(names = "--out", required = true, paramLabel = "FILE",
-                description = "summary CSV to write; - writes it to standard output once the run is done")
+                description = "summary to write: .ecsv gives ECSV with units and column descriptions, any other "
+                        + "extension CSV (docs/formats.md); - writes CSV to standard output once the run is done")
         Path out;
 
         @Option(names = "--samples", defaultValue = "1000", paramLabel = "N",
@@ -140,6 +152,11 @@ public final class Main implements Runnable {
                 description = "ONNX Runtime threads per graph run (default: ${DEFAULT-VALUE})")
         int intraOpThreads;
 
+        @Option(names = "--progress", negatable = true,
+                description = "a progress line on standard error, never in the summary (default: when the "
+                        + "console is a terminal)")
+        Boolean progress;
+
         @Override
         public Integer call() {
             PrintWriter err = spec.commandLine().getErr();
@@ -159,6 +176,11 @@ public final class Main implements Runnable {
                 // as the Python CLI words it: one line, exit status 2
                 return fatal(err, e.getMessage());
             }
+            if (SummaryWriter.Format.of(out) == SummaryWriter.Format.FITS) {
+                throw new ParameterException(spec.commandLine(), "--out " + out + ": the Java engine writes the "
+                        + "summary as .csv or .ecsv; for FITS use `xpcvae infer --engine python`");
+            }
+            boolean showProgress = progress != null ? progress : System.console() != null;
             long t0 = System.nanoTime();
             // standard output gets the summary only when it is complete, as a file is only renamed then
             boolean toStdout = out.toString().equals("-");
@@ -182,7 +204,7 @@ public final class Main implements Runnable {
             }
             try (BatchInference inference = new BatchInference(modelBundle, options);
                  SpectrumReader reader = SpectrumSources.open(input, modelBundle.spectrumLength());
-                 SummaryCsv summaryCsv = SummaryCsv.create(summaryPath, modelBundle.parameters());
+                 SummaryWriter summaryFile = SummaryWriter.create(summaryPath, modelBundle.parameters());
                  SamplesCsv samplesCsv = samplesOut == null ? null
                          : SamplesCsv.create(samplesOut, modelBundle.parameters())) {
                 long t1 = System.nanoTime();
@@ -190,11 +212,15 @@ public final class Main implements Runnable {
                     err.println("xpcvae infer: note: the bundle has no forward_model graph: gof_chi2 and ood_flag "
                             + "are left empty");
                 }
-                BatchInference.Report report = inference.run(reader, summaryCsv, samplesCsv);
+                ProgressLine line = showProgress ? new ProgressLine(summaryFile, err) : null;
+                BatchInference.Report report = inference.run(reader, line != null ? line : summaryFile, samplesCsv);
+                if (line != null) {
+                    line.finish();
+                }
                 if (samplesCsv != null) {
                     samplesCsv.commit();
                 }
-                summaryCsv.commit();
+                summaryFile.commit();
                 if (toStdout) {
                     Files.copy(summaryPath, main.stdout);
                     main.stdout.flush();

@@ -14,9 +14,9 @@ import java.util.Objects;
  * the Python engine's columns). Rows are streamed to a temporary file beside the target, which {@link #commit()}
  * renames onto the target atomically; {@link #close()} without commit leaves no file behind.
  * Numbers are written with {@link Double#toString(double)} (they read back to the same double).
- * Not thread-safe.
+ * The columns are {@link SummaryColumns}'. Not thread-safe.
  */
-public final class SummaryCsv implements AutoCloseable {
+public final class SummaryCsv implements SummaryWriter {
     private final AtomicTextFile file;
     private final List<Parameter> parameters;
     private final int columns;
@@ -41,16 +41,9 @@ public final class SummaryCsv implements AutoCloseable {
         return s;
     }
 
-    /** The column names. */
+    /** The column names ({@link SummaryColumns#names}). */
     public static List<String> header(List<Parameter> parameters) {
-        List<String> h = new ArrayList<>(List.of("source_id", "status", "message", "n_samples"));
-        for (Parameter p : parameters) {
-            for (String suffix : PosteriorSummary.SUFFIXES) {
-                h.add(p.name() + "_" + suffix);
-            }
-        }
-        h.addAll(GoodnessOfFit.COLUMNS);
-        return h;
+        return SummaryColumns.names(parameters);
     }
 
     /** A row with status {@code ok} and empty goodness-of-fit columns. */
@@ -58,10 +51,7 @@ public final class SummaryCsv implements AutoCloseable {
         writeOk(summary, List.of("", "", "", ""));
     }
 
-    /**
-     * A row with status {@code ok}; {@code gof} holds the values of {@link GoodnessOfFit#COLUMNS}
-     * ({@link GoodnessOfFit.Result#columns()}).
-     */
+    @Override
     public void writeOk(PosteriorSummary summary, List<String> gof) throws IOException {
         if (gof.size() != GoodnessOfFit.COLUMNS.size()) {
             throw new IllegalArgumentException("expected " + GoodnessOfFit.COLUMNS.size()
@@ -84,7 +74,7 @@ public final class SummaryCsv implements AutoCloseable {
         line(row);
     }
 
-    /** A row with status {@code error}, the message and empty numeric columns. */
+    @Override
     public void writeError(String sourceId, String message) throws IOException {
         List<String> row = new ArrayList<>(columns);
         row.add(Objects.requireNonNull(sourceId));
@@ -108,17 +98,16 @@ public final class SummaryCsv implements AutoCloseable {
         rows++;
     }
 
-    /** Data rows written so far. */
+    @Override
     public long rowCount() {
         return rows - 1;
     }
 
-    /** Finishes the file and moves it onto the target atomically. */
+    @Override
     public void commit() throws IOException {
         file.commit();
     }
 
-    /** Discards the file unless committed. */
     @Override
     public void close() throws IOException {
         file.close();
