@@ -5,7 +5,8 @@
 #   bash scripts/java_build.sh test    run the JUnit tests, then build the distribution
 #
 # Works from a clean clone: installs Gradle (Debian package) if it is missing, and makes the
-# Maven Central dependencies (java/dependencies.txt) available to Gradle:
+# Maven Central dependencies (java/dependencies.txt, and the Spark job's java/spark/dependencies.txt)
+# available to Gradle:
 #   1. if build/m2 holds a complete Maven-fetched copy of them, Gradle runs --offline on it;
 #   2. else, if Gradle can download them itself (checked once per dependency list and
 #      remembered in build/java-deps/), it does (should that stop working later, 3 follows);
@@ -43,10 +44,10 @@ if ! command -v javac >/dev/null 2>&1; then
   apt_install default-jdk-headless
 fi
 
-DEPS_FILE="$ROOT/java/dependencies.txt"
+DEPS_FILES=("$ROOT/java/dependencies.txt" "$ROOT/java/spark/dependencies.txt")
 M2="$ROOT/build/m2"
 STATE="$ROOT/build/java-deps"
-DEPS_HASH="$(grep -v '^[[:space:]]*#' "$DEPS_FILE" | sha256sum | cut -c1-16)"
+DEPS_HASH="$(cat "${DEPS_FILES[@]}" | grep -v '^[[:space:]]*#' | sha256sum | cut -c1-16)"
 MAVEN_STAMP="$M2/.xpcvae-complete-$DEPS_HASH"
 GRADLE_STAMP="$STATE/gradle-online-ok-$DEPS_HASH"
 mkdir -p "$STATE"
@@ -67,7 +68,7 @@ fetch_with_maven() {
     case "$conf" in ''|'#'*) continue ;; esac
     mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get \
       -Dartifact="$coord" -Dtransitive=true -Dmaven.repo.local="$M2"
-  done < "$DEPS_FILE"
+  done < <(cat "${DEPS_FILES[@]}")
   touch "$MAVEN_STAMP"
 }
 
