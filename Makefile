@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.xpcvae-installed
 JAVA_DIST := java/build/install/xpcvae
 BUNDLE  ?= export/default
 
-.PHONY: all venv java test test-python test-java demo bench clean
+.PHONY: all venv java test test-python test-java demo bench clean spark-demo
 
 all: venv java
 
@@ -39,6 +39,15 @@ test: venv java test-java test-python
 
 demo: venv java
 	$(PY) -m xpcvae.tools.demo --bundle $(BUNDLE) --examples examples --out demo-out
+
+# The Spark job (org.xpcvae.spark.InferJob, docs/scale.md) on local[2]: the example spectra
+# converted to Parquet, the summary written as Parquet and printed as a table.
+SPARK_LOCAL := java/spark/build/install/xpcvae-spark/bin/xpcvae-spark-local
+spark-demo: venv java
+	rm -rf demo-out/spark
+	$(PY) -m xpcvae.cli to-parquet examples/spectra.csv demo-out/spark/spectra.parquet
+	SPARK_LOCAL_IP=127.0.0.1 $(SPARK_LOCAL) --master 'local[2]' --bundle $(BUNDLE) \
+	    --input demo-out/spark/spectra.parquet --output demo-out/spark/summary.parquet --show 20
 
 bench: venv java
 	$(PY) -m xpcvae.tools.bench --out docs/performance.md

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "xpcvae.commands.train_cmds",     # train, evaluate
     "xpcvae.commands.export_cmds",    # export, infer
     "xpcvae.commands.real_cmds",      # validate-real
+    "xpcvae.commands.data_cmds",      # to-parquet
 )
 
 
