@@ -51,13 +51,17 @@ final class ExecutorModel {
     }
 
     /**
-     * Opens the bundle at {@code directory} as the driver does before the job: loads it (checksums),
-     * opens its graphs in ONNX Runtime, closes them again.
+     * Opens the bundle at {@code directory} as the driver does before the job: loads it (checksums)
+     * and opens its graphs in ONNX Runtime. In local mode, where the driver's JVM runs the tasks,
+     * the model stays open for them ({@code keep}); else it is closed again.
      *
      * @return the loaded bundle
      * @throws BundleException if the bundle is unusable, naming the problem
      */
-    static ModelBundle check(Path directory, int intraOpThreads) {
+    static ModelBundle check(Path directory, int intraOpThreads, boolean keep) {
+        if (keep) {
+            return get(directory.toString(), fingerprint(directory), intraOpThreads).bundle;
+        }
         ExecutorModel m = new ExecutorModel(ModelBundle.load(directory), intraOpThreads);
         m.close();
         return m.bundle;
@@ -76,7 +80,7 @@ final class ExecutorModel {
         if (m != null) {
             return m;
         }
-        Path dir = resolve(location);
+        Path dir = resolve(location, "executor " + host());
         ModelBundle bundle = ModelBundle.load(dir);
         String found = fingerprint(dir);
         if (!found.equals(fingerprint)) {
@@ -121,7 +125,8 @@ final class ExecutorModel {
     }
 
     /**
-     * The bundle directory of {@code location} on this JVM. An absolute path is used as it is (a
+     * The bundle directory of {@code location} on this JVM (the driver's or an executor's, as
+     * {@code where} says in an error message). An absolute path is used as it is (a
      * path every executor can read). A relative one names a file shipped with the job: the
      * directory {@code SparkFiles.get(location)} (where {@code --archives bundle.tar.gz#location}
      * unpacks; {@code .} for the bundle's files shipped one by one with {@code --files}), else
@@ -129,7 +134,7 @@ final class ExecutorModel {
      * If the directory has no manifest.json but exactly one sub-directory with one (an archive of
      * the bundle's directory rather than of its files), that sub-directory is the bundle.
      */
-    static Path resolve(String location) {
+    static Path resolve(String location, String where) {
         Path given = Paths.get(location);
         List<Path> tried = new ArrayList<>();
         if (given.isAbsolute()) {
@@ -146,7 +151,7 @@ final class ExecutorModel {
                 return b;
             }
         }
-        throw new BundleException("no model bundle '" + location + "' on executor " + host() + " (looked in "
+        throw new BundleException("no model bundle '" + location + "' on " + where + " (looked in "
                 + tried + "): ship it with --archives bundle.tar.gz#" + given.getFileName()
                 + " or give a path every executor can read");
     }

@@ -23,7 +23,6 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -106,7 +105,8 @@ public final class InferJob {
          * one ONNX Runtime intra-op thread, the input's own partitioning, executors reading the
          * bundle from the driver's path.
          *
-         * @param bundle the model bundle directory as the driver sees it
+         * @param bundle the model bundle directory as the driver sees it, or the name it was shipped
+         *               under ({@code --archives bundle.tar.gz#NAME})
          * @param input  the input Parquet (file or directory; any Hadoop file system URI)
          * @param output the output Parquet directory, which must not exist
          * @return the settings
@@ -276,11 +276,15 @@ public final class InferJob {
      */
     public static Result run(SparkSession spark, Settings settings) {
         long t0 = System.nanoTime();
-        Path driverBundle = Paths.get(settings.bundle());
-        ModelBundle bundle = ExecutorModel.check(driverBundle, settings.intraOpThreads());
+        // a relative --bundle may name an archive shipped with the job (the driver of a cluster-mode
+        // job finds it where Spark unpacked it), else a directory below the working directory
+        Path driverBundle = ExecutorModel.resolve(settings.bundle(), "the driver");
+        String location = settings.executorBundle() != null ? settings.executorBundle() : driverBundle.toString();
+        // local mode with the driver's bundle: the tasks run in this JVM and use the model opened here
+        boolean keep = spark.sparkContext().isLocal() && settings.executorBundle() == null;
+        ModelBundle.load(driverBundle); // its messages name a missing or corrupt bundle's problem best
         String fingerprint = ExecutorModel.fingerprint(driverBundle);
-        String location = settings.executorBundle() != null ? settings.executorBundle()
-                : driverBundle.toAbsolutePath().toString();
+        ModelBundle bundle = ExecutorModel.check(driverBundle, settings.intraOpThreads(), keep);
 
         org.apache.hadoop.fs.Path out = new org.apache.hadoop.fs.Path(settings.output());
         FileSystem fs;
@@ -401,7 +405,8 @@ public final class InferJob {
                     "A source's random numbers are selected by (seed, source_id)."})
     static final class Cli implements Callable<Integer> {
         @Option(names = "--bundle", required = true, paramLabel = "DIR",
-                description = "model bundle directory on the driver (loaded and checked before the job)")
+                description = "model bundle on the driver: a directory, or NAME of --archives bundle.tar.gz#NAME "
+                        + "(loaded and checked before the job)")
         String bundle;
 
         @Option(names = "--executor-bundle", paramLabel = "LOCATION",
