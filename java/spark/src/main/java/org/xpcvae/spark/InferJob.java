@@ -272,7 +272,10 @@ public final class InferJob {
      * @throws BundleException          if the bundle is unusable, or an executor's is not the
      *                                  driver's (the job fails before that executor's first row)
      * @throws IllegalArgumentException if the input's schema is not the job's, or the output exists
-     * @throws RuntimeException         Spark's exception when the job fails (no output is left)
+     * @throws RuntimeException         on a failed job, Spark's {@code SparkException} (a checked
+     *                                  exception that Scala code throws undeclared; catch
+     *                                  {@code Exception}), naming the failed task's cause; no
+     *                                  output is left
      */
     public static Result run(SparkSession spark, Settings settings) {
         long t0 = System.nanoTime();
