@@ -8,6 +8,8 @@ On the same N noisy forward-model spectra (:func:`xpcvae.tools.bench.test_spectr
 * the Java CLI (``xpcvae infer``, batches of 64) with 1 and 2 threads;
 * the Spark job (``org.xpcvae.spark.InferJob`` through ``xpcvae-spark-local``) on ``local[1]`` and
   ``local[2]``, the input spread over ``--partitions`` partitions;
+* the CLI (1 thread) and the job (``local[1]``) once more on the first 200 spectra: their fixed
+  CPU cost per run apart from the CPU cost per spectrum;
 * whether the ``local[2]`` output equals the CLI's summary, value for value;
 * input bytes per spectrum: the Parquet of ``xpcvae to-parquet`` against the project CSV, and
   output bytes per spectrum;
@@ -47,6 +49,8 @@ ROOT = Path(__file__).resolve().parents[3]
 CLI = ROOT / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
 SPARK_LOCAL = ROOT / "java" / "spark" / "build" / "install" / "xpcvae-spark" / "bin" / "xpcvae-spark-local"
 GAIA_DR3_SOURCES = 220_000_000
+#: spectra of the runs that measure the fixed cost of a run
+SMALL = 200
 CORES = (64, 256, 1024, 4096)
 
 _CLI_LINE = re.compile(r"xpcvae infer: (\d+) sources, \d+ samples each, ([\d.]+) s \(([\d.]+) s sampling, "
@@ -195,6 +199,23 @@ def main(argv=None) -> int:
             out = work / f"spark-{cores}.parquet"
             shutil.rmtree(out, ignore_errors=True)
             runs.append(run_spark(bundle, parquet, out, args.samples, cores, partitions))
+        # the same engines on the first SMALL spectra: the fixed CPU cost of a run (JVM, Spark's start,
+        # planning and code generation, bundle loading) apart from the cost per spectrum
+        small_csv, small_parquet = work / "small.csv", work / "small.parquet"
+        write_spectra_csv(small_csv, [str(i) for i in range(SMALL)], flux[:SMALL], sigma[:SMALL])
+        convert(small_csv, small_parquet)
+        shutil.rmtree(work / "spark-small.parquet", ignore_errors=True)
+        small = {"java-cli": run_cli(bundle, small_csv, work / "cli-small.csv", args.samples, 1),
+                 "spark": run_spark(bundle, small_parquet, work / "spark-small.parquet", args.samples, 1,
+                                    partitions)}
+        cost = {}
+        for engine, full in (("java-cli", runs[0]), ("spark", runs[2])):
+            marginal = (full["cpu_s"] - small[engine]["cpu_s"]) / (args.n - SMALL)
+            cost[engine] = {"runs": f"{SMALL} and {args.n} spectra, 1 thread/core",
+                            "fixed_cpu_s": small[engine]["cpu_s"] - SMALL * marginal,
+                            "marginal_cpu_ms_per_source": 1e3 * marginal}
+        cost["spark_over_cli_marginal"] = (cost["spark"]["marginal_cpu_ms_per_source"]
+                                           / cost["java-cli"]["marginal_cpu_ms_per_source"])
         rate = {(r["engine"], r.get("threads", r.get("cores"))): r["rate"] for r in runs}
         cpu = {(r["engine"], r.get("threads", r.get("cores"))): r["cpu_ms_per_source"] for r in runs}
         scaling = rate[("spark", 2)] / rate[("spark", 1)]
@@ -216,6 +237,7 @@ def main(argv=None) -> int:
                 "cpu_per_source_spark_local2_over_cli_2_threads": cpu[("spark", 2)] / cpu[("java-cli", 2)],
                 "cpu_per_source_spark_local1_over_local2": cpu[("spark", 1)] / cpu[("spark", 2)],
             },
+            "cpu_fixed_and_per_source": cost,
             "local2_output_equals_cli": same_as_cli(work / "cli-2.csv", work / "spark-2.parquet"),
             "bytes_per_spectrum": {
                 "input_csv": _size(csv) / args.n,
