@@ -515,6 +515,34 @@ public class InferJobTest {
                 "--output", existing, "--samples", "0"));
     }
 
+    @Test
+    public void aBundleShippedAsAnArchiveIsFoundByItsName() throws IOException {
+        // spark-submit --archives bundle.zip#shipped: unpacked where SparkFiles.get("shipped") points
+        // (the executors' working directory on a cluster); the bundle's files are in a sub-directory
+        Path zip = TMP.getRoot().toPath().resolve("bundle.zip");
+        try (java.util.zip.ZipOutputStream z = new java.util.zip.ZipOutputStream(Files.newOutputStream(zip));
+             Stream<Path> files = Files.list(bundle)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                if (Files.isRegularFile(f)) {
+                    z.putNextEntry(new java.util.zip.ZipEntry("default/" + f.getFileName()));
+                    Files.copy(f, z);
+                    z.closeEntry();
+                }
+            }
+        }
+        spark.sparkContext().addArchive(zip.toUri() + "#shipped");
+        String in = newOutput("twenty.parquet");
+        spark.read().parquet(input).filter("source_id < 20").write().parquet(in);
+        String out = newOutput("summary-shipped.parquet");
+        InferJob.Result r = InferJob.run(spark, InferJob.Settings.of("shipped", in, out)
+                .withExecutorBundle("shipped").withSamples(SAMPLES).withSeed(SEED));
+        assertEquals(20, r.rows());
+        Map<String, List<String>> job = asCsvFields(read(out));
+        for (int id = 0; id < 20; id++) {
+            assertEquals("source " + id, cli.get(Integer.toString(id)), job.get(Integer.toString(id)));
+        }
+    }
+
     private static Path copyBundle(String name) throws IOException {
         Path dst = TMP.getRoot().toPath().resolve(name);
         Files.createDirectories(dst);
