@@ -13,7 +13,7 @@ INFER_STAMP := $(INFER_VENV)/.xpcvae-installed
 JAVA_DIST := java/build/install/xpcvae
 BUNDLE  ?= export/default
 
-.PHONY: all venv venv-infer java test test-python test-java java-consumer verify demo bench clean
+.PHONY: all venv venv-infer java test test-python test-java java-consumer verify demo bench clean spark-demo
 
 all: venv java
 
@@ -63,6 +63,15 @@ test: venv java test-java test-python java-consumer verify
 
 demo: venv-infer java
 	$(INFER_PY) -m xpcvae.tools.demo --bundle $(BUNDLE) --examples examples --out demo-out --java-dist $(JAVA_DIST)
+
+# The Spark job (org.xpcvae.spark.InferJob, docs/scale.md) on local[2]: the example spectra
+# converted to Parquet, the summary written as Parquet and printed as a table.
+SPARK_LOCAL := java/spark/build/install/xpcvae-spark/bin/xpcvae-spark-local
+spark-demo: venv java
+	rm -rf demo-out/spark
+	$(PY) -m xpcvae.cli to-parquet examples/spectra.csv demo-out/spark/spectra.parquet
+	SPARK_LOCAL_IP=127.0.0.1 $(SPARK_LOCAL) --master 'local[2]' --bundle $(BUNDLE) \
+	    --input demo-out/spark/spectra.parquet --output demo-out/spark/summary.parquet --show 20
 
 bench: venv java
 	$(PY) -m xpcvae.tools.bench --out docs/performance.md

@@ -8,7 +8,8 @@
 #                                       javadoc, POM) to the Maven repository java/build/maven-repo
 #
 # Works from a clean clone: installs Gradle (Debian package) if it is missing, and makes the
-# Maven Central dependencies (java/dependencies.txt) available to Gradle:
+# Maven Central dependencies (java/dependencies.txt, and the Spark job's java/spark/dependencies.txt)
+# available to Gradle:
 #   1. if build/m2 holds a complete Maven-fetched copy of them, Gradle runs --offline on it;
 #   2. else, if Gradle can download them itself (checked once per dependency list and
 #      remembered in build/java-deps/), it does (should that stop working later, 3 follows);
@@ -42,10 +43,10 @@ if ! command -v javac >/dev/null 2>&1; then
   apt_install default-jdk-headless
 fi
 
-DEPS_FILE="$ROOT/java/dependencies.txt"
+DEPS_FILES=("$ROOT/java/dependencies.txt" "$ROOT/java/spark/dependencies.txt")
 M2="$ROOT/build/m2"
 STATE="$ROOT/build/java-deps"
-DEPS_HASH="$(grep -v '^[[:space:]]*#' "$DEPS_FILE" | sha256sum | cut -c1-16)"
+DEPS_HASH="$(cat "${DEPS_FILES[@]}" | grep -v '^[[:space:]]*#' | sha256sum | cut -c1-16)"
 MAVEN_STAMP="$M2/.xpcvae-complete-$DEPS_HASH"
 GRADLE_STAMP="$STATE/gradle-online-ok-$DEPS_HASH"
 mkdir -p "$STATE"
@@ -66,8 +67,35 @@ fetch_with_maven() {
     case "$conf" in ''|'#'*) continue ;; esac
     mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get \
       -Dartifact="$coord" -Dtransitive=true -Dmaven.repo.local="$M2"
-  done < "$DEPS_FILE"
+  done < <(cat "${DEPS_FILES[@]}")
+  # Maven keeps one version of each module (the nearest) and fetches only its files; Gradle reads
+  # the POM of every version in the graph, takes the newest, and wants every classifier's jar
+  # (Spark's tree differs in dozens of modules). Fetch, module by module, what Gradle's offline
+  # resolution still misses, until it has everything (new POMs can name more: a few rounds).
+  local round missing
+  for round in 1 2 3 4 5 6 7 8 9 10; do
+    missing="$("${GRADLE[@]}" -q --offline xpcvaeResolveDependencies 2>&1 | missing_coordinates || true)"
+    [ -z "$missing" ] && break
+    log "fetching $(wc -w <<<"$missing") more artifacts that Gradle's resolution needs (round $round)"
+    for coord in $missing; do
+      mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get \
+        -Dartifact="$coord" -Dtransitive=false -Dmaven.repo.local="$M2" || true
+    done
+  done
+  [ -z "$missing" ] || { log "Gradle still misses: $missing"; return 1; }
   touch "$MAVEN_STAMP"
+}
+
+# The coordinates (group:artifact:version[:jar:classifier]) of Gradle's "Could not resolve/find" lines.
+missing_coordinates() {
+  local name coord artifact
+  sed -nE -e 's/.*Could not (resolve|find) ([^ :]+:[^ :]+:[^ :]+)\.$/\2/p' \
+          -e 's/.*Could not find ([^ ]+)\.jar \(([^ )]+)\)\.$/\1 \2/p' | sort -u |
+  while read -r name coord; do
+    if [ -z "$coord" ]; then echo "$name"; continue; fi
+    artifact="$(cut -d: -f2 <<<"$coord")"
+    if [ "$name" = "$artifact" ]; then echo "$coord"; else echo "$coord:jar:${name#"$artifact"-}"; fi
+  done
 }
 
 DEPS_MODE="${XPCVAE_JAVA_DEPS:-auto}"

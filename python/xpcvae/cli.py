@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "xpcvae.commands.bundle_cmds",    # upgrade-bundle
     "xpcvae.commands.real_cmds",      # validate-real
     "xpcvae.commands.verify_cmds",    # verify
+    "xpcvae.commands.data_cmds",      # to-parquet
 )
 
 #: what a user can cause and fix: a bad request (CommandError), a file that is missing or cannot be

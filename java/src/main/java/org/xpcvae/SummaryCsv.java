@@ -19,13 +19,11 @@ import java.util.Objects;
 public final class SummaryCsv implements SummaryWriter {
     private final AtomicTextFile file;
     private final List<Parameter> parameters;
-    private final int columns;
     private long rows;
 
     private SummaryCsv(AtomicTextFile file, List<Parameter> parameters) {
         this.file = file;
         this.parameters = List.copyOf(parameters);
-        this.columns = header(parameters).size();
     }
 
     /** Starts writing {@code target} (header written immediately, to the temporary file). */
@@ -53,6 +51,20 @@ public final class SummaryCsv implements SummaryWriter {
 
     @Override
     public void writeOk(PosteriorSummary summary, List<String> gof) throws IOException {
+        line(okRow(parameters, summary, gof));
+    }
+
+    /**
+     * The fields of an ok row as {@link #writeOk(PosteriorSummary, List)} writes them (before CSV
+     * quoting), for writers of other formats that must hold the same values (the Spark job's
+     * Parquet output).
+     *
+     * @param parameters the parameters of the summary's columns ({@link #header(List)})
+     * @param summary    the summary, over these parameters
+     * @param gof        the values of {@link GoodnessOfFit#COLUMNS}
+     * @return one field per column of {@link #header(List)}
+     */
+    public static List<String> okRow(List<Parameter> parameters, PosteriorSummary summary, List<String> gof) {
         if (gof.size() != GoodnessOfFit.COLUMNS.size()) {
             throw new IllegalArgumentException("expected " + GoodnessOfFit.COLUMNS.size()
                     + " goodness-of-fit values, got " + gof.size());
@@ -60,7 +72,7 @@ public final class SummaryCsv implements SummaryWriter {
         if (!summary.parameters().equals(parameters)) {
             throw new IllegalArgumentException("summary of " + summary.sourceId() + " has other parameters");
         }
-        List<String> row = new ArrayList<>(columns);
+        List<String> row = new ArrayList<>();
         row.add(summary.sourceId());
         row.add("ok");
         row.add("");
@@ -71,11 +83,25 @@ public final class SummaryCsv implements SummaryWriter {
             }
         }
         row.addAll(gof);
-        line(row);
+        return row;
     }
 
     @Override
     public void writeError(String sourceId, String message) throws IOException {
+        line(errorRow(parameters, sourceId, message));
+    }
+
+    /**
+     * The fields of an error row as {@link #writeError(String, String)} writes them (before CSV
+     * quoting): source id, {@code error}, the message, then empty fields.
+     *
+     * @param parameters the parameters of the summary's columns ({@link #header(List)})
+     * @param sourceId   the source id (empty when the input row has none)
+     * @param message    what went wrong
+     * @return one field per column of {@link #header(List)}
+     */
+    public static List<String> errorRow(List<Parameter> parameters, String sourceId, String message) {
+        int columns = header(parameters).size();
         List<String> row = new ArrayList<>(columns);
         row.add(Objects.requireNonNull(sourceId));
         row.add("error");
@@ -83,7 +109,7 @@ public final class SummaryCsv implements SummaryWriter {
         while (row.size() < columns) {
             row.add("");
         }
-        line(row);
+        return row;
     }
 
     private void line(List<String> fields) throws IOException {

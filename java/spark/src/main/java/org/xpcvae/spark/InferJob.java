@@ -1,0 +1,542 @@
+package org.xpcvae.spark;
+
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.LongAccumulator;
+import org.xpcvae.BundleException;
+import org.xpcvae.ModelBundle;
+import org.xpcvae.Parameter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+
+/**
+ * Posterior inference as an Apache Spark job: the spectra of a Parquet input (docs/scale.md) in,
+ * one summary row per input row out, as Parquet with the summary CSV's columns
+ * ({@link SummarySchema}), values identical to those {@code xpcvae infer} (org.xpcvae.Main)
+ * writes for the same spectra and seed.
+ *
+ * <ul>
+ *   <li>The driver loads the bundle first (checksums, graphs): an unusable bundle fails the job
+ *       before any row. Each executor JVM then opens the bundle once, checks its checksums and
+ *       that it is the driver's bundle (same manifest) before its first row, and shares one
+ *       {@link org.xpcvae.PosteriorSampler} among its tasks ({@link ExecutorModel}).</li>
+ *   <li>A source's draws are keyed by (seed, source_id), not by its position: the output does
+ *       not depend on the partitioning, and a retried task writes the same rows.</li>
+ *   <li>The output is written by Spark's file committer: complete (with {@code _SUCCESS}) when
+ *       the job succeeds; when it fails, the committer discards the tasks' files and the job
+ *       removes the output directory it had created, so no partial output is left.</li>
+ *   <li>Bad rows (a null id or array, wrong length, non-finite values, uncertainties &lt;= 0)
+ *       become error rows with their message: the output has exactly one row per input row.</li>
+ * </ul>
+ *
+ * <pre>
+ * spark-submit --class org.xpcvae.spark.InferJob --archives bundle.tar.gz#bundle xpcvae-spark.jar \
+ *     --bundle export/default --executor-bundle bundle --input spectra.parquet --output summary.parquet
+ * </pre>
+ */
+public final class InferJob {
+    /** Exit status of a failed job or a usage error. */
+    public static final int EXIT_FATAL = 2;
+
+    private InferJob() {
+    }
+
+    /** Immutable settings of one run; start from {@link #of}. */
+    public static final class Settings {
+        private final String bundle;
+        private final String executorBundle;
+        private final String input;
+        private final String output;
+        private final int samples;
+        private final long seed;
+        private final int batchSize;
+        private final int intraOpThreads;
+        private final int partitions;
+        private final PartitionInference.RowHook hook;
+
+        private Settings(String bundle, String executorBundle, String input, String output, int samples, long seed,
+                         int batchSize, int intraOpThreads, int partitions, PartitionInference.RowHook hook) {
+            this.bundle = Objects.requireNonNull(bundle, "bundle");
+            this.executorBundle = executorBundle;
+            this.input = Objects.requireNonNull(input, "input");
+            this.output = Objects.requireNonNull(output, "output");
+            if (samples < 1) {
+                throw new IllegalArgumentException("samples per source must be >= 1, got " + samples);
+            }
+            if (batchSize < 1) {
+                throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+            }
+            if (intraOpThreads < 1) {
+                throw new IllegalArgumentException("intra-op threads must be >= 1, got " + intraOpThreads);
+            }
+            if (partitions < 0) {
+                throw new IllegalArgumentException("partitions must be >= 0, got " + partitions);
+            }
+            this.samples = samples;
+            this.seed = seed;
+            this.batchSize = batchSize;
+            this.intraOpThreads = intraOpThreads;
+            this.partitions = partitions;
+            this.hook = hook;
+        }
+
+        /**
+         * Settings with the CLI's defaults: 1000 draws per source, seed 42, batches of 64 spectra,
+         * one ONNX Runtime intra-op thread, the input's own partitioning, executors reading the
+         * bundle from the driver's path.
+         *
+         * @param bundle the model bundle directory as the driver sees it, or the name it was shipped
+         *               under ({@code --archives bundle.tar.gz#NAME})
+         * @param input  the input Parquet (file or directory; any Hadoop file system URI)
+         * @param output the output Parquet directory, which must not exist
+         * @return the settings
+         */
+        public static Settings of(String bundle, String input, String output) {
+            return new Settings(bundle, null, input, output, 1000, 42L, 64, 1, 0, null);
+        }
+
+        /**
+         * @param location where executors find the bundle: an absolute path every executor can
+         *                 read, or the name it was shipped under ({@code --archives
+         *                 bundle.tar.gz#NAME}); null: the driver's path, made absolute
+         * @return these settings with the executors' bundle location
+         */
+        public Settings withExecutorBundle(String location) {
+            return new Settings(bundle, location, input, output, samples, seed, batchSize, intraOpThreads,
+                    partitions, hook);
+        }
+
+        /** @param n posterior draws per source (at least 1) @return these settings with {@code n} draws */
+        public Settings withSamples(int n) {
+            return new Settings(bundle, executorBundle, input, output, n, seed, batchSize, intraOpThreads,
+                    partitions, hook);
+        }
+
+        /** @param s the random seed @return these settings with seed {@code s} */
+        public Settings withSeed(long s) {
+            return new Settings(bundle, executorBundle, input, output, samples, s, batchSize, intraOpThreads,
+                    partitions, hook);
+        }
+
+        /** @param n spectra per sampler call in a task (at least 1) @return these settings with batches of {@code n} */
+        public Settings withBatchSize(int n) {
+            return new Settings(bundle, executorBundle, input, output, samples, seed, n, intraOpThreads,
+                    partitions, hook);
+        }
+
+        /** @param n ONNX Runtime threads per graph run (at least 1) @return these settings with {@code n} threads */
+        public Settings withIntraOpThreads(int n) {
+            return new Settings(bundle, executorBundle, input, output, samples, seed, batchSize, n, partitions,
+                    hook);
+        }
+
+        /**
+         * @param n partitions to spread the input over (a round-robin repartition; 0 keeps the
+         *          input's partitioning, set by {@code spark.sql.files.maxPartitionBytes})
+         * @return these settings with {@code n} partitions
+         */
+        public Settings withPartitions(int n) {
+            return new Settings(bundle, executorBundle, input, output, samples, seed, batchSize, intraOpThreads, n,
+                    hook);
+        }
+
+        Settings withRowHook(PartitionInference.RowHook h) {
+            return new Settings(bundle, executorBundle, input, output, samples, seed, batchSize, intraOpThreads,
+                    partitions, h);
+        }
+
+        /** @return the bundle directory as the driver sees it */
+        public String bundle() {
+            return bundle;
+        }
+
+        /** @return where executors find the bundle, null for the driver's path */
+        public String executorBundle() {
+            return executorBundle;
+        }
+
+        /** @return the input Parquet */
+        public String input() {
+            return input;
+        }
+
+        /** @return the output Parquet directory */
+        public String output() {
+            return output;
+        }
+
+        /** @return posterior draws per source */
+        public int samples() {
+            return samples;
+        }
+
+        /** @return the random seed */
+        public long seed() {
+            return seed;
+        }
+
+        /** @return spectra per sampler call */
+        public int batchSize() {
+            return batchSize;
+        }
+
+        /** @return ONNX Runtime intra-op threads */
+        public int intraOpThreads() {
+            return intraOpThreads;
+        }
+
+        /** @return partitions of the input (0: as read) */
+        public int partitions() {
+            return partitions;
+        }
+    }
+
+    /** What a successful run wrote. Immutable. */
+    public static final class Result {
+        private final String output;
+        private final long okRows;
+        private final long errorRows;
+        private final double seconds;
+        private final List<Parameter> parameters;
+
+        Result(String output, long okRows, long errorRows, double seconds, List<Parameter> parameters) {
+            this.output = output;
+            this.okRows = okRows;
+            this.errorRows = errorRows;
+            this.seconds = seconds;
+            this.parameters = parameters;
+        }
+
+        /** @return the output directory */
+        public String output() {
+            return output;
+        }
+
+        /** @return rows written (= input rows) */
+        public long rows() {
+            return okRows + errorRows;
+        }
+
+        /** @return rows with status ok */
+        public long okRows() {
+            return okRows;
+        }
+
+        /** @return rows with status error */
+        public long errorRows() {
+            return errorRows;
+        }
+
+        /** @return wall-clock seconds of the run (bundle check, job, commit) */
+        public double seconds() {
+            return seconds;
+        }
+
+        /** @return the bundle's parameters (the output's parameter columns) */
+        public List<Parameter> parameters() {
+            return parameters;
+        }
+
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "%d rows (%d ok, %d error) in %.2f s -> %s", rows(), okRows, errorRows,
+                    seconds, output);
+        }
+    }
+
+    /**
+     * Runs the job on {@code spark}: checks the bundle and the input on the driver, then samples
+     * every row and writes the output.
+     *
+     * @return the counts of rows written
+     * @throws BundleException          if the bundle is unusable, or an executor's is not the
+     *                                  driver's (the job fails before that executor's first row)
+     * @throws IllegalArgumentException if the input's schema is not the job's, or the output exists
+     * @throws RuntimeException         on a failed job, Spark's {@code SparkException} (a checked
+     *                                  exception that Scala code throws undeclared; catch
+     *                                  {@code Exception}), naming the failed task's cause; no
+     *                                  output is left
+     */
+    public static Result run(SparkSession spark, Settings settings) {
+        long t0 = System.nanoTime();
+        // a relative --bundle may name an archive shipped with the job (the driver of a cluster-mode
+        // job finds it where Spark unpacked it), else a directory below the working directory
+        Path driverBundle = ExecutorModel.resolve(settings.bundle(), "the driver");
+        String location = settings.executorBundle() != null ? settings.executorBundle() : driverBundle.toString();
+        // local mode with the driver's bundle: the tasks run in this JVM and use the model opened here
+        boolean keep = spark.sparkContext().isLocal() && settings.executorBundle() == null;
+        ModelBundle.load(driverBundle); // its messages name a missing or corrupt bundle's problem best
+        String fingerprint = ExecutorModel.fingerprint(driverBundle);
+        ModelBundle bundle = ExecutorModel.check(driverBundle, settings.intraOpThreads(), keep);
+
+        org.apache.hadoop.fs.Path out = new org.apache.hadoop.fs.Path(settings.output());
+        FileSystem fs;
+        try {
+            fs = out.getFileSystem(spark.sparkContext().hadoopConfiguration());
+            if (fs.exists(out)) {
+                throw new IllegalArgumentException("output " + out + " exists: give a new path (the job never "
+                        + "replaces an output)");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot check the output " + out, e);
+        }
+
+        Dataset<Row> in = spark.read().parquet(settings.input());
+        InputSchema input = InputSchema.check(settings.input(), in.schema());
+        Dataset<Row> rows = in.select(input.columns);
+        if (settings.partitions() > 0) {
+            rows = rows.repartition(settings.partitions());
+        }
+        StructType schema = SummarySchema.of(bundle.parameters(), input.sourceIdType);
+        LongAccumulator ok = spark.sparkContext().longAccumulator("xpcvae ok rows");
+        LongAccumulator failed = spark.sparkContext().longAccumulator("xpcvae error rows");
+        PartitionInference work = new PartitionInference(location, fingerprint, settings.intraOpThreads(),
+                settings.samples(), settings.seed(), settings.batchSize(), schema,
+                input.sourceIdType.equals(DataTypes.StringType), input.hasReadError, ok, failed, settings.hook);
+        Dataset<Row> summary = rows.mapPartitions(work, Encoders.row(schema));
+        // the encoder drops the columns' metadata: put the units and descriptions back
+        Column[] described = new Column[schema.size()];
+        for (int i = 0; i < described.length; i++) {
+            StructField f = schema.fields()[i];
+            described[i] = summary.col("`" + f.name() + "`").as(f.name(), f.metadata());
+        }
+        summary = summary.select(described);
+        try {
+            summary.write().mode(SaveMode.ErrorIfExists).parquet(settings.output());
+        } catch (Exception e) {
+            // a failed job (SparkException, which javac does not see as thrown here) or any other error
+            removeIncomplete(fs, out, e);
+            throw e;
+        }
+        return new Result(settings.output(), ok.value(), failed.value(), (System.nanoTime() - t0) / 1e9,
+                bundle.parameters());
+    }
+
+    /**
+     * After a failed job: the committer has discarded the tasks' files, but the output directory
+     * it created (empty, or holding its staging directory) would still look like an output.
+     */
+    private static void removeIncomplete(FileSystem fs, org.apache.hadoop.fs.Path out, Exception failure) {
+        try {
+            if (fs.exists(out) && !fs.exists(new org.apache.hadoop.fs.Path(out, "_SUCCESS"))) {
+                fs.delete(out, true);
+            }
+        } catch (IOException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    /**
+     * The first {@code limit} rows of an output (by source_id) as a text table: medians with the
+     * half-width of the 68 % interval, the goodness of fit, and the message of error rows.
+     */
+    static String table(SparkSession spark, String output, int limit) {
+        Dataset<Row> d = spark.read().parquet(output);
+        List<Row> rows = d.orderBy("source_id").limit(limit).collectAsList();
+        List<String> params = new ArrayList<>();
+        StructType schema = d.schema();
+        for (String f : schema.fieldNames()) {
+            if (f.endsWith("_median")) {
+                params.add(f.substring(0, f.length() - "_median".length()));
+            }
+        }
+        StringBuilder sb = new StringBuilder();
+        int idWidth = 9;
+        for (Row r : rows) {
+            idWidth = Math.max(idWidth, String.valueOf(r.get(r.fieldIndex("source_id"))).length());
+        }
+        sb.append(String.format(Locale.ROOT, "%-" + idWidth + "s %-6s", "source_id", "status"));
+        for (String p : params) {
+            String unit = schema.apply(p + "_median").metadata().getString(SummarySchema.UNIT);
+            sb.append(String.format(Locale.ROOT, " %16s", p + (unit.isEmpty() ? "" : " [" + unit + "]")));
+        }
+        sb.append(String.format(Locale.ROOT, " %9s %3s  %s%n", "gof_chi2", "ood", "message / at_bound"));
+        for (Row r : rows) {
+            sb.append(String.format(Locale.ROOT, "%-" + idWidth + "s %-6s", r.get(r.fieldIndex("source_id")),
+                    r.<String>getAs("status")));
+            if (!"ok".equals(r.getAs("status"))) {
+                sb.append(' ').append(r.<String>getAs("message")).append(System.lineSeparator());
+                continue;
+            }
+            for (String p : params) {
+                double median = r.getAs(p + "_median");
+                double half = 0.5 * (r.<Double>getAs(p + "_p84") - r.<Double>getAs(p + "_p16"));
+                String fmt = p.equals("teff") ? "%.0f ± %.0f" : p.equals("ff") ? "%.3f ± %.3f" : "%.2f ± %.2f";
+                sb.append(String.format(Locale.ROOT, " %16s", String.format(Locale.ROOT, fmt, median, half)));
+            }
+            Double chi2 = r.getAs("gof_chi2");
+            Integer flag = r.getAs("ood_flag");
+            String atBound = r.getAs("at_bound");
+            sb.append(String.format(Locale.ROOT, " %9s %3s  %s%n", chi2 == null ? "-" : String.format(Locale.ROOT,
+                    "%.2f", chi2), flag == null ? "-" : flag.toString(), atBound == null ? "" : "at bound: " + atBound));
+        }
+        return sb.toString();
+    }
+
+    /** Parses a seed as {@code xpcvae infer} does ({@link org.xpcvae.CounterRng#parseSeed}). */
+    static final class SeedConverter implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            try {
+                return org.xpcvae.CounterRng.parseSeed(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    @Command(name = "xpcvae-spark", mixinStandardHelpOptions = true, version = "xpcvae-spark 0.1.0",
+            description = {"Posterior inference of every spectrum of a Parquet input as a Spark job; writes one "
+                    + "summary row per input row as Parquet (docs/scale.md).",
+                    "A source's random numbers are selected by (seed, source_id)."})
+    static final class Cli implements Callable<Integer> {
+        @Option(names = "--bundle", required = true, paramLabel = "DIR",
+                description = "model bundle on the driver: a directory, or NAME of --archives bundle.tar.gz#NAME "
+                        + "(loaded and checked before the job)")
+        String bundle;
+
+        @Option(names = "--executor-bundle", paramLabel = "LOCATION",
+                description = "where executors find the bundle: NAME of --archives bundle.tar.gz#NAME, or an absolute "
+                        + "path every executor can read (default: the --bundle path)")
+        String executorBundle;
+
+        @Option(names = "--input", required = true, paramLabel = "PARQUET", description = "input spectra (Parquet)")
+        String input;
+
+        @Option(names = "--output", required = true, paramLabel = "DIR",
+                description = "output summary (Parquet directory; must not exist)")
+        String output;
+
+        @Option(names = "--samples", defaultValue = "1000", paramLabel = "N",
+                description = "posterior draws per source (default: ${DEFAULT-VALUE})")
+        int samples;
+
+        @Option(names = "--seed", defaultValue = "42", paramLabel = "S", converter = SeedConverter.class,
+                description = "random seed (default: ${DEFAULT-VALUE})")
+        long seed;
+
+        @Option(names = "--batch", defaultValue = "64", paramLabel = "B",
+                description = "spectra per sampler call in a task (default: ${DEFAULT-VALUE})")
+        int batch;
+
+        @Option(names = "--intra-op-threads", defaultValue = "1", paramLabel = "T",
+                description = "ONNX Runtime threads per graph run (default: ${DEFAULT-VALUE})")
+        int intraOpThreads;
+
+        @Option(names = "--partitions", defaultValue = "0", paramLabel = "P",
+                description = "repartition the input into P partitions (default: as read)")
+        int partitions;
+
+        @Option(names = "--master", paramLabel = "URL",
+                description = "Spark master (default: spark-submit's, or -Dspark.master)")
+        String master;
+
+        @Option(names = "--show", defaultValue = "0", paramLabel = "N",
+                description = "print the first N output rows as a table (default: none)")
+        int show;
+
+        PrintStream out;
+        PrintStream err;
+
+        @Override
+        public Integer call() {
+            Settings settings;
+            try {
+                settings = Settings.of(bundle, input, output).withExecutorBundle(executorBundle)
+                        .withSamples(samples).withSeed(seed).withBatchSize(batch)
+                        .withIntraOpThreads(intraOpThreads).withPartitions(partitions);
+            } catch (IllegalArgumentException e) {
+                err.println("xpcvae-spark: error: " + e.getMessage());
+                return EXIT_FATAL;
+            }
+            SparkSession.Builder builder = SparkSession.builder().appName("xpcvae infer");
+            if (master != null) {
+                builder.master(master);
+            }
+            // a session this run did not start (a caller's, in the same JVM) is left running
+            boolean own = SparkSession.getDefaultSession().isEmpty();
+            SparkSession spark = builder.getOrCreate();
+            try {
+                Result r = run(spark, settings);
+                err.println("xpcvae-spark: " + r);
+                if (r.errorRows() > 0) {
+                    err.println("xpcvae-spark: " + r.errorRows() + " rows failed: status 'error', their message "
+                            + "says why");
+                }
+                if (show > 0) {
+                    out.print(table(spark, output, show));
+                    out.flush();
+                }
+                return 0;
+            } catch (BundleException | IllegalArgumentException e) {
+                err.println("xpcvae-spark: error: " + e.getMessage());
+                return EXIT_FATAL;
+            } catch (Exception e) {
+                // Spark's own exceptions (AnalysisException for a missing input, SparkException for a
+                // failed job) carry the cause
+                err.println("xpcvae-spark: error: the job failed: " + rootMessage(e));
+                return EXIT_FATAL;
+            } finally {
+                if (own) {
+                    spark.stop();
+                }
+            }
+        }
+    }
+
+    /** The innermost cause's message (a task's failure reaches the driver wrapped several times). */
+    static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t == e ? String.valueOf(e.getMessage()) : t + " (" + e.getClass().getSimpleName() + ")";
+    }
+
+    /**
+     * Runs the command line with the given streams (no System.exit).
+     *
+     * @return the exit status: 0 when the output was written (error rows included), 2 otherwise
+     */
+    public static int run(PrintStream out, PrintStream err, String... args) {
+        Cli cli = new Cli();
+        cli.out = out;
+        cli.err = err;
+        CommandLine cl = new CommandLine(cli);
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        return cl.execute(args);
+    }
+
+    /**
+     * Entry point of {@code spark-submit --class org.xpcvae.spark.InferJob}.
+     *
+     * @param args the command line (--help lists it)
+     */
+    public static void main(String[] args) {
+        int status = run(System.out, System.err, args);
+        if (status != 0) {
+            System.exit(status);
+        }
+    }
+}
