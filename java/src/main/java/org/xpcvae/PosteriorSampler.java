@@ -370,6 +370,9 @@ public final class PosteriorSampler implements AutoCloseable {
         final float[] zRow = new float[rows * latent];
         final float[] locRow = new float[rows * nParams];
         final float[] logScaleRow = new float[rows * nParams];
+        /** A run's loc and log_scale in double, then the transform's intermediate values (toParameters). */
+        final double[] locD = new double[rows * nParams];
+        final double[] scaleD = new double[rows * nParams];
         /** Standard normals of a run (latent, then parameter ones) and the uniforms they come from. */
         final double[] eps = new double[rows * Math.max(latent, nParams)];
         final double[] uniforms = new double[rows * Math.max(latent, nParams)];
@@ -509,8 +512,9 @@ public final class PosteriorSampler implements AutoCloseable {
         double[] std = new double[kk * l];
         for (int q = 0; q < kk * l; q++) {
             mean[q] = e.mean[q];
-            std[q] = StrictMath.exp((double) e.logStd[q]);
+            std[q] = e.logStd[q];
         }
+        expInPlace(std, kk * l);
 
         double[] x = new double[n * p];
         int rows = options.rowsPerRun(n);
@@ -556,23 +560,57 @@ public final class PosteriorSampler implements AutoCloseable {
             ws.logScale.get(logScale, 0, m * p);
             // parameter normals at counters b + 1 + L + q
             CounterRng.fillNormals(key, runBase + 1 + l, d, m, p, ws.uniforms, eps);
-            for (int r = 0; r < m; r++) {
-                int o = r * p;
-                int xo = (j0 + r) * p;
-                for (int q = 0; q < p; q++) {
-                    double lc = loc[o + q];
-                    double ls = logScale[o + q];
-                    if (!Double.isFinite(lc) || !Double.isFinite(ls)) {
-                        throw new InferenceException("source " + id + ": decoder_sample produced a non-finite "
-                                + (Double.isFinite(lc) ? "log_scale" : "loc") + " for draw " + (j0 + r));
-                    }
-                    double wq = lc + StrictMath.exp(ls) * eps[o + q];
-                    double uq = 1.0 / (1.0 + StrictMath.exp(-wq));
-                    x[xo + q] = low[q] + (high[q] - low[q]) * uq;
-                }
-            }
+            toParameters(id, j0, m, ws, x);
         }
         return new PosteriorSamples(id, sourceIndex, seed, bundle.parameters(), x);
+    }
+
+    /**
+     * Step 3 for the {@code m} draws of a run starting at draw {@code j0}: {@code x = low + (high - low)
+     * / (1 + exp(-(loc + exp(log_scale) * eps)))} from the run's decoder outputs and parameter normals
+     * in the workspace, into {@code x} from row {@code j0}. The same operations in the same order as
+     * one draw at a time, so the same bits, but in passes over the whole run on double arrays: the
+     * passes without a call vectorise, and C2 compiles a {@code StrictMath.exp} loop over a
+     * {@code double[]} to code about three times faster than one whose argument comes from a
+     * {@code float[]} element (measured on JDK 17).
+     */
+    private void toParameters(String id, int j0, int m, Workspace ws, double[] x) {
+        final int p = nParams;
+        final int n = m * p;
+        final float[] locF = ws.locRow;
+        final float[] logScaleF = ws.logScaleRow;
+        final double[] loc = ws.locD;
+        final double[] t = ws.scaleD;
+        final double[] eps = ws.eps;
+        for (int i = 0; i < n; i++) {
+            float lc = locF[i];
+            float ls = logScaleF[i];
+            if (!Float.isFinite(lc) || !Float.isFinite(ls)) {
+                throw new InferenceException("source " + id + ": decoder_sample produced a non-finite "
+                        + (Float.isFinite(lc) ? "log_scale" : "loc") + " for draw " + (j0 + i / p));
+            }
+            loc[i] = lc;
+            t[i] = ls;
+        }
+        expInPlace(t, n);
+        // -w: the logistic 1 / (1 + exp(-w)) takes exp(-w), and negating is exact
+        for (int i = 0; i < n; i++) {
+            t[i] = -(loc[i] + t[i] * eps[i]);
+        }
+        expInPlace(t, n);
+        for (int r = 0, i = 0; r < m; r++) {
+            int xo = (j0 + r) * p;
+            for (int q = 0; q < p; q++, i++) {
+                x[xo + q] = low[q] + (high[q] - low[q]) * (1.0 / (1.0 + t[i]));
+            }
+        }
+    }
+
+    /** {@code a[i] = StrictMath.exp(a[i])} for {@code i < n}. */
+    private static void expInPlace(double[] a, int n) {
+        for (int i = 0; i < n; i++) {
+            a[i] = StrictMath.exp(a[i]);
+        }
     }
 
     /** One run of {@code decoder_sample} on the first {@code m} rows of the workspace. */
