@@ -30,6 +30,7 @@ from onnx import TensorProto, helper
 
 from xpcvae.data.spectra_csv import write_spectra_csv
 from xpcvae.infer.sampler import PosteriorSampler, percentiles
+from xpcvae.tools.bench_e2e import bench_end_to_end
 from xpcvae.tools.bench_emcee import bench_emcee
 from xpcvae.tools.bench_report import write_report
 from xpcvae.tools.harness import (HARNESS_SRC, ROOT, busy_processes, java_classpath, java_executable, repo_relative,
@@ -346,6 +347,11 @@ def main(argv=None) -> int:
     ap.add_argument("--emcee-seconds", type=float, default=300.0)
     ap.add_argument("--emcee-ess", type=int, default=1000)
     ap.add_argument("--grid-n", type=int, default=20000)
+    ap.add_argument("--e2e-rows", type=int, default=None,
+                    help="rows of each end-to-end input file (default 1000; 100 with --quick)")
+    ap.add_argument("--e2e-repeats", type=int, default=None,
+                    help="end-to-end runs of each engine per file, alternating (default 3; 1 with --quick)")
+    ap.add_argument("--no-e2e", action="store_true", help="skip the end-to-end command-line runs")
     ap.add_argument("--from-json", default=None, metavar="JSON",
                     help="re-write the report from the raw figures of an earlier run (no measuring)")
     args = ap.parse_args(argv)
@@ -359,6 +365,10 @@ def main(argv=None) -> int:
     args.warmup_s, args.latency_s, args.throughput_s = (0.5, 1.0, 2.0) if args.quick else (2.0, 5.0, 10.0)
     if args.quick:
         args.emcee_seconds, args.grid_n = min(args.emcee_seconds, 20.0), min(args.grid_n, 2000)
+    if args.e2e_rows is None:
+        args.e2e_rows = 100 if args.quick else 1000
+    if args.e2e_repeats is None:
+        args.e2e_repeats = 1 if args.quick else 3
     out = Path(args.out)
     if not out.is_absolute():
         out = ROOT / out
@@ -411,6 +421,12 @@ def main(argv=None) -> int:
         print("Python ORT ...", file=sys.stderr)
         res["python_ort"] = bench_python_ort(bundle, flux.astype(np.float32), sigma.astype(np.float32), args)
         res["python_rss"] = python_sampler_rss(bundle)
+        if args.no_e2e:
+            res["end_to_end"] = {"skipped": "--no-e2e"}
+        else:
+            print(f"end to end ({args.e2e_rows} rows, {args.e2e_repeats} runs per engine and file) ...",
+                  file=sys.stderr)
+            res["end_to_end"] = bench_end_to_end(bundle, flux, sigma, tmp, args.e2e_rows, args.e2e_repeats)
         print("PyTorch ...", file=sys.stderr)
         res["torch"] = bench_torch(bundle, ROOT / args.run, flux, sigma, args)
         print("peak ...", file=sys.stderr)

@@ -30,6 +30,74 @@ def _fmt(x, digits=3):
     return f"{x:.{digits}g}"
 
 
+def _e2e(res):
+    """The end-to-end figures of ``res`` if they were measured, else None."""
+    e = res.get("end_to_end")
+    return e if e and e.get("inputs") else None
+
+
+def _e2e_java(entry) -> str:
+    j = entry["java"]
+    if "not_supported" in j:
+        return "not supported by this build"
+    return f"{_fmt(j['seconds'])} s" if "seconds" in j else f"failed ({j.get('error', '?')})"
+
+
+def _e2e_summary_row(e) -> str:
+    """The summary table's row for the end-to-end target (Java CLI >= 2x faster than the Python engine)."""
+    cells, met = [], []
+    for name, entry in e["inputs"].items():
+        label = "project CSV" if name == "project_csv" else "archive XP continuous CSV"
+        ratio = entry.get("python_over_java")
+        if ratio is not None:
+            cells.append(f"{label}: {_fmt(ratio)}× ({_fmt(entry['java']['seconds'])} s against "
+                         f"{_fmt(entry['python']['seconds'])} s)")
+            met.append(ratio >= 2)
+        else:
+            cells.append(f"{label}: {_e2e_java(entry)}")
+            met.append(None)
+    measured = [m for m in met if m is not None]
+    if any(m is False for m in measured):
+        verdict = "no"
+    elif not measured:
+        verdict = "–"
+    else:
+        verdict = "yes" if len(measured) == len(met) else "yes where measured"
+    return (f"| Java CLI ≥ 2× faster than the Python engine end to end ({e['rows']} rows, N = {e['samples']}) | "
+            + "; ".join(cells) + f" | {verdict} |")
+
+
+def _e2e_section(e) -> list[str]:
+    lines = [
+        "",
+        f"## End to end (command lines, {e['rows']} rows, N = {e['samples']})",
+        "",
+        "Each engine's command line as a user runs it, a fresh process per file: start, load the bundle, read the "
+        "file, sample, goodness of fit, write the summary CSV (`python/xpcvae/tools/bench_e2e.py`). The project CSV "
+        "repeats the benchmark spectra, the archive file the rows of "
+        "`tests/data/gaia-archive/XP_CONTINUOUS_RAW.csv` (coefficients, calibrated onto the 343-point grid by each "
+        f"engine), both under distinct source ids. Engines alternate; median of {e['repeats']} run(s) each; CPU = "
+        "user + system time of the process (all its threads).",
+        "",
+        "| input | Java CLI | Java CPU | Python engine | Python CPU | Python / Java |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, entry in e["inputs"].items():
+        j, p = entry["java"], entry["python"]
+        label = "project CSV" if name == "project_csv" else "Gaia archive XP continuous CSV"
+        lines.append(f"| {label} | {_e2e_java(entry)} | {_fmt(j['cpu_seconds']) + ' s' if 'cpu_seconds' in j else '–'} "
+                     f"| {_fmt(p['seconds']) + ' s' if 'seconds' in p else 'failed'} | "
+                     f"{_fmt(p['cpu_seconds']) + ' s' if 'cpu_seconds' in p else '–'} | "
+                     f"{_fmt(entry['python_over_java']) + '×' if 'python_over_java' in entry else '–'} |")
+    notes = [f"Java CLI on the {('project CSV' if n == 'project_csv' else 'archive file')}: not supported by this "
+             f"build (`{en['java']['not_supported']}`)." for n, en in e["inputs"].items() if "not_supported" in en["java"]]
+    if notes:
+        lines += [""] + notes
+    first = next(iter(e["inputs"].values()))
+    lines += ["", "```", first["commands"]["java"], first["commands"]["python"], "```"]
+    return lines
+
+
 def write_report(res: dict, out: Path) -> None:
     """Write the Markdown report ``out`` from the raw figures ``res`` (the JSON written beside it)."""
     J, B, P, T = res["java"], res.get("java_baseline"), res["python_ort"], res["torch"]
@@ -78,6 +146,9 @@ def write_report(res: dict, out: Path) -> None:
                  f"({mac} MACs) + random numbers and transform {_fmt(bd['rest_us_per_draw'])} µs; the spectrum "
                  f"part ({_fmt(bd['encoder_us_per_source'])} µs) runs once per source | yes (by construction; see the "
                  "breakdown) |")
+    e2e = _e2e(res)
+    if e2e:
+        lines.append(_e2e_summary_row(e2e))
     lines += [
         "",
         "## Per-source latency (single thread, one source per call, after warm-up)",
@@ -120,6 +191,10 @@ def write_report(res: dict, out: Path) -> None:
         "",
         f"At the 2-thread rate, Gaia DR3's ~220 million XP spectra take {days:.1f} days on this 2-core machine "
         f"({days * 2:.0f} core-days).",
+    ]
+    if e2e:
+        lines += _e2e_section(e2e)
+    lines += [
         "",
         "## Memory",
         "",
