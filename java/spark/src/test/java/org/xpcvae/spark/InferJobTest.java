@@ -456,6 +456,9 @@ public class InferJobTest {
         String text = Files.readString(manifest, StandardCharsets.UTF_8);
         Files.writeString(manifest, text.replaceFirst("\"description\": \"", "\"description\": \"another model: "),
                 StandardCharsets.UTF_8);
+        // its checksum file recomputed: a valid bundle of its own (format 2, docs/formats.md)
+        Files.writeString(other.resolve(ModelBundle.CHECKSUM_FILE),
+                ModelBundle.sha256Hex(manifest) + "  " + ModelBundle.MANIFEST + "\n", StandardCharsets.US_ASCII);
         ModelBundle.load(other);
         // and a corrupt one
         Path corrupt = copyBundle("corrupt-executor-bundle");
