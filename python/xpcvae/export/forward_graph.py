@@ -256,8 +256,8 @@ def forward_model_for(config: ForwardConfig):
 
 def export_forward_graph(config: ForwardConfig, path) -> dict:
     """Write ``path`` (the ``forward_model`` graph of ``config``), check it with ``onnx.checker`` and
-    against the NumPy model on :func:`~xpcvae.export.interface.forward_check_parameters`; return the manifest's ``forward_model``
-    section. Raises :class:`NotExportable` or ``RuntimeError`` (parity check failed)."""
+    against the NumPy model on :func:`~xpcvae.export.interface.forward_check_parameters`; return the
+    manifest's ``forward_model`` section. Raises :class:`NotExportable` or ``RuntimeError`` (parity check failed)."""
     fm = forward_model_for(config)
     module = ForwardGraph(fm).eval()
     example = torch.as_tensor(params.from_unit(np.full((4, params.NDIM), 0.5)), dtype=torch.float64)

@@ -55,7 +55,8 @@ def sidecar(root: Path, manifest: dict) -> Check:
     text = side.read_text(errors="replace").strip()
     m = _SHA256SUM_LINE.fullmatch(text.splitlines()[0].strip()) if text else None
     if m is None or (m.group(2) not in (None, "manifest.json")):
-        return Check.of("manifest.sha256", False, f"{SIDECAR} is not one sha256sum line for manifest.json: {text[:80]!r}")
+        return Check.of("manifest.sha256", False,
+                        f"{SIDECAR} is not one sha256sum line for manifest.json: {text[:80]!r}")
     want, got = m.group(1).lower(), sha256_of(root / "manifest.json")
     if want != got:
         return Check.of("manifest.sha256", False, f"mismatch: {SIDECAR} says {want[:12]}..., manifest.json is "
@@ -71,7 +72,8 @@ def checksums(root: Path, manifest: dict) -> list[Check]:
     out = []
     for role, entry in files.items():
         name = f"checksum.{role}"
-        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)):
+        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str)
+                and isinstance(entry.get("sha256"), str)):
             out.append(Check.of(name, False, "no path and sha256 in the manifest"))
             continue
         path = root / entry["path"]

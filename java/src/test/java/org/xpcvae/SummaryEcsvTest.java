@@ -100,7 +100,8 @@ public class SummaryEcsvTest {
         Object[] noGof = t.getRow(2);
         assertTrue(missing(noGof[gof]));
         // missing numbers are empty fields (masked in astropy), never "nan"
-        List<String> body = Files.readAllLines(target).stream().filter(l -> !l.startsWith("#")).collect(Collectors.toList());
+        List<String> body = Files.readAllLines(target).stream().filter(l -> !l.startsWith("#"))
+                .collect(Collectors.toList());
         assertFalse(body.get(2), body.get(2).contains("nan"));
         assertTrue(body.get(2), body.get(2).startsWith("\"b b\" error "));
         assertNull(noGof[gof + 1]);
@@ -137,7 +138,8 @@ public class SummaryEcsvTest {
         Path fits = dir.resolve("s.fits");
         int rc = Main.run(ps, ps, "infer", "--bundle", bundle, "--input", in.toString(), "--out", fits.toString());
         assertEquals(Main.EXIT_FATAL, rc);
-        assertTrue(err.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8).contains("--engine python"));
+        String refusal = err.toString(StandardCharsets.UTF_8);
+        assertTrue(refusal, refusal.contains("--engine python"));
         assertFalse(Files.exists(fits));
 
         Path ecsv = dir.resolve("s.ecsv");
