@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from xpcvae.data.spectra_csv import write_spectra_csv
-from xpcvae.tools.harness import DIST, ROOT
+from xpcvae.tools.harness import DIST, ROOT, repo_relative
 
 #: the Java CLI of the runnable distribution
 JAVA_CLI = DIST / "bin" / "xpcvae"
@@ -91,6 +91,13 @@ def engine_command(engine: str, bundle: Path, input_path: Path, out: Path) -> li
     return [*_python_cli(), *args, "--engine", "python"]
 
 
+def _shown(cmd: list[str]) -> str:
+    """A command line for the report: the repository's paths relative, the Python entry point as ``xpcvae``."""
+    if cmd[0] != str(JAVA_CLI):
+        cmd = ["xpcvae", *cmd[cmd.index("infer"):]]
+    return repo_relative(" ".join(cmd))
+
+
 def run_timed(cmd: list[str], env=None) -> dict:
     """Run ``cmd`` to completion: wall seconds, CPU seconds of the process (user + system), exit status, stderr tail."""
     with tempfile.TemporaryFile() as err:
@@ -134,8 +141,7 @@ def bench_end_to_end(bundle: Path, flux, sigma, tmp: Path, rows: int = 1000, rep
         return res
     env = {"java": None, "python": _python_env()}
     for name, path in files.items():
-        entry = {"file": name, "commands": {e: " ".join(engine_command(e, Path("BUNDLE"), Path(f"{name}.csv"),
-                                                                     Path("OUT.csv")))
+        entry = {"file": name, "commands": {e: _shown(engine_command(e, bundle, Path("FILE"), Path("OUT.csv")))
                                           for e in ("java", "python")}}
         runs = {"java": [], "python": []}
         unsupported = None

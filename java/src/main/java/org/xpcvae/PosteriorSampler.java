@@ -618,10 +618,10 @@ public final class PosteriorSampler implements AutoCloseable {
      * Step 3 for the {@code m} draws of a run starting at draw {@code j0}: {@code x = low + (high - low)
      * / (1 + exp(-(loc + exp(log_scale) * eps)))} from the run's decoder outputs and parameter normals
      * in the workspace, into {@code x} from row {@code j0}. The same operations in the same order as
-     * one draw at a time, so the same bits, but in passes over the whole run on double arrays: the
-     * passes without a call vectorise, and C2 compiles a {@code StrictMath.exp} loop over a
-     * {@code double[]} to code about three times faster than one whose argument comes from a
-     * {@code float[]} element (measured on JDK 17).
+     * one draw at a time, so the same bits, but in passes over the whole run on double arrays: C2
+     * compiles a {@code StrictMath.exp} loop over a {@code double[]} to code about three times
+     * faster than one whose argument comes from a {@code float[]} element (measured on JDK 17), and
+     * the arithmetic passes are plain loops it can vectorise.
      */
     private void toParameters(String id, int j0, int m, Workspace ws, double[] x) {
         final int p = nParams;
