@@ -101,8 +101,10 @@ def test_tables_frames_and_one_spectrum(examples):
         t = infer(spectra, bundle=DEFAULT_BUNDLE, samples=100)
         assert list(t["source_id"]) == ids[:2]
         np.testing.assert_array_equal(t["teff_median"], ref["teff_median"])
+    # one spectrum as 1-D arrays: named "0", so keyed like the same spectrum given with that id
     one = infer((flux[0], err[0]), bundle=DEFAULT_BUNDLE, samples=100)
-    assert len(one) == 1 and one["source_id"][0] == "0" and one["teff_median"][0] == ref["teff_median"][0]
+    same = infer((flux[:1], err[:1], ["0"]), bundle=DEFAULT_BUNDLE, samples=100)
+    assert len(one) == 1 and one["source_id"][0] == "0" and one["teff_median"][0] == same["teff_median"][0]
 
 
 def test_draws_by_source_with_units(examples):

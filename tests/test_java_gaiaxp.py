@@ -149,7 +149,7 @@ def test_gaiaxpy_file_parsers_differ_by_float32_rounding_only(gaiaxp, gaiaxpy_re
 @pytest.mark.parametrize("name", SAMPLED + CONTINUOUS)
 def test_java_reader_gives_the_python_readers_spectra(gaiaxp, gaiaxpy_reference, name):
     """Through the entry point the CLI uses: the same sources, errors and float32 spectra as load_spectra."""
-    from xpcvae.xpdata import load_spectra
+    from xpcvae.data.gaia_xp import load_spectra
 
     want = load_spectra(ARCHIVE / name)
     rows = java_rows(gaiaxp, ARCHIVE / name)
@@ -170,7 +170,7 @@ def test_java_reads_gaiaxpy_output_and_refuses_it_on_another_grid(gaiaxp, gaiaxp
     import jpype
     from gaiaxpy import calibrate
 
-    from xpcvae.xpdata import load_spectra
+    from xpcvae.data.gaia_xp import load_spectra
 
     src = str(ARCHIVE / "XP_CONTINUOUS_RAW_with_missing_BP.csv")
     with open(os.devnull, "w") as sink:

@@ -49,10 +49,14 @@ def damaged(tmp_path):
     return Path(shutil.copytree(DEFAULT_BUNDLE, tmp_path / "bundle"))
 
 
-def _edit_manifest(bundle: Path, edit) -> None:
+def _edit_manifest(bundle: Path, edit, resign: bool = True) -> None:
+    """Edit the manifest; ``resign``: rewrite its checksum file too, so that only the edit is wrong."""
     m = json.loads((bundle / "manifest.json").read_text())
     edit(m)
     (bundle / "manifest.json").write_text(json.dumps(m, indent=2))
+    if resign:
+        digest = hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest()
+        (bundle / "manifest.json.sha256").write_text(f"{digest}  manifest.json\n")
 
 
 def _flip_byte(bundle: Path) -> None:
@@ -65,7 +69,7 @@ def _flip_byte(bundle: Path) -> None:
 def _add_sidecar_then_edit(bundle: Path) -> None:
     digest = hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest()
     (bundle / "manifest.json.sha256").write_text(f"{digest}  manifest.json\n")
-    _edit_manifest(bundle, lambda m: m.update(description="edited after export"))
+    _edit_manifest(bundle, lambda m: m.update(description="edited after export"), resign=False)
 
 
 @pytest.mark.parametrize("damage, failing", [
@@ -93,8 +97,9 @@ def test_a_damaged_bundle_fails_naming_the_check(damaged, damage, failing, tmp_p
 def test_the_sidecar_is_required_from_format_version_2(damaged):
     from xpcvae.verify.manifest import sidecar
 
+    (damaged / "manifest.json.sha256").unlink()  # the shipped bundle (format 2) has one
     m = json.loads((damaged / "manifest.json").read_text())
-    assert sidecar(damaged, m).status == "not run"
+    assert sidecar(damaged, {**m, "format_version": 1}).status == "not run"
     assert sidecar(damaged, {**m, "format_version": 2}).status == "fail"
     digest = hashlib.sha256((damaged / "manifest.json").read_bytes()).hexdigest()
     (damaged / "manifest.json.sha256").write_text(f"{digest} *manifest.json\n")

@@ -45,8 +45,8 @@ def start_jvm(dist=None):
 
 
 def java_draws(java, bundle_dir, flux, sigma, ids, n_samples: int, seed: int) -> np.ndarray:
-    """Draws (B, n_samples, P) of the Java engine, a spectrum's random stream selected by its 0-based row
-    index as in the Java CLI: the one place this package asks the Java engine for draws."""
+    """Draws (B, n_samples, P) of the Java engine, a spectrum's random stream keyed by its source id as in
+    the Java CLI: the one place this package asks the Java engine for draws."""
     import jpype
 
     doubles = jpype.JArray(jpype.JDouble)
@@ -54,7 +54,8 @@ def java_draws(java, bundle_dir, flux, sigma, ids, n_samples: int, seed: int) ->
     for sid, f, e in zip(ids, flux, sigma):
         spectra.add(java.Spectrum.of(sid, doubles(np.asarray(f, dtype=float)), doubles(np.asarray(e, dtype=float))))
     with java.PosteriorSampler.open(str(bundle_dir)) as sampler:
-        res = sampler.sample(spectra, jpype.JArray(jpype.JLong)(list(range(len(ids)))), n_samples, seed)
+        # a Java long holds the seed's 64 bits (seeds are unsigned 64-bit integers, docs/sampling.md)
+        res = sampler.sample(spectra, n_samples, jpype.JLong(seed - 2**64 if seed >= 2**63 else seed))
         return np.array([np.array(r.flatSamples(), dtype=float).reshape(n_samples, -1) for r in res])
 
 
