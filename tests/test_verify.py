@@ -79,7 +79,7 @@ def _add_sidecar_then_edit(bundle: Path) -> None:
     (lambda b: _edit_manifest(b, lambda m: m.pop("latent_size")), {"manifest.schema", "manifest.loader"}),
     (lambda b: _edit_manifest(b, lambda m: m.update(onnx_opset=18)),
      {f"graph.{r}.checker" for r in ("r1_encoder", "decoder_context", "decoder_sample", "forward_model")}),
-    (_add_sidecar_then_edit, {"manifest.sha256"}),
+    (_add_sidecar_then_edit, {"manifest.sha256", "manifest.loader"}),
 ], ids=["flipped-byte", "context-size", "missing-key", "opset", "sidecar"])
 def test_a_damaged_bundle_fails_naming_the_check(damaged, damage, failing, tmp_path, capsys):
     damage(damaged)
