@@ -70,7 +70,8 @@ def test_import_writes_a_run_that_fine_tuning_and_evaluation_accept(tmp_path, mo
     want = split_indices(cfg["grid_size"], 0.05, 0.05, manifest["provenance"]["training"]["split_seed"])
     assert all(np.array_equal(split[k], want[k]) for k in want)
     # residual templates rebuilt for the bundle's own forward model, since it was trained with them
-    assert len(built) == 1 and built[0].photosphere == manifest["provenance"]["grid_attrs"]["forward_config"]["photosphere"]
+    from xpcvae.forward.config import ForwardConfig
+    assert built == [ForwardConfig.from_grid_attrs(manifest["provenance"]["grid_attrs"])]
     model, _ = run.load_model()
     ref, _ = model_from_bundle(DEFAULT_BUNDLE)
     for key, value in ref.state_dict().items():

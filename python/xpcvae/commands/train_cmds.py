@@ -42,9 +42,13 @@ def register(sub) -> None:
     p.add_argument("--q-warmup", type=int, default=0, metavar="EPOCHS",
                    help="train only the recognition encoder q for the first EPOCHS epochs (fine-tuning "
                         "from xpcvae import-bundle, whose q is new)")
+    p.add_argument("--epoch-batches", type=int, default=None, metavar="N",
+                   help="batches per epoch, drawn from a fresh permutation of the training split (default: all)")
     p.add_argument("--objective", choices=("elbo", "marginal"), default="elbo",
                    help="elbo: the CVAE cost (reconstruction + KL to r1); marginal: -log p(x|y) of the inference "
                         "networks estimated with draws from r1 (no recognition encoder; fine-tuning an imported bundle)")
+    p.add_argument("--marginal-samples", type=int, default=2, metavar="S",
+                   help="draws per mixture component of the marginal objective (more: a tighter estimate)")
     p.add_argument("--init-from", default=None, metavar="RUN",
                    help="fine-tune: start from RUN's best weights (same grid, same split, same architecture)")
     p.set_defaults(func=_train)
@@ -89,7 +93,7 @@ def _train(args) -> int:
                             threads=args.threads, time_limit_s=args.time_limit,
                             error_shapes=args.error_shapes, model_error=args.model_error,
                             residual_templates=args.residual_templates, real_fraction=args.real_fraction,
-                            q_warmup_epochs=args.q_warmup, objective=args.objective)
+                            q_warmup_epochs=args.q_warmup, objective=args.objective, marginal_samples=args.marginal_samples, epoch_batches=args.epoch_batches)
     trainer = Trainer(grid, args.out, NoiseModel.default(), model_cfg, train_cfg, grid_path=args.grid,
                       init_from=args.init_from)
     if trainer.epoch:

@@ -55,6 +55,7 @@ class TrainConfig:
     residual_templates: bool = False  # multiply by real stars' measured residuals (xpcvae.simulate.observe)
     real_fraction: float = 0.0    # share of each batch made of veiled real photospheres (xpcvae.train.real_photospheres)
     q_warmup_epochs: int = 0      # first epochs train only q(z|x,y) (after xpcvae import-bundle: q is new)
+    epoch_batches: int | None = None  # batches per epoch (a random part of the training split); None: all
     objective: str = "elbo"       # "elbo" (CVAE: recon + KL(q || r1)) or "marginal" (-log p(x|y) of r1, r2; no q)
     marginal_samples: int = 2     # draws per mixture component of the "marginal" objective
 
@@ -257,6 +258,10 @@ class Trainer:
         t_start = time.time()
         train_idx = torch.as_tensor(self.split["train"])
         n_batches = max(1, len(train_idx) // c.batch_size)
+        if c.epoch_batches is not None:
+            if c.epoch_batches < 1:
+                raise ValueError(f"epoch_batches must be >= 1, got {c.epoch_batches}")
+            n_batches = min(n_batches, c.epoch_batches)  # short epochs: a fresh random part of the split each
         epochs = tqdm(range(self.epoch, c.epochs), initial=self.epoch, total=c.epochs,
                       desc="training", unit="epoch", disable=not progress)
         stopped = "completed"
