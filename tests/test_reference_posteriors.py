@@ -163,3 +163,21 @@ def test_simulated_spectra_are_model_plus_reported_gaussian_noise():
 def test_cli_refuses_uneven_split_over_g(capsys):
     assert main(["compare-reference", "--bundle", str(BUNDLE), "--out", "/nonexistent/x", "--n-spectra", "3"]) == 2
     assert "multiple" in capsys.readouterr().err
+
+
+def test_compare_spectrum_cvae_like_the_reference_sits_at_the_floor_and_a_wide_one_above():
+    from xpcvae.validation.reference import compare_spectrum
+
+    r = np.random.default_rng(6)
+    mid, sd = 0.5 * (params.LOW + params.HIGH), 0.02 * (params.HIGH - params.LOW)
+
+    def run(n):  # an importance-weighted "reference run": uniform weights over normal draws
+        return {"samples": mid + sd * r.standard_normal((n, params.NDIM)), "weights": np.full(n, 1.0 / n)}
+
+    runs = [run(3000), run(3000)]
+    same = compare_spectrum(mid + sd * r.standard_normal((5000, params.NDIM)), runs)
+    wide = compare_spectrum(mid + 4 * sd * r.standard_normal((5000, params.NDIM)), runs)
+    np.testing.assert_allclose(same["sd_cvae"], np.array(same["sd_ref"]), rtol=0.05)
+    assert max(same["js_cvae_ref"]) < 2 * max(same["js_ref_ref"]) + 0.005
+    np.testing.assert_allclose(np.array(wide["sd_cvae"]) / np.array(wide["sd_ref"]), 4.0, rtol=0.06)
+    assert min(wide["js_cvae_ref"]) > 10 * max(wide["js_ref_ref"])

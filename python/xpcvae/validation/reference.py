@@ -182,6 +182,7 @@ def compare_reference(bundle_dir, out_dir, n_spectra: int = 20, g_mags=(12.0, 15
                      **comparisons[i]} for i in range(len(g))],
     }
     result["wall_seconds_total"] = time.perf_counter() - t_start
+    result["generated_utc"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     reference_report.write_figures(out, data, draws, runs, result)
