@@ -95,3 +95,15 @@ def test_the_input_is_split_into_one_row_group_per_partition(tmp_path):
     assert pq.read_table(out).equals(rows)
     # Spark's split size: the file in 7 equal parts, so that each row group's midpoint falls in its own split
     assert split * 7 >= out.stat().st_size > split * 6
+
+
+def test_the_projection_for_dedicated_cores_follows_from_the_cpu_costs():
+    p = spark_bench.project_dedicated(_result())
+    # CLI: no fixed cost, 10 ms per spectrum, 2 threads no dearer: 10 s on 1 core, 5 s on 2.
+    # Job: 2 CPU-s fixed, 10 ms per spectrum, 2 threads 1.4x dearer ((16-2)/(12-2)): 12 s on 1 core,
+    # 2 + 1000 * 0.01 * 1.4 / 2 = 9 s on 2
+    assert abs(p["spark_local2_over_cli_2_threads"] - 5 / 9) < 1e-9
+    assert abs(p["spark_local1_to_local2"] - 12 / 9) < 1e-9
+    assert abs(p["large_n_spark_local2_over_cli_2_threads"] - 0.005 / 0.007) < 1e-9
+    assert abs(p["large_n_spark_local1_to_local2"] - 0.01 / 0.007) < 1e-9
+    assert "not a measurement" in p["kind"]

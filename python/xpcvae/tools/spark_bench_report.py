@@ -68,11 +68,22 @@ def markdown(result: dict, json_path: str | None = None) -> str:
         f"**{r12:.2f}x** (target >= {ratios['target_spark_local1_to_local2']}x: "
         f"{_met(r12, ratios['target_spark_local1_to_local2'])} in this run); the CLI from 1 to 2 threads: "
         f"{ratios['cli_1_to_2_threads']:.2f}x.",
-        f"- CPU time per spectrum, `local[2]` / CLI 2 threads: {ratios['cpu_per_source_spark_local2_over_cli_2_threads']:.2f}. "
+        "- CPU time per spectrum, `local[2]` / CLI 2 threads: "
+        f"{ratios['cpu_per_source_spark_local2_over_cli_2_threads']:.2f}. "
         f"Fixed and marginal CPU cost ({cost['spark']['runs']}): job {cost['spark']['fixed_cpu_s']:.1f} CPU-s fixed "
         f"+ {cost['spark']['marginal_cpu_ms_per_source']:.2f} ms per spectrum; CLI "
         f"{cost['java-cli']['fixed_cpu_s']:.1f} CPU-s + {cost['java-cli']['marginal_cpu_ms_per_source']:.2f} ms "
         f"(job / CLI per spectrum: {cost['spark_over_cli_marginal']:.2f}).",
+    ]
+    proj = result.get("projection_dedicated_cores")
+    if proj:
+        lines.append(
+            f"- **Projection (not a measurement) for dedicated cores**, from these CPU costs ({proj['assumptions']}): "
+            f"`local[2]` / CLI 2 threads {proj['spark_local2_over_cli_2_threads']:.2f} and `local[1]` -> `local[2]` "
+            f"{proj['spark_local1_to_local2']:.2f}x on these {result['spectra']} spectra; "
+            f"{proj['large_n_spark_local2_over_cli_2_threads']:.2f} and {proj['large_n_spark_local1_to_local2']:.2f}x "
+            "once the input is large enough for the fixed cost not to count.")
+    lines += [
         f"- The `local[2]` output equals the CLI's summary value for value: **{'yes' if same['identical'] else 'NO'}** "
         f"({same['rows_job']} rows against {same['rows_cli']}).",
         f"- Input bytes per spectrum: project CSV {size['input_csv']:.0f} B, Parquet of `xpcvae to-parquet` "
