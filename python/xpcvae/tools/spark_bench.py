@@ -1,20 +1,28 @@
 """Throughput of the Spark job against the Java CLI on the same spectra; prints JSON.
 
-    python -m xpcvae.tools.spark_bench [--n 20000] [--samples 1000] [--bundle export/default] [--out FILE.json]
+    python -m xpcvae.tools.spark_bench [--n 20000] [--samples 1000] [--bundle export/default]
+                                       [--out FILE.json] [--docs] [--quick] [--shuffle]
 
-On the same N noisy forward-model spectra (:func:`xpcvae.tools.harness.synthetic_spectra`, source ids
-0..N-1 so that the CLI's row keys and the job's source-id keys coincide):
+``make bench`` runs it with ``--out docs/spark-bench.json --docs`` after the sampler benchmark
+(``make spark-bench``: alone); ``--docs`` writes its section into docs/performance.md and
+docs/scale.md (:mod:`xpcvae.tools.spark_bench_report`); ``--quick`` (1000 spectra, 200 draws) is
+a smoke test of the harness.
+
+On the same N noisy forward-model spectra (:func:`xpcvae.tools.harness.synthetic_spectra`, source
+ids 0..N-1; both engines key a source's draws by its id):
 
 * the Java CLI (``xpcvae infer``, batches of 64) with 1 and 2 threads;
 * the Spark job (``org.xpcvae.spark.InferJob`` through ``xpcvae-spark-local``) on ``local[1]`` and
-  ``local[2]``, the input spread over ``--partitions`` partitions;
+  ``local[2]``, the input read as ``--partitions`` row groups, one partition each (``--shuffle``:
+  the job's ``--partitions``, a repartition, instead);
 * the CLI (1 thread) and the job (``local[1]``) once more on the first 200 spectra: their fixed
   CPU cost per run apart from the CPU cost per spectrum;
 * whether the ``local[2]`` output equals the CLI's summary, value for value;
 * input bytes per spectrum: the Parquet of ``xpcvae to-parquet`` against the project CSV, and
   output bytes per spectrum;
-* an extrapolation to 220 million spectra on N executor cores from the measured per-core rate
-  and the measured 1 -> 2 core scaling (labelled as such, with its assumptions).
+* the target ratios projected for dedicated cores from the CPU costs, and an extrapolation to
+  220 million spectra on N executor cores from the measured per-core cost and 1 -> 2 core
+  scaling (both labelled as such, with their assumptions).
 
 Rates are spectra per second of the run as the engine itself times it (CLI: bundle loading,
 sampling and writing; job: driver bundle check, the Spark job with the executors' bundle
