@@ -57,8 +57,8 @@ def _validate_real(args) -> int:
                       gof_calibration=args.gof_calibration)
     t = m["targets"]
     print(f"{m['n_stars']} stars in {time.time() - t0:.0f} s; "
-          + "; ".join(f"{k}: bias {v['bias']:+.3g}, scatter {v['scatter']:.3g} (target {v['scatter_target']:g}), "
-                      f"68% cov {v['coverage68']:.2f}" for k, v in t.items())
+          + "; ".join(f"{k}: bias {v['bias']:+.3g} (target ±{v['bias_target']:g}), scatter {v['scatter']:.3g} "
+                      f"(target {v['scatter_target']:g}), 68% cov {v['coverage68']:.2f}" for k, v in t.items())
           + f"; report {args.out.rstrip('/')}/README.md", file=sys.stderr)
     return 0
 

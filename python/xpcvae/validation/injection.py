@@ -20,10 +20,11 @@ from xpcvae.forward.model import cached_model, model_spectra
 from xpcvae.simulate.noise import NoiseModel
 from xpcvae.simulate.residuals import fit_a0
 from xpcvae.simulate.veiling import VeiledSpectra, veil
+from xpcvae.validation.coolstars import COOL_TEFF_MAX
 from xpcvae.validation.metrics import accretion_luminosity_ratio
 
 #: stars below this APOGEE Teff (K) are all injected (the mission's T Tauri stars are 3000-4500 K)
-COOL_TEFF = 4500.0
+COOL_TEFF = COOL_TEFF_MAX
 #: the strong-accretor grid: log10(L_acc / L_*) x ff (every point is "visible" by validate-real's definition)
 STRONG_LOG_LACC = (-1.0, -0.5, 0.0)
 STRONG_FF = (0.03, 0.1, 0.25)

@@ -10,8 +10,9 @@ from xpcvae import params
 from xpcvae.atomic import atomic_path
 from xpcvae.validation.formatting import cell, csv_number
 from xpcvae.validation.injection import (COOL_TEFF, STRONG_FF, STRONG_LACC_MIN, STRONG_LOG_LACC, InjectionSet)
-from xpcvae.validation.injection_metrics import (COVERAGE68_RANGE, DETECTION_P, RECOVERED, RECOVERED_LABELS,
-                                                 TEFF_SHIFT_MAX, log_lacc_ratio)
+from xpcvae.validation.injection_metrics import (DETECTION_P, RECOVERED, RECOVERED_LABELS, TEFF_SHIFT_MAX,
+                                                 log_lacc_ratio)
+from xpcvae.validation.targets import COVERAGE68_RANGE
 
 REPORT = "accretion_injection.md"
 METRICS = "accretion_injection.json"
