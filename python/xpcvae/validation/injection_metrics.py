@@ -148,6 +148,9 @@ def injection_metrics(inj: InjectionSet, post: dict) -> dict:
                                                          shift[m]) for lab, m in range_masks(st.teff)}
     out["strong_grid"] = strong_grid_table(inj, post, shift_strong=post["strong"]["q"]["median"][:, j]
                                            - un["q"]["median"][:, j])
+    jm = params.INDEX["mass"]
+    out["mass_posterior_median_spread"] = robust_stats(post["prior"]["q"]["median"][:, jm])["scatter"]
+    out["mass_prior_sd"] = float((params.HIGH[jm] - params.LOW[jm]) / np.sqrt(12.0))
     out["targets"] = injection_targets(out["by_range"])
     return out
 

@@ -54,6 +54,36 @@ def _ok(b: bool | None) -> str:
     return "no stars" if b is None else "met" if b else "**not met**"
 
 
+def summary_lines(metrics: dict) -> list[str]:
+    """Data-driven sentences: where detection starts, where veiling shifts Teff, what is not constrained."""
+    out = []
+    curve = metrics["detection_curve_prior"]["all"]
+    det = [r for r in curve if r["n"] >= 5 and r["detected"] >= 0.9]
+    if det:
+        out.append(f"- Detection: 90 % or more of the prior draws are detected from log L_acc/L_* = "
+                   f"{det[0]['log_lacc_low']:g} upward (bins of >= 5 stars); false detections on the unveiled "
+                   f"stars: {cell(metrics['by_range']['all']['false_detection_rate_unveiled'], 3)}.")
+    shifted = [r for r in curve if r["n"] >= 5 and abs(r["median_teff_shift"]) > TEFF_SHIFT_MAX]
+    if shifted:
+        out.append(f"- Teff under veiling: the median shift exceeds {TEFF_SHIFT_MAX:g} K in the prior draws' bins "
+                   + ", ".join(f"{r['log_lacc_low']:g} to {r['log_lacc_high']:g} ({cell(r['median_teff_shift'])} K)"
+                               for r in shifted)
+                   + " of log L_acc/L_*: the median over all draws hides that the strongest veiling moves Teff "
+                     "by hundreds of K (the 84th percentile in the table below).")
+    spread, prior_sd = metrics["mass_posterior_median_spread"], metrics["mass_prior_sd"]
+    if spread < 0.5 * prior_sd:
+        out.append(f"- M is not constrained by the spectra: the posterior medians of M spread by {cell(spread)} "
+                   f"Msun (robust scatter) against the prior's standard deviation {cell(prior_sd)} Msun, so its "
+                   "coverage is the prior's; log Mdot is recovered through L_acc/L_* (which the spectrum "
+                   "constrains) and the stellar relations.")
+    wide = [(lab, row[s]["recovery"]["log_lacc"]["coverage68"]) for lab, row in metrics["by_range"].items()
+            for s in ("prior",) if row[s]["recovery"]["log_lacc"]["coverage68"] > COVERAGE68_RANGE[1]]
+    if wide:
+        out.append("- The 68 % intervals of log L_acc/L_* are too wide (coverage " + ", ".join(
+            f"{lab} {cell(c, 2)}" for lab, c in wide) + " on the prior draws): under-confident.")
+    return (["## Summary", ""] + out) if out else []
+
+
 def write_injection_report(out_dir, metrics: dict, figures: list[str], command: str, bundle_info: dict) -> Path:
     """``accretion_injection.md``: the numbers of ``metrics`` in tables and prose, and the figures."""
     br = metrics["by_range"]
@@ -95,6 +125,7 @@ def write_injection_report(out_dir, metrics: dict, figures: list[str], command: 
                  f"{br[rng_label]['n']} | {cell(t['coverage68_log_mdot']['value'], 2)} "
                  f"({_ok(t['coverage68_log_mdot']['ok'])}) | {cell(t['coverage68_ff']['value'], 2)} "
                  f"({_ok(t['coverage68_ff']['ok'])}) | {cell(t['teff_shift']['value'])} ({_ok(t['teff_shift']['ok'])}) |")
+    L += [""] + summary_lines(metrics)
     L += ["", "## Recovery", "", "bias / robust scatter (68 % coverage, 95 % coverage) of the posterior median "
           "against the injected value.", ""]
     for s in ("prior", "strong"):
