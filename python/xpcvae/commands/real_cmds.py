@@ -81,8 +81,9 @@ def _validate_accretion(args) -> int:
     m = validate_accretion(args.bundle, args.out, n_stars=n_stars, n_samples=args.samples, seed=args.seed,
                            progress=sys.stderr.isatty(), command=cmd)
     a = m["by_range"]["all"]
+    rec = a["prior"]["recovery"]
     print(f"{m['n_stars']} stars in {m['timings']['total_s']:.0f} s; prior draws: 68% cov log Mdot "
-          f"{a['prior']['recovery']['log_mdot']['coverage68']:.2f}, ff {a['prior']['recovery']['ff']['coverage68']:.2f}, "
+          f"{rec['log_mdot']['coverage68']:.2f}, ff {rec['ff']['coverage68']:.2f}, "
           f"median Teff shift {a['prior']['teff_shift']['median']:+.0f} K; strong detected "
           f"{a['strong']['detection_rate_strong']:.2f}; false detections {a['false_detection_rate_unveiled']:.3f}; "
           f"report {args.out.rstrip('/')}/accretion_injection.md", file=sys.stderr)

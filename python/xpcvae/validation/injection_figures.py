@@ -41,7 +41,8 @@ def _recovery(inj: InjectionSet, post: dict, out_dir: Path) -> str:
     for ax, name in zip(axes.flat, RECOVERED):
         for set_name, marker in (("prior", "o"), ("strong", "^")):
             t, med, lo, hi = _quantity(post[set_name], inj.truth[set_name], name)
-            for m, colour, lab in ((~cool, "C0", f"Teff >= {COOL_TEFF:.0f} K"), (cool, "C3", f"Teff < {COOL_TEFF:.0f} K")):
+            for m, colour, lab in ((~cool, "C0", f"Teff >= {COOL_TEFF:.0f} K"),
+                                   (cool, "C3", f"Teff < {COOL_TEFF:.0f} K")):
                 ax.errorbar(t[m], med[m], yerr=[med[m] - lo[m], hi[m] - med[m]], fmt=marker, ms=2.5, color=colour,
                             ecolor=colour, elinewidth=0.4, alpha=0.45 if set_name == "prior" else 0.8,
                             label=f"{set_name}, {lab}")

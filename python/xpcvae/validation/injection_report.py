@@ -124,7 +124,8 @@ def write_injection_report(out_dir, metrics: dict, figures: list[str], command: 
         L.append(f"| {key.replace('prior', SET_TITLES['prior']).replace('strong', SET_TITLES['strong'])} | "
                  f"{br[rng_label]['n']} | {cell(t['coverage68_log_mdot']['value'], 2)} "
                  f"({_ok(t['coverage68_log_mdot']['ok'])}) | {cell(t['coverage68_ff']['value'], 2)} "
-                 f"({_ok(t['coverage68_ff']['ok'])}) | {cell(t['teff_shift']['value'])} ({_ok(t['teff_shift']['ok'])}) |")
+                 f"({_ok(t['coverage68_ff']['ok'])}) | {cell(t['teff_shift']['value'])} "
+                 f"({_ok(t['teff_shift']['ok'])}) |")
     L += [""] + summary_lines(metrics)
     L += ["", "## Recovery", "", "bias / robust scatter (68 % coverage, 95 % coverage) of the posterior median "
           "against the injected value.", ""]

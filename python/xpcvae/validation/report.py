@@ -71,7 +71,8 @@ def targets_section(metrics: dict) -> list[str]:
         cells = []
         for n in TARGETED:
             t = row[n]
-            cells += [f"{cell(t['scatter'], 4)} ({_yes(t['scatter_ok'])})", f"{cell(t['bias'], 3)} ({_yes(t['bias_ok'])})",
+            cells += [f"{cell(t['scatter'], 4)} ({_yes(t['scatter_ok'])})",
+                      f"{cell(t['bias'], 3)} ({_yes(t['bias_ok'])})",
                       f"{cell(t['coverage68'], 2)} ({_yes(t['coverage68_ok'])})"]
         L.append(f"| {label} | {metrics['by_teff'][label]['n']} | " + " | ".join(cells) + " |")
     n_miss = sum(len(w) for _, _, w in missed(metrics["targets_by_teff"]))
