@@ -5,6 +5,7 @@ import sys
 
 import h5py
 import numpy as np
+import pytest
 
 from xpcvae.cli import main
 
@@ -70,3 +71,14 @@ def test_a_user_error_is_one_line_with_status_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert err.count("\n") == 1 and "is a directory" in err and "Traceback" not in err
+
+
+def test_grid_count_options_refuse_out_of_range_integers_in_words(capsys):
+    """--n must be >= 1 and --workers >= 0; argparse exits 2 naming what was expected."""
+    for argv, words in ((["grid", "--n", "0", "--out", "x.h5"], "expected a positive integer, got 0"),
+                        (["grid", "--workers", "-1", "--out", "x.h5"], "expected an integer >= 0, got -1"),
+                        (["grid", "--n", "ten", "--out", "x.h5"], "expected a positive integer, got 'ten'")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        assert words in capsys.readouterr().err
