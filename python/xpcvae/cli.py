@@ -19,7 +19,7 @@ COMMAND_MODULES = (
     "xpcvae.commands.train_cmds",     # train, evaluate
     "xpcvae.commands.export_cmds",    # export, export-forward-model, infer
     "xpcvae.commands.bundle_cmds",    # upgrade-bundle
-    "xpcvae.commands.real_cmds",      # validate-real
+    "xpcvae.commands.real_cmds",      # validate-real, validate-accretion
     "xpcvae.commands.verify_cmds",    # verify
     "xpcvae.commands.data_cmds",      # to-parquet
     "xpcvae.commands.reference_cmds", # compare-reference
