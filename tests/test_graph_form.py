@@ -19,12 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _torch_form_graph(tiny_run, role: str, spectra, path: Path) -> None:
     """The graph of ``role`` as ``torch.onnx.export`` writes it (Gemm(x, W, b, transB=1)), unrewritten."""
+    import torch
+
     from xpcvae.export.networks import GRAPHS, _export_graph
     from xpcvae.train.run import load_run_model
 
     model, _ = load_run_model(tiny_run)
     cls, in_names, out_names = GRAPHS[role]
-    import torch
     inputs = tuple(torch.as_tensor(a[:16], dtype=torch.float32) for a in spectra)
     _export_graph(cls(model.eval()).eval(), inputs, in_names, out_names, path)
 
