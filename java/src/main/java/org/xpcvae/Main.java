@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -28,7 +29,10 @@ import java.util.concurrent.Callable;
  *
  * <p>Exit status: 0 when every source succeeded, 1 when some failed (each has an error row),
  * 2 on a usage error or when nothing could be done (unusable bundle, unreadable input, write
- * error; no output file is then left behind).
+ * error; no output file is then left behind). An output that is the input file, or a summary and
+ * draws under one name, is refused before any work ({@link OutputPaths}); the summary and the draws
+ * appear together or not at all. A run stopped by SIGINT or SIGTERM leaves no output (the JVM's
+ * exit status is then 130 or 143).
  */
 @Command(name = "xpcvae", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Posterior inference of stellar and accretion parameters from Gaia XP spectra (CVAE, ONNX Runtime).",
@@ -146,6 +150,11 @@ public final class Main implements Runnable {
             if (threads < 1 || intraOpThreads < 1) {
                 throw new ParameterException(spec.commandLine(), "--threads and --intra-op-threads must be >= 1");
             }
+            // before any work: an output onto the input, or both outputs onto one file, is refused
+            String outputProblem = OutputPaths.problem(input, out, samplesOut);
+            if (outputProblem != null) {
+                return fatal(err, outputProblem);
+            }
             long t0 = System.nanoTime();
             ModelBundle modelBundle;
             try {
@@ -168,10 +177,7 @@ public final class Main implements Runnable {
                             + "are left empty");
                 }
                 BatchInference.Report report = inference.run(reader, summaryCsv, samplesCsv);
-                if (samplesCsv != null) {
-                    samplesCsv.commit();
-                }
-                summaryCsv.commit();
+                summaryCsv.commit(samplesCsv);
                 long t2 = System.nanoTime();
                 long sources = report.sources();
                 long failed = report.failed();
@@ -195,14 +201,27 @@ public final class Main implements Runnable {
                 return failed > 0 ? EXIT_SOURCES_FAILED : 0;
             } catch (BundleException | CsvFormatException | InferenceException e) {
                 return fatal(err, e.getMessage());
+            } catch (OutputException e) {
+                return fatal(err, e.getMessage());
             } catch (NoSuchFileException e) {
                 return fatal(err, "no such file: " + e.getFile());
-            } catch (IOException | UncheckedIOException e) {
-                return fatal(err, e.toString());
+            } catch (IOException e) {
+                return fatal(err, inWords(e));
+            } catch (UncheckedIOException e) {
+                return fatal(err, inWords(e.getCause()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return fatal(err, "interrupted");
             }
+        }
+
+        /** An I/O failure without an exception class name: the file, if known, and the reason in words. */
+        private static String inWords(IOException e) {
+            if (e instanceof OutputException) {
+                return e.getMessage();
+            }
+            String file = e instanceof FileSystemException ? ((FileSystemException) e).getFile() : null;
+            return (file == null ? "" : file + ": ") + OutputException.reason(e);
         }
 
         private static int fatal(PrintWriter err, String message) {

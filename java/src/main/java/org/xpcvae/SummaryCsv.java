@@ -17,6 +17,9 @@ import java.util.Objects;
  * Not thread-safe.
  */
 public final class SummaryCsv implements AutoCloseable {
+    /** What the messages call this file. */
+    static final String WHAT = "summary CSV";
+
     private final AtomicTextFile file;
     private final List<Parameter> parameters;
     private final int columns;
@@ -28,9 +31,18 @@ public final class SummaryCsv implements AutoCloseable {
         this.columns = header(parameters).size();
     }
 
-    /** Starts writing {@code target} (header written immediately, to the temporary file). */
+    /**
+     * Starts writing {@code target} (header written immediately, to the temporary file).
+     *
+     * @param target     the summary CSV to write
+     * @param parameters the model's parameters, in column order
+     * @return the open writer
+     * @throws OutputException naming the file if it cannot be written there (a directory, no
+     *                         permission, ...)
+     * @throws IOException     if the header cannot be written
+     */
     public static SummaryCsv create(Path target, List<Parameter> parameters) throws IOException {
-        AtomicTextFile f = AtomicTextFile.create(target);
+        AtomicTextFile f = AtomicTextFile.create(target, WHAT);
         SummaryCsv s = new SummaryCsv(f, parameters);
         try {
             s.line(header(parameters));
@@ -113,9 +125,25 @@ public final class SummaryCsv implements AutoCloseable {
         return rows - 1;
     }
 
-    /** Finishes the file and moves it onto the target atomically. */
+    /**
+     * Finishes the file and moves it onto the target atomically.
+     *
+     * @throws OutputException naming the file if it cannot be finished or moved, or the JVM is
+     *                         shutting down (a stopped run leaves no output)
+     */
     public void commit() throws IOException {
         file.commit();
+    }
+
+    /**
+     * Finishes this file and {@code samples} and moves both onto their targets: both or neither
+     * (should the second move fail, the first output is deleted again).
+     *
+     * @param samples the draws written beside this summary; null commits the summary alone
+     * @throws OutputException naming the file that could not be finished or moved
+     */
+    public void commit(SamplesCsv samples) throws IOException {
+        AtomicTextFile.commitAll(java.util.Arrays.asList(file, samples == null ? null : samples.file()));
     }
 
     /** Discards the file unless committed. */
