@@ -29,7 +29,8 @@ import java.util.concurrent.Callable;
  *
  * <p>Exit status: 0 when every source succeeded, 1 when some failed (each has an error row),
  * 2 on a usage error or when nothing could be done (unusable bundle, unreadable input, write
- * error; no output file is then left behind). An output that is the input file, or a summary and
+ * error; no output file is then left behind). An output that is the input file or a file of the
+ * bundle, or a summary and
  * draws under one name, is refused before any work ({@link OutputPaths}); the summary and the draws
  * appear together or not at all. A run stopped by SIGINT or SIGTERM leaves no output (the JVM's
  * exit status is then 130 or 143).
@@ -150,8 +151,8 @@ public final class Main implements Runnable {
             if (threads < 1 || intraOpThreads < 1) {
                 throw new ParameterException(spec.commandLine(), "--threads and --intra-op-threads must be >= 1");
             }
-            // before any work: an output onto the input, or both outputs onto one file, is refused
-            String outputProblem = OutputPaths.problem(input, out, samplesOut);
+            // before any work: an output onto an input, or both outputs onto one file, is refused
+            String outputProblem = OutputPaths.problem(input, bundle, out, samplesOut);
             if (outputProblem != null) {
                 return fatal(err, outputProblem);
             }

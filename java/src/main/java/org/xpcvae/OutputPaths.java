@@ -5,9 +5,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The output files of {@code xpcvae infer} checked against its input and each other before any
- * work: a summary written onto its own spectra file destroys the input, and two outputs under one
- * name lose one of them. Two names are the same file when they are the same file on disk (a hard
+ * The output files of {@code xpcvae infer} checked against its inputs and each other before any
+ * work: a summary written onto its own spectra file (or a file of the model bundle) destroys an
+ * input, and two outputs under one name lose one of them. Two names are the same file when they are the same file on disk (a hard
  * or symbolic link to it included: {@link Files#isSameFile}), or, for files that do not exist
  * yet, when their absolute paths with the symbolic links of the existing part resolved are equal.
  * {@code -} (a standard stream) is never a file. The Python engine applies the same rules with
@@ -24,14 +24,15 @@ final class OutputPaths {
 
     /**
      * The problem with the outputs, or null if there is none: {@code out} or {@code samplesOut}
-     * is the input file or a directory, or they are one file.
+     * is the input file, a file of the bundle directory or a directory, or they are one file.
      *
      * @param input      the {@code --input} file (or {@code -})
+     * @param bundle     the {@code --bundle} directory
      * @param out        the {@code --out} file (or {@code -})
      * @param samplesOut the {@code --samples-out} file, or null
      * @return a message naming the options, the files and why it is refused; null if fine
      */
-    static String problem(Path input, Path out, Path samplesOut) {
+    static String problem(Path input, Path bundle, Path out, Path samplesOut) {
         String[] names = {"--out", "--samples-out"};
         Path[] paths = {out, samplesOut};
         for (int i = 0; i < paths.length; i++) {
@@ -45,6 +46,10 @@ final class OutputPaths {
             if (input != null && sameFile(p, input)) {
                 return names[i] + " " + p + " is the input file --input " + input + how(p, input)
                         + ": writing it would destroy the spectra; choose another output file";
+            }
+            if (bundle != null && bundleFile(p, bundle)) {
+                return names[i] + " " + p + " is a file of the model bundle --bundle " + bundle
+                        + ": writing it would damage the bundle; choose another output file";
             }
         }
         if (samplesOut != null && sameFile(out, samplesOut)) {
@@ -71,6 +76,18 @@ final class OutputPaths {
             }
         }
         return resolved(a).equals(resolved(b));
+    }
+
+    /** Whether {@code p} is an existing file of the {@code bundle} directory (under any name). */
+    private static boolean bundleFile(Path p, Path bundle) {
+        if (isStream(p) || !Files.isRegularFile(p) || !Files.isDirectory(bundle)) {
+            return false;
+        }
+        try (java.util.stream.Stream<Path> files = Files.list(bundle)) {
+            return files.anyMatch(f -> Files.isRegularFile(f) && sameFile(p, f));
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return false; // an unreadable bundle is refused when it is loaded
+        }
     }
 
     private static boolean isStream(Path p) {

@@ -95,6 +95,26 @@ public class OutputsTest {
     }
 
     @Test
+    public void anOutputOntoAFileOfTheBundleIsRefused() throws IOException {
+        Path dir = tmp.newFolder("bundle").toPath();
+        Path in = spectra(dir, 2);
+        Path bundle = TestSupport.copyBundle(dir.resolve("b"));
+        Path manifest = bundle.resolve("manifest.json");
+        byte[] before = Files.readAllBytes(manifest);
+        Path link = Files.createSymbolicLink(dir.resolve("m.json"), manifest);
+        for (Path out : Arrays.asList(manifest, link)) {
+            assertEquals(Main.EXIT_FATAL, run("infer", "--bundle", bundle.toString(), "--input", in.toString(),
+                    "--out", out.toString(), "--samples", "20"));
+            assertRefused("--out " + out + " is a file of the model bundle --bundle " + bundle
+                    + ": writing it would damage the bundle");
+        }
+        assertArrayEquals(before, Files.readAllBytes(manifest));
+        // a new file in the bundle's directory damages nothing
+        assertEquals(stderr, 0, run("infer", "--bundle", bundle.toString(), "--input", in.toString(),
+                "--out", bundle.resolve("summary.csv").toString(), "--samples", "20"));
+    }
+
+    @Test
     public void bothOutputsUnderOneNameAreRefused() throws IOException {
         Path dir = tmp.newFolder("twice").toPath();
         Path in = spectra(dir, 2);
@@ -120,7 +140,7 @@ public class OutputsTest {
         Path stream = Path.of(OutputPaths.STREAM);
         assertFalse(OutputPaths.sameFile(stream, stream));
         assertFalse(OutputPaths.sameFile(stream, Path.of("x.csv")));
-        assertEquals(null, OutputPaths.problem(stream, Path.of("out.csv"), null));
+        assertEquals(null, OutputPaths.problem(stream, null, Path.of("out.csv"), null));
     }
 
     @Test
