@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -12,6 +11,8 @@ from pathlib import Path
 
 from xpcvae.atomic import atomic_path
 from xpcvae.commands.errors import CommandError
+from xpcvae.infer.output_paths import check_output_paths
+from xpcvae.interrupt import ChildProcess, Interrupted, interruptible
 
 JAVA_LAUNCHER = Path(__file__).resolve().parents[3] / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
 
@@ -99,13 +100,22 @@ def _export_forward_model(args) -> int:
 
 
 def _infer(args) -> int:
-    t0 = time.time()
-    if args.engine == "java":
-        if not JAVA_LAUNCHER.exists():
-            raise CommandError(f"the Java engine is not built ({JAVA_LAUNCHER} missing): run `make java`")
-        return _infer_java(args)
+    # both engines: an output onto an input, or both outputs onto one file, is refused before any work
+    check_output_paths(args.input, args.out, args.samples_out, args.bundle)
+    if args.engine == "java" and not JAVA_LAUNCHER.exists():
+        raise CommandError(f"the Java engine is not built ({JAVA_LAUNCHER} missing): run `make java`")
+    with interruptible():
+        try:
+            return _infer_java(args) if args.engine == "java" else _infer_python(args)
+        except Interrupted as exc:
+            print(f"xpcvae infer: {exc}: stopped, no output written", file=sys.stderr)
+            return exc.exit_status
+
+
+def _infer_python(args) -> int:
     from xpcvae.infer.batch import infer_csv  # lazy: onnxruntime only when inferring
 
+    t0 = time.time()
     ok, failed = infer_csv(args.bundle, args.input, args.out, args.samples, args.seed, args.samples_out)
     dt = time.time() - t0
     print(f"{ok + failed} sources, {args.samples} samples each, {dt:.2f} s", file=sys.stderr)
@@ -123,6 +133,17 @@ def _java_command(args, input_path) -> list[str]:
     return cmd
 
 
+def _run_java(cmd: list[str]) -> int:
+    """The Java CLI's exit status. SIGINT and SIGTERM go to the JVM (which removes its temporary
+    files and never renames them into place after a signal), this process waits for it to end and
+    raises :class:`Interrupted`: no JVM outlives the command."""
+    with ChildProcess(cmd) as child:
+        rc = child.wait()
+    if child.signal is not None:
+        raise Interrupted(child.signal)
+    return rc
+
+
 def _infer_java(args) -> int:
     """Java engine. A project CSV goes to the Java CLI as it is; any other input (Gaia archive XP
     continuous or sampled) is read by :func:`xpcvae.data.gaia_xp.load_spectra`, written to a temporary
@@ -135,14 +156,14 @@ def _infer_java(args) -> int:
     if not src.exists():
         raise FileNotFoundError(f"spectra file {src} does not exist")
     if detect_format(src) == "csv" and is_project_csv(src, allow_read_error=False):
-        return subprocess.run(_java_command(args, src)).returncode
+        return _run_java(_java_command(args, src))
     rows = load_spectra(src)
     out = Path(args.out)
     before = out.stat().st_mtime_ns if out.exists() else None
     with tempfile.TemporaryDirectory(prefix="xpcvae-java-") as tmp:
         converted = Path(tmp) / "spectra.csv"
         write_project_csv(converted, rows)
-        rc = subprocess.run(_java_command(args, converted)).returncode
+        rc = _run_java(_java_command(args, converted))
     errors = {i: r.error for i, r in enumerate(rows) if r.error is not None}
     written = out.exists() and out.stat().st_mtime_ns != before
     if errors and written:

@@ -5,24 +5,40 @@ and the batch goes on. A row's random stream is its 0-based data row number, exa
 the Java CLI, so both engines write the same numbers. After the Java CLI's columns each row
 carries the goodness-of-fit columns (:mod:`xpcvae.forward.gof`, docs/formats.md), computed
 with the forward model of the bundle's grid.
+
+Rows are taken from an iterator and sampled, fitted and written in chunks of
+:data:`CHUNK_ROWS`, straight into the temporary output files, so memory does not grow with the
+number of rows; the outputs appear together when the run succeeds, never otherwise
+(:class:`xpcvae.atomic.AtomicOutputs`).
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import sys
+from collections.abc import Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from xpcvae.atomic import atomic_path
+from xpcvae.atomic import AtomicOutputs
 from xpcvae.bundle import BundleError
 from xpcvae.data.gaia_xp import load_spectra
-from xpcvae.data.spectra_csv import summary_header, summary_row, write_samples_csv
+from xpcvae.data.spectra_csv import SpectrumRow, samples_header, samples_rows, summary_header, summary_row
 from xpcvae.forward.config import ForwardConfig
 from xpcvae.forward.gof import COLUMNS, ood_columns, reduced_chi2
 from xpcvae.forward.model import model_spectra
+from xpcvae.infer.output_paths import check_output_paths
 from xpcvae.infer.sampler import InvalidSpectrumError, PosteriorSampler, percentiles
+
+#: rows sampled, fitted and written at a time. The forward model runs once per chunk; its arrays
+#: then stay ~10 MB. The posterior draws of a row do not depend on its chunk; its gof_chi2 can, in
+#: the last bits (NumPy/OpenBLAS results depend on the rows evaluated together, as on the threads)
+CHUNK_ROWS = 1024
+#: what the messages call the outputs
+SUMMARY, SAMPLES = "summary CSV", "samples CSV"
+
 
 def bundle_forward_config(bundle) -> ForwardConfig:
     """The forward-model settings of the bundle's grid; :class:`BundleError` naming the bundle if malformed."""
@@ -32,39 +48,35 @@ def bundle_forward_config(bundle) -> ForwardConfig:
         raise BundleError(f"bundle {bundle.root}: {exc}") from None
 
 
-def goodness_of_fit(bundle, medians, fluxes, errors) -> np.ndarray | None:
-    """gof_chi2 (N,) of the forward model at ``medians`` (N, 7); None if the forward model cannot be built."""
+def goodness_of_fit(bundle, medians, fluxes, errors, quiet: bool = False) -> np.ndarray | None:
+    """gof_chi2 (N,) of the forward model at ``medians`` (N, 7); None if the forward model cannot be
+    built (with a warning on stderr unless ``quiet``)."""
     if len(medians) == 0:
         return np.zeros(0)
     config = bundle_forward_config(bundle)
     try:
         model = model_spectra(np.asarray(medians), config, bundle.wavelength)
     except (OSError, ValueError, FloatingPointError) as exc:
-        print(f"warning: goodness of fit not computed: {exc}", file=sys.stderr)
+        if not quiet:
+            print(f"warning: goodness of fit not computed: {exc}", file=sys.stderr)
         return None
     gof = bundle.gof_settings
     return reduced_chi2(np.asarray(fluxes), np.asarray(errors), model, gof.systematic, gof.dof)
 
 
-def write_summary(path, rows: list[list[str]]) -> None:
-    """The summary CSV: the Java CLI's columns followed by the goodness-of-fit :data:`~xpcvae.forward.gof.COLUMNS`
-    (docs/formats.md)."""
-    with atomic_path(path, suffix=".csv") as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(summary_header() + list(COLUMNS))
-        w.writerows(rows)
-
-
 def infer_rows(sampler: PosteriorSampler, rows, n_samples: int = 1000, seed: int = 42, progress: bool = True,
-               keep_draws: bool = False):
-    """Sample every row; return (summary rows, [(source_id, draws)] if keep_draws, n_failed).
+               keep_draws: bool = False, first_index: int = 0, quiet: bool = False):
+    """Sample every row; return (summary rows, [(source_id, draws)] if keep_draws, n_failed, gof_ok).
 
-    The summary rows end with the goodness-of-fit columns.
+    The summary rows end with the goodness-of-fit columns; ``gof_ok`` is False when the forward
+    model could not be evaluated (warned about on stderr unless ``quiet``). ``first_index``: the
+    data row number of ``rows[0]`` (the source index of its random stream).
     """
     bundle = sampler.bundle
     out_rows: list[list[str] | None] = [None] * len(rows)
     sample_items, ok_index, medians, fluxes, errors, failed = [], [], [], [], [], 0
-    for index, row in enumerate(tqdm(rows, desc="sources", unit="src", disable=not progress)):
+    for k, row in enumerate(tqdm(rows, desc="sources", unit="src", disable=not progress)):
+        index = first_index + k
         draws = None
         if row.error is None:
             try:
@@ -75,23 +87,38 @@ def infer_rows(sampler: PosteriorSampler, rows, n_samples: int = 1000, seed: int
         if row.error is not None:
             failed += 1
             msg = row.error if row.error.startswith("source ") else f"source {row.source_id}: {row.error}"
-            out_rows[index] = summary_row(row.source_id, None, n_samples, msg) + [""] * len(COLUMNS)
+            out_rows[k] = summary_row(row.source_id, None, n_samples, msg) + [""] * len(COLUMNS)
             continue
         q = percentiles(draws)
-        out_rows[index] = summary_row(row.source_id, q, n_samples)
-        ok_index.append(index)
+        out_rows[k] = summary_row(row.source_id, q, n_samples)
+        ok_index.append(k)
         medians.append(q["median"])
         # the spectrum as the networks (and the Java engine, whose spectra are float32) see it
         fluxes.append(np.asarray(row.flux, dtype=np.float32).astype(float))
         errors.append(np.asarray(row.flux_error, dtype=np.float32).astype(float))
         if keep_draws:
             sample_items.append((row.source_id, draws))
-    chi2 = goodness_of_fit(bundle, medians, fluxes, errors)
+    chi2 = goodness_of_fit(bundle, medians, fluxes, errors, quiet)
     gof = bundle.gof_settings
-    for k, index in enumerate(ok_index):
-        out_rows[index] += ood_columns(None if chi2 is None else chi2[k], medians[k], bundle.low, bundle.high,
-                                       gof.threshold, gof.bound_fraction)
-    return out_rows, sample_items, failed
+    for j, k in enumerate(ok_index):
+        out_rows[k] += ood_columns(None if chi2 is None else chi2[j], medians[j], bundle.low, bundle.high,
+                                   gof.threshold, gof.bound_fraction)
+    return out_rows, sample_items, failed, chi2 is not None
+
+
+def input_rows(input_path, wavelength) -> Iterator[SpectrumRow]:
+    """The rows of ``input_path`` (any input :func:`xpcvae.data.gaia_xp.load_spectra` reads), one at a
+    time, in order. A file unusable as a whole fails here, before the first row is asked for."""
+    # load_spectra reads a file whole (archive files must be); each row is let go once handed on.
+    # The project CSV is to come row by row from data.spectra_csv's streaming reader: this line only.
+    rows = load_spectra(input_path, wavelength=wavelength)
+    rows.reverse()
+
+    def drain():
+        while rows:
+            yield rows.pop()
+
+    return drain()
 
 
 def infer_csv(bundle, input_path, out_path, n_samples: int = 1000, seed: int = 42,
@@ -99,14 +126,37 @@ def infer_csv(bundle, input_path, out_path, n_samples: int = 1000, seed: int = 4
     """Run the posterior sampler on every spectrum of ``input_path``; return (n_ok, n_failed).
 
     ``input_path``: any input :func:`xpcvae.data.gaia_xp.load_spectra` reads (Gaia archive
-    XP continuous or sampled CSV/ECSV/FITS, or the project CSV).
+    XP continuous or sampled CSV/ECSV/FITS, or the project CSV). The summary ``out_path`` and the
+    draws ``samples_out`` (if given) are written together or not at all; an output that is the
+    input or a file of the bundle, or both outputs under one name, is refused before any work
+    (:func:`xpcvae.infer.output_paths.check_output_paths`).
     """
+    check_output_paths(input_path, out_path, samples_out, getattr(bundle, "root", bundle),
+                       names=("input_path", "out_path", "samples_out", "bundle"))
+    targets = {SUMMARY: out_path} if samples_out is None else {SUMMARY: out_path, SAMPLES: samples_out}
+    n_rows = n_failed = 0
     with PosteriorSampler(bundle) as sampler:
         bundle_forward_config(sampler.bundle)  # a malformed forward config fails before any sampling
-        rows = load_spectra(input_path, wavelength=sampler.bundle.wavelength)
-        out_rows, sample_items, failed = infer_rows(sampler, rows, n_samples, seed, progress,
-                                                    keep_draws=samples_out is not None)
-    write_summary(out_path, out_rows)
-    if samples_out is not None:
-        write_samples_csv(samples_out, sample_items)
-    return len(rows) - failed, failed
+        rows = input_rows(input_path, sampler.bundle.wavelength)
+        with AtomicOutputs(targets) as outputs:
+            summary = csv.writer(outputs.open(SUMMARY))
+            summary.writerow(summary_header() + list(COLUMNS))
+            samples = None
+            if samples_out is not None:
+                samples = csv.writer(outputs.open(SAMPLES))
+                samples.writerow(samples_header())
+            gof_ok = True
+            bar = tqdm(desc="sources", unit="src", disable=not progress)
+            while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+                out_rows, sample_items, failed, chunk_gof_ok = infer_rows(
+                    sampler, chunk, n_samples, seed, progress=False, keep_draws=samples is not None,
+                    first_index=n_rows, quiet=not gof_ok)
+                gof_ok = gof_ok and chunk_gof_ok
+                summary.writerows(out_rows)
+                for sid, draws in sample_items:
+                    samples.writerows(samples_rows(sid, draws))
+                n_rows += len(chunk)
+                n_failed += failed
+                bar.update(len(chunk))
+            bar.close()
+    return n_rows - n_failed, n_failed
