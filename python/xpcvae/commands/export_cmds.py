@@ -99,17 +99,46 @@ def _export_forward_model(args) -> int:
     return 0
 
 
+#: draws per source both engines take: the Java engine counts them in an int
+MAX_SAMPLES = (1 << 31) - 1
+#: seeds both engines take: any 64-bit value, written signed or unsigned (org.xpcvae.Main.SeedConverter);
+#: a larger number would silently wrap onto a smaller seed's draws
+SEED_RANGE = (-(1 << 63), (1 << 64) - 1)
+
+
+def _check_numbers(args) -> None:
+    if not 1 <= args.samples <= MAX_SAMPLES:
+        raise CommandError(f"--samples must be between 1 and {MAX_SAMPLES}, got {args.samples}")
+    if not SEED_RANGE[0] <= args.seed <= SEED_RANGE[1]:
+        raise CommandError(f"--seed must be a 64-bit integer (from {SEED_RANGE[0]} to {SEED_RANGE[1]}), "
+                           f"got {args.seed}")
+
+
 def _infer(args) -> int:
+    _check_numbers(args)
     # both engines: an output onto an input, or both outputs onto one file, is refused before any work
     check_output_paths(args.input, args.out, args.samples_out, args.bundle)
     if args.engine == "java" and not JAVA_LAUNCHER.exists():
         raise CommandError(f"the Java engine is not built ({JAVA_LAUNCHER} missing): run `make java`")
+    before = _identity(args.out)
     with interruptible():
         try:
             return _infer_java(args) if args.engine == "java" else _infer_python(args)
         except Interrupted as exc:
-            print(f"xpcvae infer: {exc}: stopped, no output written", file=sys.stderr)
+            # a signal in the microseconds after the outputs were renamed into place finds them complete
+            written = _identity(args.out) != before
+            print(f"xpcvae infer: {exc}: " + ("stopped after the outputs were written" if written
+                                              else "stopped, no output written"), file=sys.stderr)
             return exc.exit_status
+
+
+def _identity(path):
+    """(inode, modification time) of ``path``, None if it does not exist: tells whether a run replaced it."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def _infer_python(args) -> int:

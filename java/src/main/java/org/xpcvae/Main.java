@@ -95,7 +95,14 @@ public final class Main implements Runnable {
         @Override
         public Long convert(String value) {
             String v = value.trim();
-            return v.startsWith("-") ? Long.parseLong(v) : Long.parseUnsignedLong(v.startsWith("+") ? v.substring(1) : v);
+            try {
+                return v.startsWith("-") ? Long.parseLong(v)
+                        : Long.parseUnsignedLong(v.startsWith("+") ? v.substring(1) : v);
+            } catch (NumberFormatException e) {
+                // the reason in words: picocli would show the exception's class name
+                throw new CommandLine.TypeConversionException("--seed must be a 64-bit integer (from "
+                        + Long.MIN_VALUE + " to " + Long.toUnsignedString(-1L) + "), got " + value);
+            }
         }
     }
 
