@@ -151,10 +151,11 @@ class AtomicOutputs:
 
 def _temporary_beside(label: str, target: Path) -> Path:
     what = f"cannot write the {label} {target}"
-    if target.is_dir():
+    # os.path's tests: False, not an error, for a name the system refuses (too long, ...)
+    if os.path.isdir(target):
         raise OutputError(f"{what}: it is a directory")
-    blocker = next((p for p in target.parents if p.exists() or p.is_symlink()), None)
-    if blocker is not None and not blocker.is_dir():
+    blocker = next((p for p in target.parents if os.path.lexists(p)), None)
+    if blocker is not None and not os.path.isdir(blocker):
         raise OutputError(f"{what}: {blocker} is not a directory")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

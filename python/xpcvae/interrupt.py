@@ -71,7 +71,9 @@ def _handlers(handler):
     if not _in_main_thread():
         yield
         return
-    previous = {s: signal.signal(s, handler) for s in HANDLED}
+    # a handler installed outside Python (a JVM started in this process through JPype) cannot be
+    # put back once replaced: such a signal is left alone
+    previous = {s: signal.signal(s, handler) for s in HANDLED if signal.getsignal(s) is not None}
     try:
         yield
     finally:

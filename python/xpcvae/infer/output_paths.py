@@ -10,7 +10,6 @@ never a file. org.xpcvae.OutputPaths applies the same rules with the same messag
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 #: the name of a standard stream (stdin for an input, stdout for an output)
 STREAM = "-"
@@ -51,7 +50,7 @@ def check_output_paths(input_path, out, samples_out=None, bundle=None,
     n_in, n_out, n_samples, n_bundle = names
     outputs = [(n_out, out)] + ([(n_samples, samples_out)] if samples_out is not None else [])
     for name, path in outputs:
-        if str(path) != STREAM and Path(path).is_dir():
+        if str(path) != STREAM and os.path.isdir(path):  # os.path: False, not an error, for a name too long
             raise OutputPathError(f"{name} {path} is a directory; expected the name of a file to write")
         if isinstance(input_path, (str, os.PathLike)) and same_file(path, input_path):
             raise OutputPathError(
