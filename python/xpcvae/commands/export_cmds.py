@@ -163,9 +163,9 @@ def _java_command(args, input_path) -> list[str]:
 
 
 def _run_java(cmd: list[str]) -> int:
-    """The Java CLI's exit status. SIGINT and SIGTERM go to the JVM (which removes its temporary
-    files and never renames them into place after a signal), this process waits for it to end and
-    raises :class:`Interrupted`: no JVM outlives the command."""
+    """The Java CLI's exit status. SIGINT, SIGTERM and SIGHUP go to the JVM (which removes its
+    temporary files and never renames them into place after a signal), this process waits for it to
+    end and raises :class:`Interrupted`: no JVM outlives the command."""
     with ChildProcess(cmd) as child:
         rc = child.wait()
     if child.signal is not None:

@@ -65,12 +65,14 @@ def goodness_of_fit(bundle, medians, fluxes, errors, quiet: bool = False) -> np.
 
 
 def infer_rows(sampler: PosteriorSampler, rows, n_samples: int = 1000, seed: int = 42, progress: bool = True,
-               keep_draws: bool = False, first_index: int = 0, quiet: bool = False):
+               keep_draws: bool = False, first_index: int = 0, quiet: bool = False, on_draws=None):
     """Sample every row; return (summary rows, [(source_id, draws)] if keep_draws, n_failed, gof_ok).
 
     The summary rows end with the goodness-of-fit columns; ``gof_ok`` is False when the forward
     model could not be evaluated (warned about on stderr unless ``quiet``). ``first_index``: the
-    data row number of ``rows[0]`` (the source index of its random stream).
+    data row number of ``rows[0]`` (the source index of its random stream). ``on_draws(source_id,
+    draws)``, if given, receives each ok row's draws as soon as they are drawn, in row order,
+    instead of keeping them.
     """
     bundle = sampler.bundle
     out_rows: list[list[str] | None] = [None] * len(rows)
@@ -96,7 +98,9 @@ def infer_rows(sampler: PosteriorSampler, rows, n_samples: int = 1000, seed: int
         # the spectrum as the networks (and the Java engine, whose spectra are float32) see it
         fluxes.append(np.asarray(row.flux, dtype=np.float32).astype(float))
         errors.append(np.asarray(row.flux_error, dtype=np.float32).astype(float))
-        if keep_draws:
+        if on_draws is not None:
+            on_draws(row.source_id, draws)
+        elif keep_draws:
             sample_items.append((row.source_id, draws))
     chi2 = goodness_of_fit(bundle, medians, fluxes, errors, quiet)
     gof = bundle.gof_settings
@@ -141,20 +145,21 @@ def infer_csv(bundle, input_path, out_path, n_samples: int = 1000, seed: int = 4
         with AtomicOutputs(targets) as outputs:
             summary = csv.writer(outputs.open(SUMMARY))
             summary.writerow(summary_header() + list(COLUMNS))
-            samples = None
+            on_draws = None
             if samples_out is not None:
                 samples = csv.writer(outputs.open(SAMPLES))
                 samples.writerow(samples_header())
+
+                def on_draws(source_id, draws):  # written as drawn: a chunk's draws are never all held
+                    samples.writerows(samples_rows(source_id, draws))
             gof_ok = True
             bar = tqdm(desc="sources", unit="src", disable=not progress)
             while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
-                out_rows, sample_items, failed, chunk_gof_ok = infer_rows(
-                    sampler, chunk, n_samples, seed, progress=False, keep_draws=samples is not None,
-                    first_index=n_rows, quiet=not gof_ok)
+                out_rows, _, failed, chunk_gof_ok = infer_rows(
+                    sampler, chunk, n_samples, seed, progress=False, first_index=n_rows, quiet=not gof_ok,
+                    on_draws=on_draws)
                 gof_ok = gof_ok and chunk_gof_ok
                 summary.writerows(out_rows)
-                for sid, draws in sample_items:
-                    samples.writerows(samples_rows(sid, draws))
                 n_rows += len(chunk)
                 n_failed += failed
                 bar.update(len(chunk))
