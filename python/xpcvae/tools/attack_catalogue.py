@@ -126,7 +126,7 @@ def _python(argv: list[str]) -> tuple[int, str]:
         except SystemExit as exc:  # argparse's usage errors
             rc = exc.code if isinstance(exc.code, int) else 2
         except Exception as exc:  # noqa: BLE001 - a bug: recorded as a failed case, not raised
-            return -1, err.getvalue() + "".join(traceback.format_exception(exc))
+            return None, err.getvalue() + "".join(traceback.format_exception(exc))
     return rc, err.getvalue()
 
 
@@ -229,6 +229,8 @@ def run_case(case: Case, engine: str, bundle: Path, lines: list[str], base: Path
 
 
 def _check(expect: Expect, rc, stderr: str, left: list[str], changed: list[str], w: Work, root: Path) -> str:
+    if rc is None:
+        return "an uncaught exception (a bug: the command ends with a traceback)"
     if rc not in expect.rc:
         return f"exit status {rc}, expected {' or '.join(map(str, expect.rc))}"
     if expect.says and not any(s.casefold() in stderr.casefold() for s in expect.says):
@@ -329,7 +331,8 @@ def _cell(o: dict) -> str:
     left = "nothing left" if not o["left"] else "left " + ", ".join(f"`{f}`" for f in o["left"][:3]) \
         + (" …" if len(o["left"]) > 3 else "")
     why = f" — **{o['why']}**" if o["why"] else ""
-    return f"{mark} exit {o['rc']}: `{msg}`; {left}{why}" if msg else f"{mark} exit {o['rc']}; {left}{why}"
+    status = "traceback" if o["rc"] is None else f"exit {o['rc']}"
+    return f"{mark} {status}: `{msg}`; {left}{why}" if msg else f"{mark} {status}; {left}{why}"
 
 
 def report_lines(res: dict) -> list[str]:
@@ -362,7 +365,8 @@ def report_lines(res: dict) -> list[str]:
     failed = [o for o in res["outcomes"] if not o["passed"]]
     if failed:
         lines += ["", "Runs not as expected (open defects, each in the row of its case below):", ""]
-        lines += [f"- `{o['case']}` [{o['engine']}]: {o['why']} — `{o['message'][:160]}`" for o in failed]
+        lines += [f"- `{o['case']}` [{o['engine']}]: {o['why']} — `{o['message'][:160].replace('`', chr(39))}`"
+                  for o in failed]
     differences = [c for c in res["catalogue"] if c["expect"]["python"] != c["expect"]["java"]]
     if differences:
         lines += ["", "Where the engines are expected to differ:", ""]

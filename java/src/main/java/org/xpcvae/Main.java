@@ -214,22 +214,28 @@ public final class Main implements Runnable {
             } catch (NoSuchFileException e) {
                 return fatal(err, "no such file: " + e.getFile());
             } catch (IOException e) {
-                return fatal(err, inWords(e));
+                // every output failure is an OutputException: what is left is reading the spectra
+                return fatal(err, cannotRead(input, e));
             } catch (UncheckedIOException e) {
-                return fatal(err, inWords(e.getCause()));
+                return fatal(err, cannotRead(input, e.getCause()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return fatal(err, "interrupted");
             }
         }
 
-        /** An I/O failure without an exception class name: the file, if known, and the reason in words. */
-        private static String inWords(IOException e) {
+        /**
+         * A failure reading the spectra, without an exception class name: the file, the other file
+         * involved if any, and the reason in words.
+         */
+        private static String cannotRead(Path input, IOException e) {
             if (e instanceof OutputException) {
                 return e.getMessage();
             }
             String file = e instanceof FileSystemException ? ((FileSystemException) e).getFile() : null;
-            return (file == null ? "" : file + ": ") + OutputException.reason(e);
+            String what = input.toString().equals(OutputPaths.STREAM) ? "standard input" : "the spectra file " + input;
+            boolean other = file != null && !file.equals(input.toString());
+            return "cannot read " + what + ": " + (other ? file + ": " : "") + OutputException.reason(e);
         }
 
         private static int fatal(PrintWriter err, String message) {

@@ -166,6 +166,15 @@ public class OutputsTest {
     }
 
     @Test
+    public void aSpectraFileThatCannotBeReadIsNamed() throws IOException {
+        Path dir = tmp.newFolder("unreadable").toPath();
+        Path sub = Files.createDirectory(dir.resolve("indir"));
+        assertEquals(Main.EXIT_FATAL, infer(sub, "--out", dir.resolve("o.csv").toString()));
+        assertRefused("cannot read the spectra file " + sub + ": is a directory");
+        assertEquals(Arrays.asList("indir"), listDir(dir));
+    }
+
+    @Test
     public void aFailedRenameUndoesTheOutputsAlreadyRenamed() throws IOException {
         Path dir = tmp.newFolder("commit").toPath();
         Path first = dir.resolve("summary.csv");
