@@ -70,3 +70,24 @@ def test_a_user_error_is_one_line_with_status_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert err.count("\n") == 1 and "is a directory" in err and "Traceback" not in err
+
+
+def test_infer_refuses_seeds_and_sample_counts_the_engines_cannot_take(tmp_path, capsys):
+    """Both engines take seeds of 64 bits (signed or unsigned) and at most 2^31 - 1 draws: the Python
+    engine no longer wraps a larger seed onto a smaller one's draws; the Java message has no class name."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    launcher = root / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
+    common = ["--bundle", str(root / "export" / "default"), "--input", str(root / "examples" / "spectra.csv"),
+              "--out", str(tmp_path / "s.csv")]
+    for flag, value, says in (("--seed", str(2**64), "--seed must be a 64-bit integer"),
+                              ("--seed", str(-2**63 - 1), "--seed must be a 64-bit integer"),
+                              ("--samples", str(2**31), "--samples must be between 1 and 2147483647"),
+                              ("--samples", "0", "--samples must be between 1 and 2147483647")):
+        assert main(["infer", *common, flag, value]) == 2
+        assert says in capsys.readouterr().err
+        java = subprocess.run([str(launcher), "infer", *common, flag, value], capture_output=True, text=True)
+        assert java.returncode == 2
+        assert "Exception" not in java.stderr and value in java.stderr
+    assert list(tmp_path.iterdir()) == []

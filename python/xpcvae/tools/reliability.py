@@ -3,8 +3,11 @@
     python -m xpcvae.tools.reliability --out docs/reliability.md [--bundle DIR] [--sources 100000]
 
 A soak of the Java CLI (many sources, 8 threads sharing one sampler, damaged rows), the Python
-batch path on the same kinds of damage, and the tests that cover each bad input; the report
-says what each figure means. ``--from-json`` rewrites the report from an earlier run's figures.
+batch path on the same kinds of damage, the attack catalogue (:mod:`xpcvae.tools.attack_catalogue`:
+bad inputs, bad bundles, output paths, signals and odd options against both engines' command
+lines) and the tests that cover each bad input; the report says what each figure means.
+``--from-json`` rewrites the report from an earlier run's figures. The exit status is that of the
+soak's and the batch path's checks; the catalogue's unexpected outcomes are listed in the report.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from xpcvae.data.spectra_csv import read_summary_csv, write_spectra_csv
+from xpcvae.tools import attack_catalogue
+from xpcvae.tools.attack_cases import catalogue
 from xpcvae.infer.batch import infer_csv
 from xpcvae.tools.harness import (ROOT, busy_processes, java_classpath, java_executable, repo_relative,
                                   resolve_bundle, synthetic_spectra)
@@ -166,6 +171,7 @@ def write_report(res: dict, out: Path) -> None:
         f"{sum(p['caught'].values())} of {sum(p['injected'].values())} injected errors caught as error rows naming "
         f"the source and the problem, {p['unexpected_rows']} unexpected rows, no temporary file left.",
         "",
+        *(attack_catalogue.report_lines(res["catalogue"]) + [""] if "catalogue" in res else []),
         "## Bad inputs and where they are tested",
         "",
         "| bad input | Java (API and CLI) | Python |",
@@ -196,9 +202,19 @@ def write_report(res: dict, out: Path) -> None:
         "header with flux columns beyond the grid (`flux_343`, …) — `RobustnessTest.unusable…` | the reader refuses "
         "extra flux columns; `xpdata.load_spectra` refuses sampled spectra on another grid, and `infer_csv` refuses "
         "a bundle whose grid is not the input's (`test_bundle_on_another_wavelength_grid_is_refused`) |",
-        "| interrupted run | output written to a hidden `.name.*.partial` file and renamed on success; a shutdown "
-        "hook deletes it on SIGTERM/Ctrl-C (`RobustnessTest.interruptedRunLeavesNoOutput` kills a run) | "
-        "`atomic_path` (temporary name, `os.replace`) |",
+        "| interrupted run (SIGINT, SIGTERM, SIGHUP) | output written to a hidden `.name.*.partial` file and renamed "
+        "on success; a shutdown hook deletes it and no rename happens after it (`RobustnessTest.interruptedRunLeaves"
+        "NoOutput`, `OutputsTest.sigintLeavesNoOutput`, `OutputsTest.noRenameAfterTheShutdownBegan`); exit 130/143 | "
+        "the signal unwinds the run, the temporary files are removed, exit 128 + the signal; `--engine java` "
+        "forwards it to the JVM's process group and waits for it (`test_outputs.py::test_a_signal_stops_the_run…`, "
+        "catalogue `sig*`) |",
+        "| an output onto an input (`--out`/`--samples-out` = `--input` or a bundle file, also through a symbolic or "
+        "hard link) or both outputs under one name | refused before any work, exit 2 (`OutputPaths`, `OutputsTest`) "
+        "| the same rules and messages (`infer/output_paths.py`, `test_outputs.py`) |",
+        "| an output that cannot be written (a directory, a file in the way, a full disk, a name too long) | "
+        "`OutputException`: `cannot write the summary CSV <path>: <why>`; the summary and the draws appear together "
+        "or not at all (`SummaryCsv.commit(SamplesCsv)`, `OutputsTest`) | `OutputError`, the same wording; "
+        "`atomic.AtomicOutputs` (`test_outputs.py`) |",
         "| any source failed | exit status 1 and `k of n sources failed` on stderr | `xpcvae infer` exit status from "
         "`infer_csv`'s failure count |",
         "",
@@ -213,8 +229,9 @@ def write_report(res: dict, out: Path) -> None:
         "```",
         "make reliability      # this report (and docs/reliability.json)",
         s["command"],
-        "bash scripts/java_build.sh test                       # JUnit, incl. ConcurrencyTest and RobustnessTest",
-        ".venv/bin/python -m pytest -q tests/test_robustness.py",
+        "bash scripts/java_build.sh test                       # JUnit, incl. ConcurrencyTest, RobustnessTest, OutputsTest",
+        ".venv/bin/python -m pytest -q tests/test_robustness.py tests/test_outputs.py tests/test_attack_catalogue.py",
+        ".venv/bin/python -m xpcvae.tools.attack_catalogue     # the catalogue alone (--only NAME,..., --json FILE)",
         "```",
     ]
     out.write_text("\n".join(lines) + "\n")
@@ -249,6 +266,8 @@ def main(argv=None) -> int:
                          "what": what}
         res["soak"] = run_soak(bundle, args.sources, args.threads, args.samples, args.heap_mb)
         res["python"] = python_batch(bundle, args.python_rows, tmp)
+        cases = catalogue()
+        res["catalogue"] = attack_catalogue.summary(cases, attack_catalogue.run_catalogue(cases, bundle))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
     write_report(res, out)
@@ -256,7 +275,8 @@ def main(argv=None) -> int:
     ok = (s["output_rows"] == s["sources"] and s["unexpected_rows"] == 0 and s["caught_errors"] == s["injected_errors"]
           and s["single_thread_identical"] == s["single_thread_checks"] and res["python"]["unexpected_rows"] == 0
           and res["python"]["output_rows"] == res["python"]["rows"])
-    print(f"wrote {out}: {'all checks passed' if ok else 'CHECKS FAILED'}", file=sys.stderr)
+    print(f"wrote {out}: {'all checks passed' if ok else 'CHECKS FAILED'}; attack catalogue: "
+          f"{res['catalogue']['passed']} of {res['catalogue']['runs']} runs as expected", file=sys.stderr)
     return 0 if ok else 1
 
 
