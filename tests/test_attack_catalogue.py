@@ -24,7 +24,7 @@ def test_the_catalogue_covers_every_group_with_at_least_80_cases():
     every = cases.catalogue()
     assert len(every) >= 80
     assert {c.group for c in every} == set(cases.GROUPS)
-    assert len(cases.SUBSET) == 20 and set(cases.SUBSET) <= set(CASES)
+    assert len(cases.SUBSET) == 26 and set(cases.SUBSET) <= set(CASES)
     assert all(CASES[n].runner == "inprocess" for n in cases.SUBSET)
 
 

@@ -26,4 +26,5 @@ SUBSET = ("input-missing", "input-empty", "header-missing-columns", "header-extr
           "short-row", "not-a-number", "zero-error", "format-version-3", "checksum-mismatch", "graph-truncated",
           "out-is-input", "out-symlink-to-input", "out-hardlink-to-input", "samples-out-is-out",
           "samples-out-dangling-link-to-out", "out-is-directory", "samples-out-parent-is-file",
-          "out-is-bundle-manifest", "samples-zero")
+          "out-is-bundle-manifest", "samples-zero", "graph-swapped", "manifest-not-json", "manifest-array",
+          "utf16-file", "manifest-edited-after-export", "seed-negative")
