@@ -167,6 +167,45 @@ def test_draws_that_cannot_be_written_leave_no_summary(engine, spectra, tmp_path
     assert _files(tmp_path) == ["afile", "in.csv"]
 
 
+@pytest.mark.parametrize("engine,suffix", [("python", ".ecsv"), ("python", ".fits"), ("java", ".ecsv")])
+def test_a_typed_summary_and_its_draws_appear_together(engine, suffix, spectra, tmp_path):
+    from astropy.table import Table
+
+    src = _input(spectra, tmp_path)
+    out, draws = tmp_path / f"s{suffix}", tmp_path / "d.csv"
+    rc, err = _cli(engine, "--input", src, "--out", out, "--samples-out", draws)
+    assert rc == 0, err
+    assert list(Table.read(out)["source_id"]) == [f"s{i}" for i in range(4)]
+    assert len(draws.read_text().splitlines()) == 1 + 4 * 20
+    assert _files(tmp_path) == sorted(["in.csv", out.name, "d.csv"])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".ecsv", ".fits"])
+def test_python_draws_that_cannot_be_renamed_take_the_summary_back(suffix, spectra, tmp_path, monkeypatch):
+    """The Python engine's summary, in any format, is renamed with its draws: should the draws' rename
+    fail (after the summary's), the summary is removed again and the error says so."""
+    import errno
+
+    from xpcvae import atomic
+    from xpcvae.infer.batch import infer_csv
+
+    src = _input(spectra, tmp_path)
+    out, draws = tmp_path / f"s{suffix}", tmp_path / "d.csv"
+    replace = os.replace
+
+    def failing_replace(a, b):
+        if Path(b) == draws:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        replace(a, b)
+
+    monkeypatch.setattr(atomic.os, "replace", failing_replace)
+    with pytest.raises(OutputError) as info:
+        infer_csv(BUNDLE, src, out, n_samples=20, samples_out=draws, progress=False)
+    assert str(info.value) == (f"cannot write the samples CSV {draws}: cannot rename the finished temporary file "
+                               f"onto it: no space left on device; {out} removed again (all outputs or none)")
+    assert _files(tmp_path) == ["in.csv"]
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_output_errors_name_the_file_and_the_reason(engine, spectra, tmp_path):
     src = _input(spectra, tmp_path)

@@ -212,6 +212,44 @@ public class OutputsTest {
     }
 
     /**
+     * Every summary writer (CSV, ECSV, and the progress line around one) commits with its draws: both
+     * appear, or, when the draws cannot be renamed into place, neither.
+     */
+    @Test
+    public void everySummaryWriterCommitsWithItsDrawsAllOrNone() throws IOException {
+        List<Parameter> params = TestSupport.bundle().parameters();
+        for (String name : new String[]{"s.csv", "s.ecsv", "p.ecsv"}) {
+            Path dir = tmp.newFolder("writer-" + name).toPath();
+            Path target = dir.resolve(name.replace("p.", "s."));
+            try (SummaryWriter inner = SummaryWriter.create(target, params);
+                 SamplesCsv samples = SamplesCsv.create(dir.resolve("d.csv"), params)) {
+                SummaryWriter summary = name.startsWith("p") ? new ProgressLine(inner,
+                        new java.io.PrintWriter(new java.io.StringWriter())) : inner;
+                summary.writeError("s0", "source s0: broken");
+                summary.commit(samples);
+            }
+            assertEquals(Arrays.asList("d.csv", target.getFileName().toString()), listDir(dir));
+            assertTrue(new String(Files.readAllBytes(target), StandardCharsets.UTF_8).contains("source s0: broken"));
+
+            Path failing = tmp.newFolder("failing-" + name).toPath();
+            Path draws = failing.resolve("d.csv");
+            Path summaryTarget = failing.resolve(target.getFileName());
+            try (SummaryWriter summary = SummaryWriter.create(summaryTarget, params);
+                 SamplesCsv samples = SamplesCsv.create(draws, params)) {
+                summary.writeError("s0", "source s0: broken");
+                Files.createDirectory(draws); // the draws' name turns into a non-empty directory
+                Files.write(draws.resolve("keep"), new byte[]{1});
+                summary.commit(samples);
+                fail("the draws were renamed onto a directory");
+            } catch (OutputException e) {
+                assertTrue(e.getMessage(), e.getMessage().startsWith("cannot write the samples CSV " + draws));
+                assertTrue(e.getMessage(), e.getMessage().endsWith(summaryTarget + " removed again (all outputs or none)"));
+            }
+            assertEquals(Arrays.asList("d.csv"), listDir(failing));
+        }
+    }
+
+    /**
      * Once the JVM shuts down (the hook ran), no file is renamed into place and the temporary
      * files are gone: checked in a JVM of its own ({@link ShutdownProbe}), as the hook's state is
      * for good.
