@@ -5,9 +5,10 @@ the command line of both engines: the exit status, the message, whether outputs 
 
 ``make reliability`` runs all of it into docs/reliability.md (:mod:`xpcvae.tools.reliability`);
 tests/test_attack_catalogue.py runs :data:`~xpcvae.tools.attack_cases.SUBSET`. Every case
-(:mod:`xpcvae.tools.attack_cases`) says what it expects of each engine; a case passes when the engine does exactly that, leaves the input (and the
-bundle, and any file that was there before) untouched, leaves outputs only when it succeeded, no
-temporary file, and, after a signal, no JVM running.
+(:mod:`xpcvae.tools.attack_cases`) says what it expects of each engine; a case passes when the
+engine does exactly that, leaves the input (and the bundle, and any file that was there before)
+untouched, leaves outputs only when it succeeded, no temporary file, and, after a signal, no JVM
+running.
 
 How the engines are run, so that a case costs no process start where it need not:
 

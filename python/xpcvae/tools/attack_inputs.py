@@ -108,7 +108,8 @@ def input_cases() -> list[Case]:
              lambda w: w.args(input=w.spectra(lambda L: L.__setitem__(1, '"a,""b"""' + L[1][L[1].index(","):]))),
              ok()),
         Case("source-id-unicode", "input", "a source id in Greek with an emoji",
-             lambda w: w.args(input=w.spectra(lambda L: L.__setitem__(1, "\u03b1\u03b2\U0001F31F" + L[1][L[1].index(","):]))),
+             lambda w: w.args(input=w.spectra(
+                 lambda L: L.__setitem__(1, "\u03b1\u03b2\U0001F31F" + L[1][L[1].index(","):]))),
              ok()),
         Case("source-id-long", "input", "a source id of 10 000 characters",
              lambda w: w.args(input=w.spectra(lambda L: L.__setitem__(1, "x" * 10000 + L[1][L[1].index(","):]))),

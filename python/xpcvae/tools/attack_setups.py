@@ -111,7 +111,8 @@ def output_cases() -> list[Case]:
              lambda w: w.args(bundle=(b := w.bundle_copy()), out=b / "manifest.json"),
              fails("would damage the bundle")),
         Case("samples-out-is-bundle-graph", "output", "--samples-out is a graph of the bundle (through a link)",
-             lambda w: w.args(bundle=(b := w.bundle_copy()), samples_out=_symlink(w, "g.onnx", _graph(b, "r1_encoder"))),
+             lambda w: w.args(bundle=(b := w.bundle_copy()),
+                              samples_out=_symlink(w, "g.onnx", _graph(b, "r1_encoder"))),
              fails("would damage the bundle")),
         Case("out-new-file-in-bundle-dir", "output", "--out is a new file inside the bundle directory",
              lambda w: w.args(bundle=(b := w.bundle_copy()), out=b / "summary.csv"), ok()),
@@ -183,7 +184,8 @@ def option_cases() -> list[Case]:
     invalid = ("invalid", "must be")
     return [
         Case("samples-zero", "option", "--samples 0", lambda w: w.args(samples="0"), fails(">= 1", "between 1 and")),
-        Case("samples-negative", "option", "--samples -5", lambda w: w.args(samples="-5"), fails(">= 1", "between 1 and")),
+        Case("samples-negative", "option", "--samples -5", lambda w: w.args(samples="-5"),
+             fails(">= 1", "between 1 and")),
         Case("samples-text", "option", "--samples abc", lambda w: w.args(samples="abc"), fails(*invalid)),
         Case("samples-float", "option", "--samples 1.5", lambda w: w.args(samples="1.5"), fails(*invalid)),
         Case("samples-one", "option", "--samples 1 (every percentile the one draw)", lambda w: w.args(samples="1"),
@@ -204,7 +206,8 @@ def option_cases() -> list[Case]:
         Case("missing-input", "option", "no --input",
              lambda w: ["--bundle", str(w.bundle), "--out", str(w.root / "summary.csv")], fails("--input", "required")),
         Case("missing-bundle", "option", "no --bundle",
-             lambda w: ["--input", str(w.spectra()), "--out", str(w.root / "summary.csv")], fails("--bundle", "required")),
+             lambda w: ["--input", str(w.spectra()), "--out", str(w.root / "summary.csv")],
+             fails("--bundle", "required")),
         Case("unknown-option", "option", "--frobnicate", lambda w: w.args(extra=("--frobnicate",)),
              fails("unrecognized", "unknown")),
         Case("extra-positional", "option", "a stray positional argument", lambda w: w.args(extra=("stray",)),
@@ -213,7 +216,8 @@ def option_cases() -> list[Case]:
         Case("empty-input", "option", "--input ''", lambda w: w.args(input=""), fails("directory", "--input")),
         Case("empty-samples-out", "option", "--samples-out ''", lambda w: w.args(samples_out=""),
              fails("is a directory", "--samples-out")),
-        Case("out-twice", "option", "--out given twice", _out_twice, {"python": ok(), "java": fails("only once", "--out")},
+        Case("out-twice", "option", "--out given twice", _out_twice,
+             {"python": ok(), "java": fails("only once", "--out")},
              note="argparse keeps the last --out (second.csv is written), picocli refuses a repeated option"),
     ]
 

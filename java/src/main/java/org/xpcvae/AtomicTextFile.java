@@ -119,7 +119,8 @@ final class AtomicTextFile implements AutoCloseable {
         try {
             temp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".partial");
         } catch (IOException e) {
-            throw new OutputException(failed + ": cannot create a file in " + dir + ": " + OutputException.reason(e), e);
+            throw new OutputException(failed + ": cannot create a file in " + dir + ": " + OutputException.reason(e),
+                    e);
         }
         PENDING.add(temp);
         try {

@@ -297,7 +297,8 @@ public final class Main implements Runnable {
             try {
                 Files.copy(summary, stdout);
             } catch (IOException e) {
-                throw new OutputException("cannot write the summary to standard output: " + OutputException.reason(e), e);
+                throw new OutputException("cannot write the summary to standard output: "
+                        + OutputException.reason(e), e);
             }
             stdout.flush();
             if (stdout.checkError()) {

@@ -7,9 +7,9 @@ import java.nio.file.Path;
 /**
  * The output files of {@code xpcvae infer} checked against its inputs and each other before any
  * work: a summary written onto its own spectra file (or a file of the model bundle) destroys an
- * input, and two outputs under one name lose one of them. Two names are the same file when they are the same file on disk (a hard
- * or symbolic link to it included: {@link Files#isSameFile}), or, for files that do not exist
- * yet, when their absolute paths with the symbolic links of the existing part resolved are equal.
+ * input, and two outputs under one name lose one of them. Two names are the same file when they are
+ * the same file on disk (a hard or symbolic link to it included: {@link Files#isSameFile}), or,
+ * for files that do not exist yet, when their absolute paths with the symbolic links of the existing part resolved are equal.
  * {@code -} (a standard stream) is never a file. The Python engine applies the same rules with
  * the same messages ({@code xpcvae.infer.output_paths}).
  */

@@ -159,7 +159,8 @@ public class OutputsTest {
 
         // the draws cannot be written: no summary either
         Path out = dir.resolve("out.csv");
-        assertEquals(Main.EXIT_FATAL, infer(in, "--out", out.toString(), "--samples-out", file.resolve("d.csv").toString()));
+        assertEquals(Main.EXIT_FATAL,
+                infer(in, "--out", out.toString(), "--samples-out", file.resolve("d.csv").toString()));
         assertRefused("cannot write the samples CSV " + file.resolve("d.csv") + ": " + file + " is not a directory");
         assertEquals(Arrays.asList("adir", "afile", "in.csv"), listDir(dir));
         assertEquals(Arrays.asList(), listDir(sub));
@@ -243,7 +244,8 @@ public class OutputsTest {
                 fail("the draws were renamed onto a directory");
             } catch (OutputException e) {
                 assertTrue(e.getMessage(), e.getMessage().startsWith("cannot write the samples CSV " + draws));
-                assertTrue(e.getMessage(), e.getMessage().endsWith(summaryTarget + " removed again (all outputs or none)"));
+                assertTrue(e.getMessage(),
+                        e.getMessage().endsWith(summaryTarget + " removed again (all outputs or none)"));
             }
             assertEquals(Arrays.asList("d.csv"), listDir(failing));
         }
@@ -259,8 +261,9 @@ public class OutputsTest {
         Path dir = tmp.newFolder("shutdown").toPath();
         Path log = tmp.getRoot().toPath().resolve("probe.txt");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), ShutdownProbe.class.getName(),
-                dir.toString(), TestSupport.bundleDir().toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                ShutdownProbe.class.getName(), dir.toString(), TestSupport.bundleDir().toString())
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         String out = new String(Files.readAllBytes(log), StandardCharsets.UTF_8);
         assertEquals(out, 0, p.exitValue());
