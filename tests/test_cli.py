@@ -5,6 +5,7 @@ import sys
 
 import h5py
 import numpy as np
+import pytest
 
 from xpcvae.cli import main
 
@@ -95,3 +96,14 @@ def test_infer_refuses_seeds_and_sample_counts_the_engines_cannot_take(tmp_path,
         if flag == "--seed":
             assert says in java.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_grid_count_options_refuse_out_of_range_integers_in_words(capsys):
+    """--n must be >= 1 and --workers >= 0; argparse exits 2 naming what was expected."""
+    for argv, words in ((["grid", "--n", "0", "--out", "x.h5"], "expected a positive integer, got 0"),
+                        (["grid", "--workers", "-1", "--out", "x.h5"], "expected an integer >= 0, got -1"),
+                        (["grid", "--n", "ten", "--out", "x.h5"], "expected a positive integer, got 'ten'")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        assert words in capsys.readouterr().err

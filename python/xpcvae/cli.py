@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "xpcvae.commands.real_cmds",      # validate-real
     "xpcvae.commands.verify_cmds",    # verify
     "xpcvae.commands.data_cmds",      # to-parquet
+    "xpcvae.commands.reference_cmds", # compare-reference
 )
 
 #: what a user can cause and fix: a bad request (CommandError), a file that is missing or cannot be
