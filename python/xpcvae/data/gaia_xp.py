@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from xpcvae.atomic import atomic_path
-from xpcvae.data.csv_grammar import signature_problem
+from xpcvae.data.csv_grammar import CONTROL, signature_problem
 from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, SpectraCsvReader, SpectraFileError, SpectrumRow, read_header
 
 from xpcvae.forward.instrument import WAVELENGTH  # GaiaXPy's default sampling, the model grid
@@ -65,7 +65,9 @@ def _kind(columns, what) -> str:
         return "continuous"
     if all(k in cols for k in SAMPLED_KEYS):
         return "sampled"
-    shown = ", ".join(list(columns)[:8]) + (", ..." if len(columns) > 8 else "")
+    # a control character in a column name (a binary file) shown as \xNN, never sent to the terminal
+    names = [CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(c)) for c in list(columns)[:8]]
+    shown = ", ".join(names) + (", ..." if len(columns) > 8 else "")
     raise SpectraFileError(
         f"{what}: not a recognised XP spectra layout (columns: {shown}); expected Gaia archive XP continuous "
         f"(bp_coefficients, rp_coefficients, ...), XP sampled (flux, flux_error arrays) or the project CSV "

@@ -238,6 +238,8 @@ def _check(expect: Expect, rc, stderr: str, left: list[str], changed: list[str],
         return f"the message does not say {' or '.join(repr(s) for s in expect.says)}"
     if "Traceback" in stderr or "Exception" in stderr:
         return "an exception's name or a traceback in the message"
+    if any(not (c.isprintable() or c in "\n\r") for c in stderr):
+        return "a control character in the message (sent to the terminal as it is)"
     temps = [f for f in left if Path(f).name.endswith(".partial")]
     if temps:
         return f"temporary files left: {', '.join(temps)}"
@@ -329,6 +331,7 @@ def _cell(o: dict) -> str:
     mark = "✓" if o["passed"] else "✗"
     msg = o["message"] if len(o["message"]) <= 140 else o["message"][:140] + "…"
     msg = msg.replace("|", "\\|").replace("`", "'")
+    msg = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in msg)  # no control byte in the report
     left = "nothing left" if not o["left"] else "left " + ", ".join(f"`{f}`" for f in o["left"][:3]) \
         + (" …" if len(o["left"]) > 3 else "")
     why = f" — **{o['why']}**" if o["why"] else ""
@@ -353,6 +356,8 @@ def report_lines(res: dict) -> list[str]:
         "succeeded, no temporary file is left and, after a signal, no JVM is still running. "
         f"{len(SUBSET)} of the cases run in `make test` (`tests/test_attack_catalogue.py`).",
         "",
+        *([f"This section: `{res['run']['command']}` on {res['run']['date']}, a run of its own.", ""]
+          if "run" in res else []),
         f"**{res['passed']} of {res['runs']} runs as expected.**",
         "",
         "| group | cases | Python passed | Java passed |",
@@ -399,6 +404,9 @@ def main(argv=None) -> int:
         bundle, _ = resolve_bundle(args.bundle, Path(tmp))
         outcomes = run_catalogue(cases, bundle, (args.engine,) if args.engine else ENGINES)
     res = summary(cases, outcomes)
+    res["run"] = {"command": "python -m xpcvae.tools.attack_catalogue " + " ".join(argv if argv is not None
+                                                                                else sys.argv[1:]),
+                  "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
     print(f"{res['passed']} of {res['runs']} runs passed ({res['cases']} cases)", file=sys.stderr)
