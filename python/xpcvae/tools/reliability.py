@@ -145,6 +145,9 @@ def write_report(res: dict, out: Path) -> None:
         "",
         f"Produced by `make reliability` (`{res['command']}`) on {res['date']}: {res['machine']}. Bundle: "
         f"`{res['bundle']['path']}` ({res['bundle']['what']}).",
+        *(["", f"The machine was shared: {len(res['busy'])} other busy processes when the run started (in "
+               "docs/reliability.json); wall times and rates here measure the share the run got, not the engines' "
+               "speed."] if res.get("busy") else []),
         "",
         "## Soak: the Java CLI over {:,} sources".format(s["sources"]),
         "",
