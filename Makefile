@@ -85,8 +85,9 @@ spark-bench: venv java
 clean:
 	rm -rf java/build java/.gradle build demo-out examples/java-consumer/target $(INFER_VENV)
 
-# Reliability figures: soak of the Java CLI over 100 000 sources with 8 threads and
-# injected bad rows, plus the Python batch path -> docs/reliability.md (and .json).
+# Reliability figures: soak of the Java CLI over 100 000 sources with 8 threads and injected bad
+# rows, the Python batch path, and the attack catalogue (bad inputs, bad bundles, output paths,
+# signals, odd options against both engines) -> docs/reliability.md (and .json).
 .PHONY: reliability
 reliability: venv java
 	$(PY) -m xpcvae.tools.reliability --out docs/reliability.md

@@ -37,7 +37,7 @@ final class BundleChecksums {
         } catch (NoSuchFileException e) {
             throw new BundleException(where + ": " + MANIFEST + " is missing");
         } catch (IOException e) {
-            throw new BundleException(where + ": cannot read " + MANIFEST + ": " + e, e);
+            throw new BundleException(where + ": cannot read " + MANIFEST + ": " + OutputException.reason(e), e);
         }
     }
 

@@ -107,8 +107,27 @@ final class ManifestJson {
         } catch (CharacterCodingException e) {
             throw new BundleException(where + ": " + MANIFEST + " is not valid JSON: not UTF-8 text", e);
         } catch (JsonParseException e) {
-            throw new BundleException(where + ": " + MANIFEST + " is not valid JSON: " + e.getMessage(), e);
+            throw new BundleException(where + ": " + MANIFEST + " is not valid JSON: " + jsonReason(e), e);
         }
+    }
+
+    /**
+     * Gson's account of a syntax error in words: where it is ("Unterminated string at line 4 column
+     * 147 path $.description"), without the exception class names Gson puts in its messages, its
+     * advice to parse leniently or its troubleshooting link.
+     */
+    static String jsonReason(JsonParseException e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause().getMessage() != null) {
+            t = t.getCause();
+        }
+        String text = t.getMessage() == null ? "" : t.getMessage();
+        text = text.split("\n", 2)[0]
+                .replaceAll("(?:[A-Za-z_$][\\w$]*\\.)+[A-Za-z_$][\\w$]*(?:Exception|Error): ", "")
+                .replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "malformed JSON")
+                .replace("Use JsonReader.setLenient(true) to accept malformed JSON", "malformed JSON")
+                .trim();
+        return text.isEmpty() ? "malformed JSON" : text;
     }
 
     /** Whether {@code e} is a JSON number written as an integer (no fraction, no exponent), as Python's json reads an int. */
