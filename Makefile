@@ -13,7 +13,7 @@ INFER_STAMP := $(INFER_VENV)/.xpcvae-installed
 JAVA_DIST := java/build/install/xpcvae
 BUNDLE  ?= export/default
 
-.PHONY: all venv venv-infer java test test-python test-java java-consumer verify demo bench clean spark-demo
+.PHONY: all venv venv-infer java test test-python test-java java-consumer verify demo bench clean spark-demo spark-bench
 
 all: venv java
 
@@ -73,14 +73,21 @@ spark-demo: venv java
 	SPARK_LOCAL_IP=127.0.0.1 $(SPARK_LOCAL) --master 'local[2]' --bundle $(BUNDLE) \
 	    --input demo-out/spark/spectra.parquet --output demo-out/spark/summary.parquet --show 20
 
+# The sampler benchmark rewrites docs/performance.md; the Spark job against the CLI (docs/scale.md)
+# then adds its section to it and to docs/scale.md. `make spark-bench` runs the latter alone.
 bench: venv java
 	$(PY) -m xpcvae.tools.bench --out docs/performance.md
+	$(PY) -m xpcvae.tools.spark_bench --out docs/spark-bench.json --docs
+
+spark-bench: venv java
+	$(PY) -m xpcvae.tools.spark_bench --out docs/spark-bench.json --docs
 
 clean:
 	rm -rf java/build java/.gradle build demo-out examples/java-consumer/target $(INFER_VENV)
 
-# Reliability figures: soak of the Java CLI over 100 000 sources with 8 threads and
-# injected bad rows, plus the Python batch path -> docs/reliability.md (and .json).
+# Reliability figures: soak of the Java CLI over 100 000 sources with 8 threads and injected bad
+# rows, the Python batch path, and the attack catalogue (bad inputs, bad bundles, output paths,
+# signals, odd options against both engines) -> docs/reliability.md (and .json).
 .PHONY: reliability
 reliability: venv java
 	$(PY) -m xpcvae.tools.reliability --out docs/reliability.md

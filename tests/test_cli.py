@@ -5,6 +5,7 @@ import sys
 
 import h5py
 import numpy as np
+import pytest
 
 from xpcvae.cli import main
 
@@ -70,3 +71,39 @@ def test_a_user_error_is_one_line_with_status_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert err.count("\n") == 1 and "is a directory" in err and "Traceback" not in err
+
+
+def test_infer_refuses_seeds_and_sample_counts_the_engines_cannot_take(tmp_path, capsys):
+    """Both engines take seeds in 0..2^64-1 (one message, rng.seed_error) and at most 2^31 - 1 draws: a
+    larger seed is never wrapped onto a smaller one's draws; the Java message has no class name."""
+    from pathlib import Path
+
+    from xpcvae import rng
+
+    root = Path(__file__).resolve().parents[1]
+    launcher = root / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
+    common = ["--bundle", str(root / "export" / "default"), "--input", str(root / "examples" / "spectra.csv"),
+              "--out", str(tmp_path / "s.csv")]
+    for flag, value, says in (("--seed", str(2**64), rng.seed_error(str(2**64))),
+                              ("--seed", "-1", rng.seed_error("-1")),
+                              ("--samples", str(2**31), "--samples must be between 1 and 2147483647"),
+                              ("--samples", "0", "--samples must be between 1 and 2147483647")):
+        assert main(["infer", *common, flag, value]) == 2
+        assert says in capsys.readouterr().err
+        java = subprocess.run([str(launcher), "infer", *common, flag, value], capture_output=True, text=True)
+        assert java.returncode == 2
+        assert "Exception" not in java.stderr and value in java.stderr
+        if flag == "--seed":
+            assert says in java.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_grid_count_options_refuse_out_of_range_integers_in_words(capsys):
+    """--n must be >= 1 and --workers >= 0; argparse exits 2 naming what was expected."""
+    for argv, words in ((["grid", "--n", "0", "--out", "x.h5"], "expected a positive integer, got 0"),
+                        (["grid", "--workers", "-1", "--out", "x.h5"], "expected an integer >= 0, got -1"),
+                        (["grid", "--n", "ten", "--out", "x.h5"], "expected a positive integer, got 'ten'")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        assert words in capsys.readouterr().err

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from xpcvae.data import spectra_fast
@@ -170,6 +170,9 @@ def test_fast_path_agrees_with_the_java_reader(tmp_path):
 @settings(max_examples=300, deadline=None)
 @given(content=st.binary(max_size=60).map(lambda b: b.translate(bytes.maketrans(bytes(range(256)), b"a \t\r\n" * 51 + b"a"))),
        read_size=st.integers(1, 9), limit=st.integers(1, 12), first=st.integers(0, 5))
+# a long line ended by a \r\n that fills a read exactly, then an empty line: the \n opening the next
+# read is that empty line's terminator, not the rest of the \r\n
+@example(content=b"aaaa\r\n\n", read_size=2, limit=1, first=0)
 def test_lines_do_not_depend_on_where_reads_end(content, read_size, limit, first):
     """blocks() gives rule 3's lines (and rule 6's long ones) whatever the read size: a \\r\\n split
     between two reads, a line longer than the limit across many reads, a last line unterminated."""

@@ -342,19 +342,37 @@ def test_upgrade_bundle_refuses_what_it_cannot_upgrade(tiny_bundle, tmp_path, ca
 
 def test_upgrading_the_shipped_format_1_manifest_gives_the_shipped_bundle(tmp_path):
     """tests/data/bundle-format1/manifest.json is export/default's manifest as shipped in format 1;
-    upgrade-bundle turns it into today's export/default manifest, byte for byte."""
+    upgrade-bundle turned it into format 2, byte for byte, and the graph rewrite of
+    xpcvae.export.graph_form then changed only the two rewritten graphs' checksums and added its record."""
+    from xpcvae.bundle import manifest_bytes, upgrade
+
     root = Path(__file__).resolve().parents[1]
     shipped = root / "export" / "default"
+    format1 = (root / "tests" / "data" / "bundle-format1" / "manifest.json").read_bytes()
+    manifest = json.loads((shipped / "manifest.json").read_text())
+    rewrite = manifest["provenance"].pop("graph_form")
+    # the shipped manifest before the graph rewrite: the graphs' former checksums, no record
+    before = json.loads(json.dumps(manifest))
+    for role, r in rewrite["graphs"].items():
+        assert manifest["files"][role]["sha256"] == r["sha256_after"]
+        before["files"][role]["sha256"] = r["sha256_before"]
+    assert hashlib.sha256(manifest_bytes(before)).hexdigest() == rewrite["manifest_sha256_before"]
+    assert hashlib.sha256(format1).hexdigest() == manifest["provenance"]["upgraded"]["manifest_sha256_before"]
+    # upgrading the format-1 manifest (its graph checksums those of today's graphs) gives that manifest
     d = tmp_path / "default"
     d.mkdir()
-    shutil.copy(root / "tests" / "data" / "bundle-format1" / "manifest.json", d / "manifest.json")
+    text = format1.decode()
+    for r in rewrite["graphs"].values():
+        text = text.replace(r["sha256_before"], r["sha256_after"])
+    (d / "manifest.json").write_text(text)
     for g in shipped.glob("*.onnx"):
         os.symlink(g, d / g.name)
-    from xpcvae.bundle import upgrade
-
     upgrade(d)
-    assert (d / "manifest.json").read_bytes() == (shipped / "manifest.json").read_bytes()
-    assert (d / "manifest.json.sha256").read_bytes() == (shipped / "manifest.json.sha256").read_bytes()
+    upgraded = json.loads((d / "manifest.json").read_text())
+    assert upgraded["provenance"]["upgraded"].pop("manifest_sha256_before") == \
+        hashlib.sha256(text.encode()).hexdigest()
+    manifest["provenance"]["upgraded"].pop("manifest_sha256_before")
+    assert manifest_bytes(upgraded) == manifest_bytes(manifest)
 
 
 def test_bundle_of_the_previous_random_number_scheme_is_refused_with_a_hint(tiny_bundle, tmp_path):

@@ -100,12 +100,18 @@ def test_validate_real_end_to_end(tiny_bundle, tmp_path):
     for name in ("teff", "logg", "mh"):
         t = m["targets"][name]
         assert t["scatter"] >= 0 and 0 <= t["coverage68"] <= 1
+        assert t["scatter_ok"] == (t["scatter"] <= t["scatter_target"])
+    assert set(m["targets_by_teff"]) == set(m["by_teff"])
+    assert m["targets_by_teff"]["all"]["teff"]["scatter_target"] == 110
+    assert m["targets_by_teff"]["3000-4000 K"]["teff"]["scatter_target"] == 120
+    assert list(m["cool_stars"])[-1] == "3000-4500 K"
+    assert m["cool_stars"]["3000-4500 K"]["n"] == sum(r["n"] for k, r in m["cool_stars"].items() if k != "3000-4500 K")
     assert set(m["by_teff"]) >= {"all", "3000-4000 K", "6000-7000 K"}
     assert 0 <= m["accretion"]["median_p_visible"] <= 1
     assert m["gof"]["posterior_median"]["n"] == 40
     readme = (out / "README.md").read_text()
-    assert "## Targets" in readme and "comparison.png" in readme
-    for fig in ("comparison.png", "residuals_vs_teff.png", "mismatch_spectra.png", "goodness_of_fit.png",
+    assert "## Targets" in readme and "comparison.png" in readme and "## Cool stars" in readme
+    for fig in ("cool_stars.png", "comparison.png", "residuals_vs_teff.png", "mismatch_spectra.png", "goodness_of_fit.png",
                 "accretion_coverage.png"):
         assert (out / fig).stat().st_size > 10_000
     lines = (out / "stars.csv").read_text().splitlines()

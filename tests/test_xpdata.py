@@ -157,6 +157,15 @@ def test_unrecognised_layout_is_rejected(tmp_path):
         load_spectra(p)
 
 
+def test_a_binary_file_is_refused_without_control_characters_in_the_message(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(SpectraFileError, match="not a recognised XP spectra layout") as info:
+        load_spectra(p)
+    assert "columns: \\x00\\x01\\x02" in str(info.value)
+    assert all(c.isprintable() for c in str(info.value))
+
+
 def test_project_csv_round_trip_keeps_rows_and_errors(archive, tmp_path):
     rows = load_spectra(archive / "XP_CONTINUOUS_RAW_with_missing_BP.csv")
     out = tmp_path / "project.csv"

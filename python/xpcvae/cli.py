@@ -19,9 +19,10 @@ COMMAND_MODULES = (
     "xpcvae.commands.train_cmds",     # train, import-bundle, evaluate
     "xpcvae.commands.export_cmds",    # export, export-forward-model, infer
     "xpcvae.commands.bundle_cmds",    # upgrade-bundle
-    "xpcvae.commands.real_cmds",      # validate-real
+    "xpcvae.commands.real_cmds",      # validate-real, validate-accretion
     "xpcvae.commands.verify_cmds",    # verify
     "xpcvae.commands.data_cmds",      # to-parquet
+    "xpcvae.commands.reference_cmds", # compare-reference
 )
 
 #: what a user can cause and fix: a bad request (CommandError), a file that is missing or cannot be

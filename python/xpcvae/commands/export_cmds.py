@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -13,6 +12,8 @@ from pathlib import Path
 from xpcvae import javadist
 from xpcvae.atomic import atomic_path
 from xpcvae.commands.errors import CommandError
+from xpcvae.infer.output_paths import check_output_paths
+from xpcvae.interrupt import ChildProcess, Interrupted, interruptible
 
 JAVA_LAUNCHER = javadist.launcher()
 #: summary formats by extension (xpcvae.infer.table.FORMATS, without importing it for every command)
@@ -97,24 +98,53 @@ def _export_forward_model(args) -> int:
     return 0
 
 
+#: draws per source both engines take: the Java engine counts them in an int
+MAX_SAMPLES = (1 << 31) - 1
+
+
 def _infer(args) -> int:
     from xpcvae import rng
 
-    t0 = time.time()
     args.seed = rng.parse_seed(args.seed)  # ValueError: one line naming the seed, exit 2 (both engines alike)
+    if not 1 <= args.samples <= MAX_SAMPLES:
+        raise CommandError(f"--samples must be between 1 and {MAX_SAMPLES}, got {args.samples}")
     if args.threads < 1:
         raise CommandError(f"--threads must be >= 1, got {args.threads}")
     if args.samples_out and Path(args.samples_out).suffix.lower() in TYPED_SUFFIXES:
         raise CommandError(f"--samples-out {args.samples_out}: the draws are written as CSV; give a .csv name")
+    # both engines: an output onto an input, or both outputs onto one file, is refused before any work
+    check_output_paths(args.input, args.out, args.samples_out, args.bundle)
     if args.engine == "java":
         if TYPED_SUFFIXES.get(Path(args.out).suffix.lower()) == "fits":
             raise CommandError(f"--out {args.out}: the Java engine writes the summary as .csv or .ecsv; for FITS "
                                "use --engine python")
         if not JAVA_LAUNCHER.exists():
             raise CommandError(f"the Java engine is not built ({JAVA_LAUNCHER} missing): run `make java`")
-        return _infer_java(args)
+    before = _identity(args.out)
+    with interruptible():
+        try:
+            return _infer_java(args) if args.engine == "java" else _infer_python(args)
+        except Interrupted as exc:
+            # a signal in the microseconds after the outputs were renamed into place finds them complete
+            written = _identity(args.out) != before
+            print(f"xpcvae infer: {exc}: " + ("stopped after the outputs were written" if written
+                                              else "stopped, no output written"), file=sys.stderr)
+            return exc.exit_status
+
+
+def _identity(path):
+    """(inode, modification time) of ``path``, None if it does not exist: tells whether a run replaced it."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _infer_python(args) -> int:
     from xpcvae.infer.batch import infer_csv  # lazy: onnxruntime only when inferring
 
+    t0 = time.time()
     ok, failed = infer_csv(args.bundle, args.input, args.out, args.samples, args.seed, args.samples_out,
                            threads=args.threads)
     dt = time.time() - t0
@@ -136,6 +166,17 @@ def _java_command(args, input_path, out=None) -> list[str]:
     return cmd
 
 
+def _run_java(cmd: list[str]) -> int:
+    """The Java CLI's exit status. SIGINT, SIGTERM and SIGHUP go to the JVM (which removes its
+    temporary files and never renames them into place after a signal), this process waits for it to
+    end and raises :class:`Interrupted`: no JVM outlives the command."""
+    with ChildProcess(cmd) as child:
+        rc = child.wait()
+    if child.signal is not None:
+        raise Interrupted(child.signal)
+    return rc
+
+
 def _infer_java(args) -> int:
     """Java engine. A project CSV goes to the Java CLI as it is; any other input (Gaia archive XP
     continuous or sampled) is read by :func:`xpcvae.data.gaia_xp.load_spectra`, written to a temporary
@@ -149,7 +190,7 @@ def _infer_java(args) -> int:
     if not src.exists():
         raise FileNotFoundError(f"spectra file {src} does not exist")
     if detect_format(src) == "csv" and is_project_csv(src, allow_read_error=False):
-        return subprocess.run(_java_command(args, src)).returncode
+        return _run_java(_java_command(args, src))
     rows = load_spectra(src, progress=sys.stderr.isatty())
     final = Path(args.out)
     with tempfile.TemporaryDirectory(prefix="xpcvae-java-") as tmp:
@@ -157,7 +198,7 @@ def _infer_java(args) -> int:
         before = out.stat().st_mtime_ns if out.exists() else None
         converted = Path(tmp) / "spectra.csv"
         write_project_csv(converted, rows)
-        rc = subprocess.run(_java_command(args, converted, out)).returncode
+        rc = _run_java(_java_command(args, converted, out))
         errors = {i: r.error for i, r in enumerate(rows) if r.error is not None}
         written = out.exists() and out.stat().st_mtime_ns != before
         if errors and written:

@@ -130,7 +130,8 @@ def blocks(fh: BinaryIO, first: bytes = b"", read_size: int = READ_SIZE) -> Iter
                 data = b""
                 continue
             stop = end + 2 if data[end:end + 2] == b"\r\n" else end + 1
-            drop_lf = data[end] == 0x0D and stop == len(data)
+            # a lone \r ending this read: a \n opening the next read belongs to it (not after a \r\n)
+            drop_lf = data[end] == 0x0D and stop == end + 1 == len(data)
             if skipping is not None:
                 yield LongLine(skipping and is_blank(data[pos:end]))
                 skipping = None

@@ -13,12 +13,13 @@ import csv
 import io
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from xpcvae.atomic import atomic_path
-from xpcvae.data.csv_grammar import signature_problem
+from xpcvae.data.csv_grammar import CONTROL, signature_problem
 from xpcvae.data.spectra_csv import ERR_COLS, FLUX_COLS, SpectraCsvReader, SpectraFileError, SpectrumRow, read_header
 
 from xpcvae.forward.instrument import WAVELENGTH  # GaiaXPy's default sampling, the model grid
@@ -64,7 +65,9 @@ def _kind(columns, what) -> str:
         return "continuous"
     if all(k in cols for k in SAMPLED_KEYS):
         return "sampled"
-    shown = ", ".join(list(columns)[:8]) + (", ..." if len(columns) > 8 else "")
+    # a control character in a column name (a binary file) shown as \xNN, never sent to the terminal
+    names = [CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(c)) for c in list(columns)[:8]]
+    shown = ", ".join(names) + (", ..." if len(columns) > 8 else "")
     raise SpectraFileError(
         f"{what}: not a recognised XP spectra layout (columns: {shown}); expected Gaia archive XP continuous "
         f"(bp_coefficients, rp_coefficients, ...), XP sampled (flux, flux_error arrays) or the project CSV "
@@ -116,6 +119,35 @@ def load_spectra(source, wavelength=None, progress: bool = False) -> list[Spectr
     return _load_table(_to_pandas(table), grid, what=str(path), sampling=sampling, progress=progress)
 
 
+def iter_spectra(source, wavelength=None, progress: bool = False) -> Iterator[SpectrumRow]:
+    """:func:`load_spectra`'s rows one at a time, in order. A project CSV file is streamed (memory does
+    not grow with its rows); any other input is read whole (an archive table must be) and each row let
+    go once handed on. A file unusable as a whole fails at this call, before any row is asked for."""
+    grid = WAVELENGTH if wavelength is None else np.asarray(wavelength, dtype=float)
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_file() and detect_format(path) == "csv" and _kind(read_header(path), str(path)) == "project":
+            _require_default_grid(grid, f"{path} (project CSV)")
+            return _project_stream(SpectraCsvReader(path))  # the header is read here: a file error now
+    rows = load_spectra(source, wavelength=wavelength, progress=progress)
+    rows.reverse()
+
+    def drain():
+        while rows:
+            yield rows.pop()
+
+    return drain()
+
+
+def _project_stream(reader: SpectraCsvReader) -> Iterator[SpectrumRow]:
+    with reader:
+        if READ_ERROR_COL not in reader.header:
+            yield from reader
+            return
+        for row, (msg,) in reader.with_columns(READ_ERROR_COL):
+            yield SpectrumRow(row.source_id, None, None, msg) if msg else row
+
+
 def _to_pandas(obj):
     import pandas as pd
 
@@ -161,11 +193,7 @@ def _require_default_grid(grid, what: str) -> None:
 
 # -- project CSV -----------------------------------------------------------------------------
 def _read_project_csv(path: Path) -> list[SpectrumRow]:
-    with SpectraCsvReader(path) as reader:
-        if READ_ERROR_COL not in reader.header:
-            return list(reader)
-        return [SpectrumRow(row.source_id, None, None, msg) if msg else row
-                for row, (msg,) in reader.with_columns(READ_ERROR_COL)]
+    return list(_project_stream(SpectraCsvReader(path)))
 
 
 def _project_rows_from_frame(df, what) -> list[SpectrumRow]:

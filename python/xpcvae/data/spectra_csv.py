@@ -323,14 +323,22 @@ def write_summary_csv(path, rows: list[list[str]]) -> None:
         w.writerows(rows)
 
 
+def samples_header() -> list[str]:
+    return ["source_id", "draw", *params.NAMES]
+
+
+def samples_rows(source_id, draws) -> list[list]:
+    """The samples CSV rows of one source's ``draws`` (N, 7), draw 0..N-1."""
+    return [[source_id, j, *[repr(float(v)) for v in d]] for j, d in enumerate(draws)]
+
+
 def write_samples_csv(path, items) -> None:
     """``items``: iterable of (source_id, draws (N, 7))."""
     with atomic_path(path, suffix=".csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["source_id", "draw", *params.NAMES])
+        w.writerow(samples_header())
         for sid, draws in items:
-            for j, d in enumerate(draws):
-                w.writerow([sid, j, *[repr(float(v)) for v in d]])
+            w.writerows(samples_rows(sid, draws))
 
 
 def read_summary_csv(path) -> list[dict]:

@@ -1,7 +1,9 @@
 """Export a trained run to a self-describing ONNX model bundle (docs/sampling.md).
 
 The three networks are exported with ``torch.onnx.export``, checked with ``onnx.checker`` and
-against PyTorch on ONNX Runtime before the bundle is written atomically. The manifest (with its
+against PyTorch on ONNX Runtime before the bundle is written atomically; the two per-spectrum
+graphs get their dense layers with the weights as the left operand first
+(:mod:`xpcvae.export.graph_form`: ONNX Runtime runs them about 1.5 times faster on one spectrum). The manifest (with its
 checksum file ``manifest.json.sha256``, :func:`xpcvae.bundle.write_manifest`) records
 checksums, the parameter space, the wavelength grid, the architecture, provenance, metrics, the
 forward-model settings of the run's grid (``forward_config``), the goodness-of-fit defaults
@@ -28,6 +30,7 @@ from xpcvae import __version__, params, rng
 from xpcvae.bundle import (FORMAT, FORMAT_VERSION, FORWARD_FILE, FORWARD_ROLE, ModelBundle, draws_per_sample,
                            onnx_session, sha256_of, write_manifest)
 from xpcvae.export.forward_graph import NotExportable, export_forward_graph
+from xpcvae.export.graph_form import PER_SPECTRUM_ROLES, weights_as_left_operand
 from xpcvae.export.interface import GRAPH_NAMES, NETWORK_TOLERANCE
 from xpcvae.forward.config import KEY as FORWARD_CONFIG_KEY
 from xpcvae.forward.config import ForwardConfig
@@ -202,6 +205,10 @@ def export_model(model: CVAE, out_dir, *, provenance: dict | None = None, metric
         for role, (cls, in_names, out_names) in GRAPHS.items():
             path = tmp_dir / f"{role}.onnx"
             _export_graph(cls(model).eval(), inputs[role], in_names, out_names, path)
+            if role in PER_SPECTRUM_ROLES:
+                graph = onnx.load(str(path))
+                weights_as_left_operand(graph)
+                onnx.save(graph, str(path))
             onnx.checker.check_model(onnx.load(str(path)), full_check=True)
             diff = graph_difference(model, role, onnx_session(path), inputs[role])
             report["max_abs_diff"][role] = diff

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xpcvae import rng
-from xpcvae.bundle import ROLES, ModelBundle
+from xpcvae.bundle import ROLES, BundleError, ModelBundle
 from xpcvae.data.spectra_csv import PERCENTILES
 from xpcvae.forward.instrument import N_WAVE
 
@@ -75,12 +75,28 @@ class _Outputs:
     context: np.ndarray
 
 
+#: the inputs the sampler feeds each graph, by role
+FEEDS = {"r1_encoder": ("flux", "flux_error"), "decoder_context": ("flux", "flux_error"),
+         "decoder_sample": ("context", "z")}
+
+
 class PosteriorSampler:
     """Samples posteriors from a model bundle with ONNX Runtime (one thread by default)."""
 
     def __init__(self, bundle, intra_op_threads: int = 1):
         self.bundle = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
         self._sessions = {role: self.bundle.session(role, intra_op_threads) for role in ROLES}
+        for role, names in FEEDS.items():
+            self._check_inputs(role, names)
+
+    def _check_inputs(self, role: str, names: tuple[str, ...]) -> None:
+        """A graph that does not take what the sampler feeds it (a bundle's files swapped, a graph of
+        another model) is refused naming the file, as org.xpcvae.PosteriorSampler words it."""
+        have = [i.name for i in self._sessions[role].get_inputs()]
+        for name in names:
+            if name not in have:
+                raise BundleError(f"bundle {self.bundle.root}: {self.bundle.path(role).name} has no input "
+                                  f"'{name}' (it has [{', '.join(have)}])")
 
     def __enter__(self):
         return self

@@ -122,7 +122,18 @@ def write_table(table, path, fmt: str | None = None) -> None:
         raise ValueError(f"{path}: write_table writes ECSV or FITS, not {fmt}")
     path = Path(path)
     with atomic_path(path, suffix=path.suffix) as tmp:
+        write_table_file(table, tmp, fmt, path)
+
+
+def write_table_file(table, file, fmt: str, target) -> None:
+    """Write ``table`` as ``fmt`` (ecsv or fits) into ``file``, the temporary file of the output
+    ``target``; a failure of the file system is an :class:`~xpcvae.atomic.OutputError` naming ``target``."""
+    from xpcvae.atomic import OutputError, reason
+
+    try:
         if fmt == "ecsv":
-            table.write(tmp, format="ascii.ecsv", overwrite=True)
+            table.write(file, format="ascii.ecsv", overwrite=True)
         else:
-            _fits_ready(table).write(tmp, format="fits", overwrite=True)
+            _fits_ready(table).write(file, format="fits", overwrite=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write the summary {fmt.upper()} {target}: {reason(exc)}") from exc

@@ -259,11 +259,14 @@ def graph_macs(path: Path) -> dict:
     macs, layers = 0, []
     for node in m.graph.node:
         if node.op_type in ("Gemm", "MatMul"):
-            w = init.get(node.input[1])
-            if w is None:
+            if node.input[0] in init:  # weights as the left operand (xpcvae.export.graph_form): W [n, k]
+                n, k = init[node.input[0]]
+            elif node.input[1] in init:
+                w = init[node.input[1]]
+                trans_b = any(a.name == "transB" and a.i == 1 for a in node.attribute)
+                k, n = (w[1], w[0]) if trans_b else (w[0], w[1])
+            else:
                 continue
-            trans_b = any(a.name == "transB" and a.i == 1 for a in node.attribute)
-            k, n = (w[1], w[0]) if trans_b else (w[0], w[1])
             macs += k * n
             layers.append(f"{node.op_type} {k}x{n}")
     ops = {}

@@ -3,8 +3,11 @@
     python -m xpcvae.tools.reliability --out docs/reliability.md [--bundle DIR] [--sources 100000]
 
 A soak of the Java CLI (many sources, 8 threads sharing one sampler, damaged rows), the Python
-batch path on the same kinds of damage, and the tests that cover each bad input; the report
-says what each figure means. ``--from-json`` rewrites the report from an earlier run's figures.
+batch path on the same kinds of damage, the attack catalogue (:mod:`xpcvae.tools.attack_catalogue`:
+bad inputs, bad bundles, output paths, signals and odd options against both engines' command
+lines) and the tests that cover each bad input; the report says what each figure means.
+``--from-json`` rewrites the report from an earlier run's figures. The exit status is that of the
+soak's and the batch path's checks; the catalogue's unexpected outcomes are listed in the report.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from xpcvae.data.spectra_csv import read_summary_csv, write_spectra_csv
+from xpcvae.tools import attack_catalogue
+from xpcvae.tools.attack_cases import catalogue
 from xpcvae.infer.batch import infer_csv
 from xpcvae.tools.harness import (ROOT, busy_processes, java_classpath, java_executable, repo_relative,
                                   resolve_bundle, synthetic_spectra)
@@ -48,6 +53,31 @@ def run_soak(bundle: Path, sources: int, threads: int, samples: int, heap_mb: in
     res["command"] = repo_relative(" ".join(cmd).replace(
         cp, "'java/build/install/xpcvae/lib/*:java/build/bench/xpcvae-bench.jar'"))
     return res
+
+
+def python_memory(bundle: Path, tmp: Path, rows=(2000, 8000), samples: int = 100) -> dict:
+    """Peak resident memory of ``xpcvae infer --engine python`` (a process each, the draws written too)
+    on project CSVs of ``rows`` rows: the engine streams, so its peak does not grow with the rows. Both
+    files are larger than the spectra reader's blocks (about 16 MB, 1100 rows), whose parsing sets the
+    peak of a smaller file."""
+    runs = []
+    for n in rows:
+        _, flux, sigma = synthetic_spectra(n, seed=13)
+        src = tmp / f"mem-{n}.csv"
+        write_spectra_csv(src, [f"m{i}" for i in range(n)], flux, sigma)
+        cmd = [sys.executable, "-m", "xpcvae.cli", "infer", "--engine", "python", "--bundle", str(bundle),
+               "--input", str(src), "--out", str(tmp / f"mem-{n}-summary.csv"), "--samples-out",
+               str(tmp / f"mem-{n}-draws.csv"), "--samples", str(samples)]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(ROOT / "python")},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        runs.append({"rows": n, "samples": samples, "exit": proc.returncode, "seconds": time.perf_counter() - t0,
+                     "peak_rss_mb": usage.ru_maxrss / 1024,  # Linux: kilobytes
+                     "draws_mb": (tmp / f"mem-{n}-draws.csv").stat().st_size / 2**20})
+    return {"command": " ".join(["xpcvae infer --engine python", "--samples", str(samples), "--samples-out ..."]),
+            "runs": runs}
 
 
 def python_batch(bundle: Path, rows: int, tmp: Path) -> dict:
@@ -115,6 +145,9 @@ def write_report(res: dict, out: Path) -> None:
         "",
         f"Produced by `make reliability` (`{res['command']}`) on {res['date']}: {res['machine']}. Bundle: "
         f"`{res['bundle']['path']}` ({res['bundle']['what']}).",
+        *(["", f"The machine was shared: {len(res['busy'])} other busy processes when the run started (in "
+               "docs/reliability.json); wall times and rates here measure the share the run got, not the engines' "
+               "speed."] if res.get("busy") else []),
         "",
         "## Soak: the Java CLI over {:,} sources".format(s["sources"]),
         "",
@@ -166,6 +199,8 @@ def write_report(res: dict, out: Path) -> None:
         f"{sum(p['caught'].values())} of {sum(p['injected'].values())} injected errors caught as error rows naming "
         f"the source and the problem, {p['unexpected_rows']} unexpected rows, no temporary file left.",
         "",
+        *(_memory_lines(res["python_memory"]) if "python_memory" in res else []),
+        *(attack_catalogue.report_lines(res["catalogue"]) + [""] if "catalogue" in res else []),
         "## Bad inputs and where they are tested",
         "",
         "| bad input | Java (API and CLI) | Python |",
@@ -196,9 +231,19 @@ def write_report(res: dict, out: Path) -> None:
         "header with flux columns beyond the grid (`flux_343`, …) — `RobustnessTest.unusable…` | the reader refuses "
         "extra flux columns; `xpdata.load_spectra` refuses sampled spectra on another grid, and `infer_csv` refuses "
         "a bundle whose grid is not the input's (`test_bundle_on_another_wavelength_grid_is_refused`) |",
-        "| interrupted run | output written to a hidden `.name.*.partial` file and renamed on success; a shutdown "
-        "hook deletes it on SIGTERM/Ctrl-C (`RobustnessTest.interruptedRunLeavesNoOutput` kills a run) | "
-        "`atomic_path` (temporary name, `os.replace`) |",
+        "| interrupted run (SIGINT, SIGTERM, SIGHUP) | output written to a hidden `.name.*.partial` file and renamed "
+        "on success; a shutdown hook deletes it and no rename happens after it (`RobustnessTest.interruptedRunLeaves"
+        "NoOutput`, `OutputsTest.sigintLeavesNoOutput`, `OutputsTest.noRenameAfterTheShutdownBegan`); exit 130/143 | "
+        "the signal unwinds the run, the temporary files are removed, exit 128 + the signal; `--engine java` "
+        "forwards it to the JVM's process group and waits for it (`test_outputs.py::test_a_signal_stops_the_run…`, "
+        "catalogue `sig*`) |",
+        "| an output onto an input (`--out`/`--samples-out` = `--input` or a bundle file, also through a symbolic or "
+        "hard link) or both outputs under one name | refused before any work, exit 2 (`OutputPaths`, `OutputsTest`) "
+        "| the same rules and messages (`infer/output_paths.py`, `test_outputs.py`) |",
+        "| an output that cannot be written (a directory, a file in the way, a full disk, a name too long) | "
+        "`OutputException`: `cannot write the summary CSV <path>: <why>`; the summary and the draws appear together "
+        "or not at all (`SummaryCsv.commit(SamplesCsv)`, `OutputsTest`) | `OutputError`, the same wording; "
+        "`atomic.AtomicOutputs` (`test_outputs.py`) |",
         "| any source failed | exit status 1 and `k of n sources failed` on stderr | `xpcvae infer` exit status from "
         "`infer_csv`'s failure count |",
         "",
@@ -213,11 +258,26 @@ def write_report(res: dict, out: Path) -> None:
         "```",
         "make reliability      # this report (and docs/reliability.json)",
         s["command"],
-        "bash scripts/java_build.sh test                       # JUnit, incl. ConcurrencyTest and RobustnessTest",
-        ".venv/bin/python -m pytest -q tests/test_robustness.py",
+        "bash scripts/java_build.sh test                       # JUnit, incl. ConcurrencyTest, RobustnessTest, OutputsTest",
+        ".venv/bin/python -m pytest -q tests/test_robustness.py tests/test_outputs.py tests/test_attack_catalogue.py",
+        ".venv/bin/python -m xpcvae.tools.attack_catalogue     # the catalogue alone (--only NAME,..., --json FILE)",
         "```",
     ]
     out.write_text("\n".join(lines) + "\n")
+
+
+def _memory_lines(m: dict) -> list[str]:
+    small, large = m["runs"][0], m["runs"][-1]
+    lines = ["Peak resident memory of the Python engine, a process per run (`" + m["command"] + "`; os.wait4's "
+             "ru_maxrss), summary CSV and draws written as each row is drawn:", "",
+             "| rows | exit | peak RSS | draws written | wall time |", "|---|---|---|---|---|"]
+    lines += [f"| {r['rows']:,} | {r['exit']} | {r['peak_rss_mb']:.0f} MB | {r['draws_mb']:.1f} MB | "
+              f"{r['seconds']:.0f} s |" for r in m["runs"]]
+    return lines + ["", f"{large['rows'] / small['rows']:.0f} times the rows: peak RSS "
+                        f"{large['peak_rss_mb'] - small['peak_rss_mb']:+.0f} MB "
+                        f"(the draws file {large['draws_mb'] - small['draws_mb']:+.0f} MB). The peak is set at the "
+                        "start (the forward model's grids, the first block of about 16 MB of the spectra file parsed); "
+                        "a file smaller than a block peaks lower.", ""]
 
 
 def main(argv=None) -> int:
@@ -249,6 +309,9 @@ def main(argv=None) -> int:
                          "what": what}
         res["soak"] = run_soak(bundle, args.sources, args.threads, args.samples, args.heap_mb)
         res["python"] = python_batch(bundle, args.python_rows, tmp)
+        res["python_memory"] = python_memory(bundle, tmp)
+        cases = catalogue()
+        res["catalogue"] = attack_catalogue.summary(cases, attack_catalogue.run_catalogue(cases, bundle))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
     write_report(res, out)
@@ -256,7 +319,8 @@ def main(argv=None) -> int:
     ok = (s["output_rows"] == s["sources"] and s["unexpected_rows"] == 0 and s["caught_errors"] == s["injected_errors"]
           and s["single_thread_identical"] == s["single_thread_checks"] and res["python"]["unexpected_rows"] == 0
           and res["python"]["output_rows"] == res["python"]["rows"])
-    print(f"wrote {out}: {'all checks passed' if ok else 'CHECKS FAILED'}", file=sys.stderr)
+    print(f"wrote {out}: {'all checks passed' if ok else 'CHECKS FAILED'}; attack catalogue: "
+          f"{res['catalogue']['passed']} of {res['catalogue']['runs']} runs as expected", file=sys.stderr)
     return 0 if ok else 1
 
 

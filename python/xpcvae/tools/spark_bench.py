@@ -1,20 +1,28 @@
 """Throughput of the Spark job against the Java CLI on the same spectra; prints JSON.
 
-    python -m xpcvae.tools.spark_bench [--n 20000] [--samples 1000] [--bundle export/default] [--out FILE.json]
+    python -m xpcvae.tools.spark_bench [--n 20000] [--samples 1000] [--bundle export/default]
+                                       [--out FILE.json] [--docs] [--quick] [--shuffle]
 
-On the same N noisy forward-model spectra (:func:`xpcvae.tools.bench.test_spectra`, source ids
-0..N-1 so that the CLI's row keys and the job's source-id keys coincide):
+``make bench`` runs it with ``--out docs/spark-bench.json --docs`` after the sampler benchmark
+(``make spark-bench``: alone); ``--docs`` writes its section into docs/performance.md and
+docs/scale.md (:mod:`xpcvae.tools.spark_bench_report`); ``--quick`` (1000 spectra, 200 draws) is
+a smoke test of the harness.
+
+On the same N noisy forward-model spectra (:func:`xpcvae.tools.harness.synthetic_spectra`, source
+ids 0..N-1; both engines key a source's draws by its id):
 
 * the Java CLI (``xpcvae infer``, batches of 64) with 1 and 2 threads;
 * the Spark job (``org.xpcvae.spark.InferJob`` through ``xpcvae-spark-local``) on ``local[1]`` and
-  ``local[2]``, the input spread over ``--partitions`` partitions;
+  ``local[2]``, the input read as ``--partitions`` row groups, one partition each (``--shuffle``:
+  the job's ``--partitions``, a repartition, instead);
 * the CLI (1 thread) and the job (``local[1]``) once more on the first 200 spectra: their fixed
   CPU cost per run apart from the CPU cost per spectrum;
 * whether the ``local[2]`` output equals the CLI's summary, value for value;
 * input bytes per spectrum: the Parquet of ``xpcvae to-parquet`` against the project CSV, and
   output bytes per spectrum;
-* an extrapolation to 220 million spectra on N executor cores from the measured per-core rate
-  and the measured 1 -> 2 core scaling (labelled as such, with its assumptions).
+* the target ratios projected for dedicated cores from the CPU costs, and an extrapolation to
+  220 million spectra on N executor cores from the measured per-core cost and 1 -> 2 core
+  scaling (both labelled as such, with their assumptions).
 
 Rates are spectra per second of the run as the engine itself times it (CLI: bundle loading,
 sampling and writing; job: driver bundle check, the Spark job with the executors' bundle
@@ -93,16 +101,35 @@ def run_cli(bundle: Path, csv: Path, out: Path, samples: int, threads: int) -> d
             "rate": n / total, "rate_end_to_end": n / t["wall_s"], "cpu_ms_per_source": 1e3 * t["cpu_s"] / n}
 
 
-def run_spark(bundle: Path, parquet: Path, out: Path, samples: int, cores: int, partitions: int) -> dict:
-    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1",
-               XPCVAE_SPARK_JAVA_OPTS=os.environ.get("XPCVAE_SPARK_JAVA_OPTS", "-Xmx2g"))
+def split_parquet(parquet: Path, out: Path, partitions: int) -> int:
+    """``parquet`` rewritten in ``partitions`` row groups of equal rows (the same values and
+    encoding); returns the split size that makes Spark read one row group per partition, without
+    the shuffle of a ``--partitions`` repartition."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(parquet)
+    pq.write_table(table, out, row_group_size=math.ceil(table.num_rows / partitions), compression="snappy")
+    return math.ceil(out.stat().st_size / partitions)
+
+
+def run_spark(bundle: Path, parquet: Path, out: Path, samples: int, cores: int, partitions: int,
+              split_bytes: int | None = None) -> dict:
+    """The job on ``local[cores]``. With ``split_bytes`` (:func:`split_parquet`), Spark reads the
+    input as its row groups (``spark.sql.files.maxPartitionBytes``), ``partitions`` of them; else the
+    job repartitions it into ``partitions`` (a shuffle)."""
+    opts = os.environ.get("XPCVAE_SPARK_JAVA_OPTS", "-Xmx2g")
+    if split_bytes:
+        opts += f" -Dspark.sql.files.maxPartitionBytes={split_bytes}"
+    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", XPCVAE_SPARK_JAVA_OPTS=opts)
     proc, t = _run([SPARK_LOCAL, "--master", f"local[{cores}]", "--bundle", bundle, "--input", parquet,
-                    "--output", out, "--samples", samples, "--partitions", partitions, "--batch", 64], env)
+                    "--output", out, "--samples", samples, "--partitions", 0 if split_bytes else partitions,
+                    "--batch", 64], env)
     m = _JOB_LINE.search(proc.stderr)
     if not m:
         raise SystemExit(f"no result line in the job's output:\n{proc.stderr[-2000:]}")
     n, job = int(m.group(1)), float(m.group(4))
-    return {"engine": "spark", "master": f"local[{cores}]", "cores": cores, "partitions": partitions, "sources": n,
+    return {"engine": "spark", "master": f"local[{cores}]", "cores": cores, "partitions": partitions,
+            "partitioning": "row groups" if split_bytes else "repartition (shuffle)", "sources": n,
             "run_s": job, **t, "rate": n / job, "rate_end_to_end": n / t["wall_s"],
             "cpu_ms_per_source": 1e3 * t["cpu_s"] / n}
 
@@ -177,61 +204,107 @@ def extrapolate(result: dict) -> dict:
     }
 
 
+def project_dedicated(result: dict) -> dict:
+    """The wall-clock ratios the targets ask for, projected (not measured) for dedicated cores from
+    the CPU costs measured here, which a busy machine changes much less than the wall clock: a run
+    on c cores takes fixed + n * marginal * sharing / c seconds, where fixed and marginal are the
+    engine's fixed CPU cost per run and CPU cost per spectrum (1 thread/core), and sharing the CPU
+    time per spectrum with 2 threads/cores over that with 1 (the fixed cost taken off both)."""
+    cost, n = result["cpu_fixed_and_per_source"], result["spectra"]
+    cpu = {(r["engine"], r.get("threads", r.get("cores"))): r["cpu_s"] for r in result["runs"]}
+    times, large_n = {}, {}
+    for engine in ("java-cli", "spark"):
+        fixed, marginal = cost[engine]["fixed_cpu_s"], cost[engine]["marginal_cpu_ms_per_source"] / 1e3
+        sharing = (cpu[(engine, 2)] - fixed) / (cpu[(engine, 1)] - fixed)
+        times[engine] = {c: fixed + n * marginal * (sharing if c == 2 else 1.0) / c for c in (1, 2)}
+        large_n[engine] = {c: marginal * (sharing if c == 2 else 1.0) / c for c in (1, 2)}
+    return {
+        "kind": "projection from CPU costs, not a measurement",
+        "assumptions": "dedicated cores; the fixed cost (JVM and, for the job, Spark's start, class loading, JIT "
+                       "and code generation, bundle loading) paid serially, end to end (process start to exit)",
+        "spark_local2_over_cli_2_threads": times["java-cli"][2] / times["spark"][2],
+        "spark_local1_to_local2": times["spark"][1] / times["spark"][2],
+        "large_n_spark_local2_over_cli_2_threads": large_n["java-cli"][2] / large_n["spark"][2],
+        "large_n_spark_local1_to_local2": large_n["spark"][1] / large_n["spark"][2],
+    }
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bundle", default=str(ROOT / "export" / "default"))
-    ap.add_argument("--n", type=int, default=20000, help="spectra (default 20000)")
-    ap.add_argument("--samples", type=int, default=1000, help="posterior draws per source (default 1000)")
+    ap.add_argument("--n", type=int, default=None, help="spectra (default 20000; 1000 with --quick)")
+    ap.add_argument("--samples", type=int, default=None,
+                    help="posterior draws per source (default 1000; 200 with --quick)")
     ap.add_argument("--partitions", type=int, default=0,
                     help="partitions of the job's input (default: one per 1000 spectra, at least 8)")
+    ap.add_argument("--shuffle", action="store_true",
+                    help="spread the input with the job's --partitions (a shuffle) rather than reading it as "
+                         "that many row groups")
+    ap.add_argument("--quick", action="store_true",
+                    help="1000 spectra, 200 draws: a smoke test of the harness (its ratios mean little)")
     ap.add_argument("--work", default=None, help="working directory (default: a temporary one, removed)")
     ap.add_argument("--out", default=None, help="also write the JSON here")
+    ap.add_argument("--docs", action="store_true",
+                    help="also write the figures into docs/performance.md (appended section) and docs/scale.md")
     ap.add_argument("--from-json", default=None,
-                    help="re-derive the extrapolation from the measurements of an earlier run's JSON")
+                    help="re-derive the extrapolation (and with --docs the doc sections) from an earlier run's JSON")
     args = ap.parse_args(argv)
     if args.from_json:
         result = json.loads(Path(args.from_json).read_text())
         result["extrapolation"] = extrapolate(result)
+        result["projection_dedicated_cores"] = project_dedicated(result)
         result["extrapolation"]["derived_by"] = f"python -m xpcvae.tools.spark_bench --from-json {args.from_json}"
-        return _emit(result, args.out)
+        return _emit(result, args.out, args.docs)
+    n = args.n or (1000 if args.quick else 20000)
+    samples = args.samples or (200 if args.quick else 1000)
     for tool in (CLI, SPARK_LOCAL):
         if not tool.exists():
             raise SystemExit(f"{tool} is not built: run `make java`")
-    partitions = args.partitions or max(8, args.n // 1000)
+    partitions = args.partitions or max(8, n // 1000)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="xpcvae-spark-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     bundle = Path(args.bundle).resolve()
+    small_n = min(SMALL, n // 5)
     try:
         from xpcvae.data.parquet import convert
         from xpcvae.data.spectra_csv import write_spectra_csv
-        from xpcvae.tools.bench import test_spectra
+        from xpcvae.tools.harness import synthetic_spectra
 
-        _, flux, sigma = test_spectra(args.n)
+        _, flux, sigma = synthetic_spectra(n)
         csv = work / "spectra.csv"
         parquet = work / "spectra.parquet"
-        write_spectra_csv(csv, [str(i) for i in range(args.n)], flux, sigma)
+        write_spectra_csv(csv, [str(i) for i in range(n)], flux, sigma)
         convert(csv, parquet)
+        if args.shuffle:
+            job_input, split = parquet, None
+        else:
+            job_input = work / "spectra-split.parquet"
+            split = split_parquet(parquet, job_input, partitions)
 
-        runs = [run_cli(bundle, csv, work / "cli-1.csv", args.samples, 1),
-                run_cli(bundle, csv, work / "cli-2.csv", args.samples, 2)]
+        runs = [run_cli(bundle, csv, work / "cli-1.csv", samples, 1),
+                run_cli(bundle, csv, work / "cli-2.csv", samples, 2)]
         for cores in (1, 2):
             out = work / f"spark-{cores}.parquet"
             shutil.rmtree(out, ignore_errors=True)
-            runs.append(run_spark(bundle, parquet, out, args.samples, cores, partitions))
-        # the same engines on the first SMALL spectra: the fixed CPU cost of a run (JVM, Spark's start,
+            runs.append(run_spark(bundle, job_input, out, samples, cores, partitions, split))
+        # the same engines on the first small_n spectra: the fixed CPU cost of a run (JVM, Spark's start,
         # planning and code generation, bundle loading) apart from the cost per spectrum
         small_csv, small_parquet = work / "small.csv", work / "small.parquet"
-        write_spectra_csv(small_csv, [str(i) for i in range(SMALL)], flux[:SMALL], sigma[:SMALL])
+        write_spectra_csv(small_csv, [str(i) for i in range(small_n)], flux[:small_n], sigma[:small_n])
         convert(small_csv, small_parquet)
+        small_input, small_split = small_parquet, None
+        if not args.shuffle:
+            small_input = work / "small-split.parquet"
+            small_split = split_parquet(small_parquet, small_input, partitions)
         shutil.rmtree(work / "spark-small.parquet", ignore_errors=True)
-        small = {"java-cli": run_cli(bundle, small_csv, work / "cli-small.csv", args.samples, 1),
-                 "spark": run_spark(bundle, small_parquet, work / "spark-small.parquet", args.samples, 1,
-                                    partitions)}
+        small = {"java-cli": run_cli(bundle, small_csv, work / "cli-small.csv", samples, 1),
+                 "spark": run_spark(bundle, small_input, work / "spark-small.parquet", samples, 1,
+                                    partitions, small_split)}
         cost = {}
         for engine, full in (("java-cli", runs[0]), ("spark", runs[2])):
-            marginal = (full["cpu_s"] - small[engine]["cpu_s"]) / (args.n - SMALL)
-            cost[engine] = {"runs": f"{SMALL} and {args.n} spectra, 1 thread/core",
-                            "fixed_cpu_s": small[engine]["cpu_s"] - SMALL * marginal,
+            marginal = (full["cpu_s"] - small[engine]["cpu_s"]) / (n - small_n)
+            cost[engine] = {"runs": f"{small_n} and {n} spectra, 1 thread/core",
+                            "fixed_cpu_s": small[engine]["cpu_s"] - small_n * marginal,
                             "marginal_cpu_ms_per_source": 1e3 * marginal}
         cost["spark_over_cli_marginal"] = (cost["spark"]["marginal_cpu_ms_per_source"]
                                            / cost["java-cli"]["marginal_cpu_ms_per_source"])
@@ -241,11 +314,15 @@ def main(argv=None) -> int:
         result = {
             "benchmark": "xpcvae Spark job vs Java CLI",
             "command": "python -m xpcvae.tools.spark_bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "quick": args.quick,
             "machine": {"cpu": cpu_model(), "cpus": os.cpu_count(), "load_before": runs[0]["load_before"],
                         "load_after": _load(), "uptime": subprocess.run(["uptime"], capture_output=True,
                                                                         text=True).stdout.strip()},
-            "spectra": args.n, "samples": args.samples, "batch": 64,
+            "spectra": n, "samples": samples, "batch": 64,
+            "partitioning": runs[2]["partitioning"],
             "runs": runs,
+            "small_runs": small,
             "ratios": {
                 "spark_local2_over_cli_2_threads": rate[("spark", 2)] / rate[("java-cli", 2)],
                 "target_spark_local2_over_cli_2_threads": 0.8,
@@ -259,25 +336,31 @@ def main(argv=None) -> int:
             "cpu_fixed_and_per_source": cost,
             "local2_output_equals_cli": same_as_cli(work / "cli-2.csv", work / "spark-2.parquet"),
             "bytes_per_spectrum": {
-                "input_csv": _size(csv) / args.n,
-                "input_parquet": _size(parquet) / args.n,
+                "input_csv": _size(csv) / n,
+                "input_parquet": _size(parquet) / n,
                 "input_csv_over_parquet": _size(csv) / _size(parquet),
-                "output_summary_csv": _size(work / "cli-2.csv") / args.n,
-                "output_parquet": _size(work / "spark-2.parquet") / args.n,
+                "output_summary_csv": _size(work / "cli-2.csv") / n,
+                "output_parquet": _size(work / "spark-2.parquet") / n,
             },
         }
         result["extrapolation"] = extrapolate(result)
+        result["projection_dedicated_cores"] = project_dedicated(result)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    return _emit(result, args.out)
+    return _emit(result, args.out, args.docs)
 
 
-def _emit(result: dict, out) -> int:
+def _emit(result: dict, out, docs: bool = False) -> int:
     text = json.dumps(result, indent=2, default=lambda x: float(x) if isinstance(x, np.floating) else str(x))
     print(text)
     if out:
         Path(out).write_text(text + "\n")
+    if docs:
+        from xpcvae.tools.spark_bench_report import write_docs
+
+        for path in write_docs(json.loads(text), out):
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

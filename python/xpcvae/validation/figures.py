@@ -10,8 +10,8 @@ from xpcvae import params
 from xpcvae.atomic import atomic_path
 from xpcvae.forward.gof import GOF_THRESHOLD
 from xpcvae.forward.instrument import WAVELENGTH
-from xpcvae.validation.metrics import (ACC_LUM_VISIBLE, COMPARED, LABEL_NAMES, SCATTER_TARGET, robust_stats,
-                                       teff_bin_masks)
+from xpcvae.validation.metrics import ACC_LUM_VISIBLE, COMPARED, LABEL_NAMES, robust_stats, teff_bin_masks
+from xpcvae.validation.targets import BIAS_MAX, scatter_max
 from xpcvae.validation.posteriors import RealResults
 
 
@@ -58,7 +58,7 @@ def _make_figures(res: RealResults, out_dir) -> list[str]:
             ax.set_ylim(-0.2, hi)
     fig.colorbar(sc, ax=axes, label="APOGEE Teff [K]", shrink=0.6)
     fig.suptitle(f"Real Gaia XP spectra vs APOGEE DR17 ({len(st)} held-out stars; bars: 68 % intervals)")
-    names.append(_save(fig, out_dir / "comparison.png"))
+    names.append(save_figure(fig, out_dir / "comparison.png"))
 
     # 2. residuals vs Teff
     fig, axes = plt.subplots(4, 1, figsize=(9, 11), sharex=True)
@@ -80,16 +80,18 @@ def _make_figures(res: RealResults, out_dir) -> list[str]:
         ax.plot(cen, med, "k-", lw=1.5, label="running median")
         ax.fill_between(cen, lo, hi, color="k", alpha=0.15, label="16-84 %")
         ax.axhline(0, color="r", lw=0.8)
-        if name in SCATTER_TARGET:
+        if name in BIAS_MAX:
             for s in (-1, 1):
-                ax.axhline(s * SCATTER_TARGET[name], color="r", ls="--", lw=0.6)
+                ax.axhline(s * BIAS_MAX[name], color="r", ls="--", lw=0.6)
+                ax.axhline(s * scatter_max(name, "range"), color="r", ls=":", lw=0.6)
         lim = np.nanpercentile(np.abs(d), 99) if d.size else 1
         ax.set_ylim(-1.1 * lim, 1.1 * lim)
         ax.set_ylabel(f"Δ{LABEL_NAMES[name]}")
     axes[0].legend(fontsize=8)
     axes[-1].set_xlabel("APOGEE Teff [K]")
-    fig.suptitle("Posterior median minus reference vs Teff (dashed: scatter targets)")
-    names.append(_save(fig, out_dir / "residuals_vs_teff.png"))
+    fig.suptitle("Posterior median minus reference vs Teff (dashed: |bias| target; dotted: scatter target "
+                 "per 1000-K range)")
+    names.append(save_figure(fig, out_dir / "residuals_vs_teff.png"))
 
     # 3. simulation-to-real mismatch: median relative residual spectra by Teff range
     if res.resid_labels is not None:
@@ -120,7 +122,7 @@ def _make_figures(res: RealResults, out_dir) -> list[str]:
         axes[0].legend(fontsize=8, ncol=2)
         axes[2].set_xlabel("wavelength [nm]")
         fig.suptitle("Simulation-to-real mismatch by APOGEE Teff range (median, band: 16-84 %)")
-        names.append(_save(fig, out_dir / "mismatch_spectra.png"))
+        names.append(save_figure(fig, out_dir / "mismatch_spectra.png"))
 
     # 4. goodness of fit
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -141,7 +143,7 @@ def _make_figures(res: RealResults, out_dir) -> list[str]:
     axes[1].set_xlabel("APOGEE Teff [K]")
     axes[1].set_ylabel("gof_chi2")
     axes[1].legend(fontsize=8)
-    names.append(_save(fig, out_dir / "goodness_of_fit.png"))
+    names.append(save_figure(fig, out_dir / "goodness_of_fit.png"))
 
     # 5. accretion and coverage (PIT)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
@@ -162,11 +164,11 @@ def _make_figures(res: RealResults, out_dir) -> list[str]:
     axes[2].set_ylabel("fraction of references inside")
     axes[2].legend(fontsize=8)
     axes[2].set_title("coverage on real data", fontsize=9)
-    names.append(_save(fig, out_dir / "accretion_coverage.png"))
+    names.append(save_figure(fig, out_dir / "accretion_coverage.png"))
     return names
 
 
-def _save(fig, path) -> str:
+def save_figure(fig, path) -> str:
     import matplotlib.pyplot as plt  # lazy: matplotlib only when plotting
 
     with atomic_path(path, suffix=".png") as tmp:

@@ -9,6 +9,7 @@ import hashlib
 from pathlib import Path
 
 from xpcvae.bundle import ModelBundle
+from xpcvae.validation.coolstars import cool_star_figure, cool_star_table
 from xpcvae.validation.diagnostics import diagnostic_variants, error_input_mismatch, error_leak_test
 from xpcvae.validation.figures import make_figures
 from xpcvae.validation.metrics import compute_metrics, gof_calibration_metrics, ood_check_metrics
@@ -40,6 +41,7 @@ def validate_real(bundle_dir, out_dir, max_stars: int | None = None, n_samples: 
     n_secondary = min(n_samples, SECONDARY_SAMPLES)
     res = run_posteriors(bundle, stars, n_samples=n_samples, seed=seed, progress=progress)
     metrics = compute_metrics(res)
+    metrics["cool_stars"] = cool_star_table(res)
     training = (bundle.manifest.get("provenance") or {}).get("training") or {}
     metrics["training_observation"] = {"error_shapes": training.get("error_shapes", "family"),
                                        "model_error": float(training.get("model_error", 0.0))}
@@ -68,6 +70,7 @@ def validate_real(bundle_dir, out_dir, max_stars: int | None = None, n_samples: 
         metrics["error_leak_test"] = error_leak_test(bundle, res, n_samples=n_secondary, seed=seed,
                                                      progress=progress)
     figures = make_figures(res, out_dir)
+    figures.insert(2, cool_star_figure(res, metrics["cool_stars"], out_dir))
     write_star_table(out_dir / "stars.csv", res)
     manifest = (bundle.root / "manifest.json").read_bytes()
     info = {"path": str(bundle_dir), "description": bundle.manifest.get("description", ""),

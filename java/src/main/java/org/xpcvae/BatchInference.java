@@ -226,8 +226,11 @@ public final class BatchInference implements AutoCloseable {
         }
     }
 
-    /** The result of one input row: a summary (and its goodness of fit) or an error. */
-    private static final class Outcome {
+    /**
+     * The result of one input row ({@link #inferBatch}): its summary and goodness of fit, or its
+     * error. Immutable.
+     */
+    public static final class Outcome {
         final SpectraCsv.Row row;
         final PosteriorSummary summary;
         final PosteriorSamples samples;
@@ -245,6 +248,34 @@ public final class BatchInference implements AutoCloseable {
 
         static Outcome failed(SpectraCsv.Row row, String error) {
             return new Outcome(row, null, null, null, error);
+        }
+
+        /** @return the input row */
+        public SpectraCsv.Row row() {
+            return row;
+        }
+
+        /** @return whether the row has status ok */
+        public boolean ok() {
+            return error == null;
+        }
+
+        /** @return the error row's message (names the source and the problem); null for an ok row */
+        public String error() {
+            return error;
+        }
+
+        /** @return the posterior summary of an ok row; null for an error row */
+        public PosteriorSummary summary() {
+            return summary;
+        }
+
+        /**
+         * @return the goodness-of-fit values of an ok row ({@link GoodnessOfFit.Result#columns()}, as
+         *         {@link SummaryWriter#writeOk} takes them); null for an error row
+         */
+        public List<String> fitColumns() {
+            return fit == null ? null : fit.columns();
         }
     }
 
@@ -395,6 +426,19 @@ public final class BatchInference implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * One work unit of {@link #run} on the calling thread, for callers that read and write rows
+     * themselves (the Spark job): the outcomes of {@code rows}, in order, exactly as {@link #run}
+     * writes them (bad rows become error outcomes; the draws are not kept). Thread-safe: several
+     * threads may call it at once on one instance (the sampler and the forward model are).
+     *
+     * @param rows the rows of one work unit ({@link Options#batchSize()} is the CLI's size)
+     * @return one outcome per row, in order
+     */
+    public List<Outcome> inferBatch(List<SpectraCsv.Row> rows) {
+        return process(Objects.requireNonNull(rows, "rows"), false);
     }
 
     /**

@@ -67,11 +67,14 @@ final class BoundTensors implements AutoCloseable {
      */
     void run(OrtSession session, int graph, String what, String role) throws OrtException {
         Map<String, OnnxValue> out = outputs.get(graph);
-        try (OrtSession.Result r = session.run(inputs, out)) {
-            if (r.size() != out.size()) {
-                throw new InferenceException(what + ": " + role + " returned " + r.size() + " outputs, expected "
-                        + out.keySet());
+        int returned = NativeRuns.JVM.run(() -> {
+            try (OrtSession.Result r = session.run(inputs, out)) {
+                return r.size();
             }
+        });
+        if (returned != out.size()) {
+            throw new InferenceException(what + ": " + role + " returned " + returned + " outputs, expected "
+                    + out.keySet());
         }
     }
 

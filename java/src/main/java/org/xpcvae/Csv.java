@@ -314,4 +314,16 @@ public final class Csv {
     private static boolean isAsciiLetter(byte c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     }
+
+    /**
+     * What a file that starts with {@code head} is when it is not UTF-8 text the grammar reads
+     * (compressed, UTF-16: docs/formats.md), with what to do, or null: the message the spectra-CSV
+     * reader gives, for readers that tell formats apart before it runs.
+     *
+     * @param head the first bytes of the file (at least 10, unless the file is shorter)
+     * @return e.g. "is UTF-16 text (it starts with the bytes ff fe); save it as UTF-8", or null
+     */
+    public static String signatureProblem(byte[] head) {
+        return CsvLines.signatureProblem(head, head.length);
+    }
 }

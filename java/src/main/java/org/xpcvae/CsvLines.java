@@ -64,7 +64,7 @@ final class CsvLines implements Closeable {
         }
     }
 
-    private static String signatureProblem(byte[] head, int n) {
+    static String signatureProblem(byte[] head, int n) {
         for (Object[] s : SIGNATURES) {
             int[] sig = (int[]) s[0];
             if (n < sig.length) {

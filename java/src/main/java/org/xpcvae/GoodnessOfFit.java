@@ -300,23 +300,8 @@ public final class GoodnessOfFit implements AutoCloseable {
         OnnxTensor in = null;
         try {
             in = OnnxTensor.createTensor(env, DoubleBuffer.wrap(flat), new long[]{m, nParams});
-            try (OrtSession.Result r = session.run(Collections.singletonMap(INPUT, in))) {
-                OnnxValue v = r.get(OUTPUT).orElseThrow(() ->
-                        new InferenceException(ModelBundle.ROLE_FORWARD_MODEL + " returned no '" + OUTPUT + "'"));
-                if (!(v instanceof OnnxTensor)) {
-                    throw new InferenceException(ModelBundle.ROLE_FORWARD_MODEL + " output is not a tensor");
-                }
-                OnnxTensor t = (OnnxTensor) v;
-                long[] shape = t.getInfo().getShape();
-                if (t.getInfo().type != OnnxJavaType.DOUBLE || shape.length != 2 || shape[0] != m || shape[1] != nw) {
-                    throw new InferenceException(ModelBundle.ROLE_FORWARD_MODEL + " output is " + t.getInfo().type
-                            + " " + Arrays.toString(shape) + ", expected DOUBLE [" + m + ", " + nw + "]");
-                }
-                DoubleBuffer b = t.getDoubleBuffer();
-                double[] out = new double[m * nw];
-                b.get(out);
-                return out;
-            }
+            OnnxTensor input = in;
+            return NativeRuns.JVM.run(() -> modelFlux(input, m));
         } catch (OrtException e) {
             throw new InferenceException("ONNX Runtime failed in " + ModelBundle.ROLE_FORWARD_MODEL + ": "
                     + e.getMessage(), e);
@@ -324,6 +309,27 @@ public final class GoodnessOfFit implements AutoCloseable {
             if (in != null) {
                 in.close();
             }
+        }
+    }
+
+    /** One run of the forward-model graph on {@code in} ({@code m} rows): the model fluxes, row-major. */
+    private double[] modelFlux(OnnxTensor in, int m) throws OrtException {
+        try (OrtSession.Result r = session.run(Collections.singletonMap(INPUT, in))) {
+            OnnxValue v = r.get(OUTPUT).orElseThrow(() ->
+                    new InferenceException(ModelBundle.ROLE_FORWARD_MODEL + " returned no '" + OUTPUT + "'"));
+            if (!(v instanceof OnnxTensor)) {
+                throw new InferenceException(ModelBundle.ROLE_FORWARD_MODEL + " output is not a tensor");
+            }
+            OnnxTensor t = (OnnxTensor) v;
+            long[] shape = t.getInfo().getShape();
+            if (t.getInfo().type != OnnxJavaType.DOUBLE || shape.length != 2 || shape[0] != m || shape[1] != nw) {
+                throw new InferenceException(ModelBundle.ROLE_FORWARD_MODEL + " output is " + t.getInfo().type
+                        + " " + Arrays.toString(shape) + ", expected DOUBLE [" + m + ", " + nw + "]");
+            }
+            DoubleBuffer b = t.getDoubleBuffer();
+            double[] out = new double[m * nw];
+            b.get(out);
+            return out;
         }
     }
 

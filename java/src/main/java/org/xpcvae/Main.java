@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -33,7 +34,11 @@ import java.util.concurrent.Callable;
  *
  * <p>Exit status: 0 when every source succeeded, 1 when some failed (each has an error row),
  * 2 on a usage error or when nothing could be done (unusable bundle, unreadable input, write
- * error; no output file is then left behind).
+ * error; no output file is then left behind). An output that is the input file or a file of the
+ * bundle, or a summary and
+ * draws under one name, is refused before any work ({@link OutputPaths}); the summary and the draws
+ * appear together or not at all. A run stopped by SIGINT or SIGTERM leaves no output (the JVM's
+ * exit status is then 130 or 143).
  */
 @Command(name = "xpcvae", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Posterior inference of stellar and accretion parameters from Gaia XP spectra (CVAE, ONNX Runtime).",
@@ -180,6 +185,11 @@ public final class Main implements Runnable {
                 throw new ParameterException(spec.commandLine(), "--out " + out + ": the Java engine writes the "
                         + "summary as .csv or .ecsv; for FITS use `xpcvae infer --engine python`");
             }
+            // before any work: an output onto an input, or both outputs onto one file, is refused
+            String outputProblem = OutputPaths.problem(input, bundle, out, samplesOut);
+            if (outputProblem != null) {
+                return fatal(err, outputProblem);
+            }
             boolean showProgress = progress != null ? progress : System.console() != null;
             long t0 = System.nanoTime();
             // standard output gets the summary only when it is complete, as a file is only renamed then
@@ -200,7 +210,7 @@ public final class Main implements Runnable {
                     summaryPath = Files.createTempFile("xpcvae-summary-", ".csv");
                 }
             } catch (IOException e) {
-                return fatal(err, "cannot create a temporary file for --out -: " + e);
+                return fatal(err, "cannot create a temporary file for --out -: " + OutputException.reason(e));
             }
             try (BatchInference inference = new BatchInference(modelBundle, options);
                  SpectrumReader reader = SpectrumSources.open(input, modelBundle.spectrumLength());
@@ -217,13 +227,10 @@ public final class Main implements Runnable {
                 if (line != null) {
                     line.finish();
                 }
-                if (samplesCsv != null) {
-                    samplesCsv.commit();
-                }
-                summaryFile.commit();
+                // both outputs or neither
+                summaryFile.commit(samplesCsv);
                 if (toStdout) {
-                    Files.copy(summaryPath, main.stdout);
-                    main.stdout.flush();
+                    copyToStdout(summaryPath, main.stdout);
                 }
                 long t2 = System.nanoTime();
                 long sources = report.sources();
@@ -248,10 +255,15 @@ public final class Main implements Runnable {
                 return failed > 0 ? EXIT_SOURCES_FAILED : 0;
             } catch (BundleException | CsvFormatException | SpectraFileException | InferenceException e) {
                 return fatal(err, e.getMessage());
+            } catch (OutputException e) {
+                return fatal(err, e.getMessage());
             } catch (NoSuchFileException e) {
                 return fatal(err, "no such file: " + e.getFile());
-            } catch (IOException | UncheckedIOException e) {
-                return fatal(err, e.toString());
+            } catch (IOException e) {
+                // every output failure is an OutputException: what is left is reading the spectra
+                return fatal(err, cannotRead(input, e));
+            } catch (UncheckedIOException e) {
+                return fatal(err, cannotRead(input, e.getCause()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return fatal(err, "interrupted");
@@ -263,6 +275,34 @@ public final class Main implements Runnable {
                         // a temporary file; the run's outcome stands
                     }
                 }
+            }
+        }
+
+        /**
+         * A failure reading the spectra, without an exception class name: the file, the other file
+         * involved if any, and the reason in words.
+         */
+        private static String cannotRead(Path input, IOException e) {
+            if (e instanceof OutputException) {
+                return e.getMessage();
+            }
+            String file = e instanceof FileSystemException ? ((FileSystemException) e).getFile() : null;
+            String what = input.toString().equals(OutputPaths.STREAM) ? "standard input" : "the spectra file " + input;
+            boolean other = file != null && !file.equals(input.toString());
+            return "cannot read " + what + ": " + (other ? file + ": " : "") + OutputException.reason(e);
+        }
+
+        /** The committed summary to standard output ({@code --out -}); a failure is an output error in words. */
+        private static void copyToStdout(Path summary, PrintStream stdout) throws OutputException {
+            try {
+                Files.copy(summary, stdout);
+            } catch (IOException e) {
+                throw new OutputException("cannot write the summary to standard output: "
+                        + OutputException.reason(e), e);
+            }
+            stdout.flush();
+            if (stdout.checkError()) {
+                throw new OutputException("cannot write the summary to standard output: input/output error", null);
             }
         }
 

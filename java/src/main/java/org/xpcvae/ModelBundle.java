@@ -1,33 +1,18 @@
 package org.xpcvae;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
-import com.google.gson.JsonPrimitive;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.math.BigInteger;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * A validated model bundle (format {@code xpcvae-bundle}, version 2; docs/sampling.md): the
@@ -53,8 +38,6 @@ public final class ModelBundle {
     public static final String MANIFEST = "manifest.json";
     /** The manifest's SHA-256 in {@code sha256sum} format ({@code <64 hex digits>  manifest.json}), checked first. */
     public static final String CHECKSUM_FILE = "manifest.json.sha256";
-    private static final Pattern CHECKSUM_LINE =
-            Pattern.compile("([0-9a-fA-F]{64}) [ *]manifest\\.json\n?");
     /** Number of wavelengths of a spectrum (336, 338, ..., 1020 nm). */
     public static final int SPECTRUM_LENGTH = 343;
     /** The manifest's {@code posterior_family}, the only one supported. */
@@ -158,12 +141,12 @@ public final class ModelBundle {
         if (!Files.isDirectory(directory)) {
             throw new BundleException(where + ": not a directory");
         }
-        JsonElement root = parse(where, verifiedManifestBytes(directory));
+        JsonElement root = ManifestJson.parse(where, BundleChecksums.verifiedManifestBytes(directory));
         if (!root.isJsonObject()) {
             throw new BundleException(where + ": " + MANIFEST + " is not a JSON object");
         }
         JsonObject m = root.getAsJsonObject();
-        Manifest j = new Manifest(where, m);
+        ManifestJson j = new ManifestJson(where, m);
 
         // format and version first: a newer bundle should say so, not complain about keys.
         String format = j.string("format");
@@ -171,7 +154,7 @@ public final class ModelBundle {
             throw new BundleException(where + ": format is '" + format + "', expected '" + FORMAT + "'");
         }
         JsonElement version = j.require("format_version");
-        if (!isJsonInteger(version)) {
+        if (!ManifestJson.isJsonInteger(version)) {
             throw new BundleException(where + ": format_version is " + version + ", expected an integer (this"
                     + " version of xpcvae reads format_version " + FORMAT_VERSION + ")");
         }
@@ -194,7 +177,7 @@ public final class ModelBundle {
                     + String.join(", ", missing));
         }
 
-        List<Parameter> parameters = parseParameters(where, j.array("parameters"));
+        List<Parameter> parameters = ManifestJson.parseParameters(where, j.array("parameters"));
         double[] wavelength = j.doubles("wavelength_nm");
         if (wavelength.length != SPECTRUM_LENGTH) {
             throw new BundleException(where + ": wavelength_nm has " + wavelength.length + " values, expected "
@@ -232,42 +215,13 @@ public final class ModelBundle {
                     + POSTERIOR_FAMILY + "')");
         }
 
-        JsonObject filesJson = j.object("files");
         Map<String, Path> files = new LinkedHashMap<>();
         Map<String, String> sums = new LinkedHashMap<>();
-        Path base = directory.toAbsolutePath().normalize();
-        List<String> roles = new ArrayList<>(ROLES);
-        for (String role : OPTIONAL_ROLES) {
-            JsonElement e = filesJson.get(role);
-            if (e != null && !e.isJsonNull()) {
-                roles.add(role);
-            }
-        }
-        for (String role : roles) {
-            JsonElement e = filesJson.get(role);
-            if (e == null || !e.isJsonObject()) {
-                throw new BundleException(where + ": files lacks role '" + role + "'");
-            }
-            JsonObject f = e.getAsJsonObject();
-            String rel = textField(where, f, "path", "files." + role);
-            String sum = textField(where, f, "sha256", "files." + role).toLowerCase(Locale.ROOT);
-            if (!sum.matches("[0-9a-f]{64}")) {
-                throw new BundleException(where + ": files." + role + ".sha256 is not a SHA-256 hex digest");
-            }
-            Path path = base.resolve(rel).normalize();
-            if (!path.startsWith(base)) {
-                throw new BundleException(where + ": files." + role + ".path '" + rel
-                        + "' points outside the bundle");
-            }
-            if (!Files.isRegularFile(path)) {
-                throw new BundleException(where + ": " + rel + " (" + role + ") is missing");
-            }
-            files.put(role, path);
-            sums.put(role, sum);
-        }
+        ManifestJson.graphFiles(where, directory, j.object("files"), files, sums);
+        List<String> roles = new ArrayList<>(files.keySet());
         JsonElement inputJson = m.get("input");
         String input = inputJson.isJsonPrimitive() ? inputJson.getAsString() : inputJson.toString();
-        double[] gof = parseGof(where, m.get("goodness_of_fit"), wavelength.length);
+        double[] gof = ManifestJson.parseGof(where, m.get("goodness_of_fit"), wavelength.length);
         ModelBundle bundle = new ModelBundle(directory, Collections.unmodifiableList(parameters), wavelength,
                 latent, components, context, draws, opset, Collections.unmodifiableMap(files),
                 Collections.unmodifiableMap(sums), input, m.get("provenance").toString(), m.get("metrics").toString(),
@@ -277,44 +231,6 @@ public final class ModelBundle {
         }
         return bundle;
     }
-
-    /**
-     * {@code goodness_of_fit}: systematic, threshold, dof, bound_fraction (each optional, the
-     * defaults of xpcvae.forward.gof where absent; the whole object optional).
-     */
-    private static double[] parseGof(String where, JsonElement e, int spectrumLength) {
-        double[] out = {DEFAULT_GOF_SYSTEMATIC, DEFAULT_GOF_THRESHOLD, spectrumLength - 1, DEFAULT_BOUND_FRACTION};
-        if (e == null || e.isJsonNull()) {
-            return out;
-        }
-        if (!e.isJsonObject()) {
-            throw new BundleException(where + ": goodness_of_fit is not an object");
-        }
-        JsonObject o = e.getAsJsonObject();
-        String[] keys = {"systematic", "threshold", "dof", "bound_fraction"};
-        for (int k = 0; k < keys.length; k++) {
-            JsonElement v = o.get(keys[k]);
-            if (v == null || v.isJsonNull()) {
-                continue;
-            }
-            boolean ok = v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber();
-            double x = ok ? v.getAsDouble() : Double.NaN;
-            ok = ok && Double.isFinite(x);
-            if (keys[k].equals("dof")) {
-                ok = ok && x == Math.rint(x) && x >= 1 && x <= spectrumLength;
-            } else if (keys[k].equals("threshold")) {
-                ok = ok && x > 0;
-            } else {
-                ok = ok && x >= 0 && x < 1;
-            }
-            if (!ok) {
-                throw new BundleException(where + ": goodness_of_fit." + keys[k] + " = " + v + " is not valid");
-            }
-            out[k] = x;
-        }
-        return out;
-    }
-
     /** {@link #load(Path)} of a directory given as a string. */
     public static ModelBundle load(String directory) {
         return load(Path.of(directory));
@@ -334,214 +250,6 @@ public final class ModelBundle {
                 + " upgrade-bundle " + directory;
     }
 
-    private static byte[] readManifestBytes(String where, Path directory) {
-        try {
-            return Files.readAllBytes(directory.resolve(MANIFEST));
-        } catch (NoSuchFileException e) {
-            throw new BundleException(where + ": " + MANIFEST + " is missing");
-        } catch (IOException e) {
-            throw new BundleException(where + ": cannot read " + MANIFEST + ": " + e, e);
-        }
-    }
-
-    private static JsonElement parse(String where, byte[] manifest) {
-        try {
-            CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
-            return JsonParser.parseString(utf8.decode(ByteBuffer.wrap(manifest)).toString());
-        } catch (CharacterCodingException e) {
-            throw new BundleException(where + ": " + MANIFEST + " is not valid JSON: not UTF-8 text", e);
-        } catch (JsonParseException e) {
-            throw new BundleException(where + ": " + MANIFEST + " is not valid JSON: " + e.getMessage(), e);
-        }
-    }
-
-    /**
-     * The bytes of the manifest, checked against {@link #CHECKSUM_FILE} before anything parses
-     * them. Without the checksum file, a manifest that reads as format 1 (which has none) gets
-     * {@link #format1Message}; nothing else is taken from an unverified manifest.
-     */
-    private static byte[] verifiedManifestBytes(Path directory) {
-        String where = "bundle " + directory;
-        byte[] manifest = readManifestBytes(where, directory);
-        byte[] line;
-        try {
-            line = Files.readAllBytes(directory.resolve(CHECKSUM_FILE));
-        } catch (NoSuchFileException e) {
-            if (isFormat1(manifest)) {
-                throw new BundleException(format1Message(directory));
-            }
-            throw new BundleException(where + ": " + CHECKSUM_FILE + " is missing: the manifest cannot be verified"
-                    + " (copy the bundle again from where it came from, or re-export it)");
-        } catch (IOException e) {
-            throw new BundleException(where + ": cannot read " + CHECKSUM_FILE + ": " + e, e);
-        }
-        Matcher match = CHECKSUM_LINE.matcher(new String(line, StandardCharsets.ISO_8859_1));
-        if (!match.matches()) {
-            throw new BundleException(where + ": " + CHECKSUM_FILE + " is not a sha256sum line for " + MANIFEST
-                    + " ('<64 hex digits>  " + MANIFEST + "')");
-        }
-        String expected = match.group(1).toLowerCase(Locale.ROOT);
-        String actual = hex(newSha256().digest(manifest));
-        if (!actual.equals(expected)) {
-            throw new BundleException(where + ": checksum mismatch for " + MANIFEST + " (" + CHECKSUM_FILE + " "
-                    + expected + ", file " + actual + "): the manifest was changed after export");
-        }
-        return manifest;
-    }
-
-    private static boolean isFormat1(byte[] manifest) {
-        try {
-            JsonElement e = parse("", manifest);
-            if (!e.isJsonObject()) {
-                return false;
-            }
-            JsonElement format = e.getAsJsonObject().get("format");
-            JsonElement version = e.getAsJsonObject().get("format_version");
-            return format != null && format.isJsonPrimitive() && format.getAsJsonPrimitive().isString()
-                    && FORMAT.equals(format.getAsString()) && isJsonInteger(version)
-                    && version.getAsBigInteger().equals(BigInteger.ONE);
-        } catch (BundleException notJson) {
-            return false;
-        }
-    }
-
-    /** Whether {@code e} is a JSON number written as an integer (no fraction, no exponent), as Python's json reads an int. */
-    private static boolean isJsonInteger(JsonElement e) {
-        return e != null && e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()
-                && e.getAsString().matches("-?[0-9]+");
-    }
-
-    /** numpy.isclose's test (the Python reader's comparison of the prior bounds). */
-    private static boolean isClose(double a, double b) {
-        return Math.abs(a - b) <= 1e-8 + 1e-5 * Math.abs(b);
-    }
-
-    private static String textField(String where, JsonObject o, String key, String what) {
-        JsonElement e = o.get(key);
-        if (e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
-            throw new BundleException(where + ": " + what + " lacks string key '" + key + "'");
-        }
-        return e.getAsString();
-    }
-
-    private static List<Parameter> parseParameters(String where, JsonArray array) {
-        List<Parameter> out = new ArrayList<>();
-        for (int i = 0; i < array.size(); i++) {
-            JsonElement e = array.get(i);
-            if (!e.isJsonObject()) {
-                throw new BundleException(where + ": parameters[" + i + "] is not an object");
-            }
-            JsonObject o = e.getAsJsonObject();
-            String what = "parameters[" + i + "]";
-            String name = textField(where, o, "name", what);
-            String symbol = textField(where, o, "symbol", what);
-            String unit = textField(where, o, "unit", what);
-            String description = textField(where, o, "description", what);
-            double low = number(where, o, "low", what);
-            double high = number(where, o, "high", what);
-            try {
-                out.add(new Parameter(name, symbol, unit, low, high, description));
-            } catch (IllegalArgumentException ex) {
-                throw new BundleException(where + ": " + ex.getMessage(), ex);
-            }
-        }
-        List<String> names = new ArrayList<>();
-        for (Parameter p : out) {
-            names.add(p.name());
-        }
-        if (!names.equals(PARAMETER_NAMES)) {
-            throw new BundleException(where + ": parameters " + names + " do not match " + PARAMETER_NAMES);
-        }
-        for (int i = 0; i < out.size(); i++) {
-            Parameter got = out.get(i);
-            Parameter want = PARAMETERS.get(i);
-            if (!(isClose(got.low(), want.low()) && isClose(got.high(), want.high()))) {
-                throw new BundleException(where + ": bounds of " + want.name() + " are [" + got.low() + ", "
-                        + got.high() + "], expected [" + want.low() + ", " + want.high() + "]");
-            }
-        }
-        return out;
-    }
-
-    private static double number(String where, JsonObject o, String key, String what) {
-        JsonElement e = o.get(key);
-        if (e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-            throw new BundleException(where + ": " + what + " lacks number '" + key + "'");
-        }
-        return e.getAsDouble();
-    }
-
-    /** Typed access to manifest keys with error messages naming the key. */
-    private static final class Manifest {
-        private final String where;
-        private final JsonObject m;
-
-        Manifest(String where, JsonObject m) {
-            this.where = where;
-            this.m = m;
-        }
-
-        JsonElement require(String key) {
-            JsonElement e = m.get(key);
-            if (e == null || e.isJsonNull()) {
-                throw new BundleException(where + ": " + MANIFEST + " lacks key " + key);
-            }
-            return e;
-        }
-
-        String string(String key) {
-            JsonElement e = require(key);
-            if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
-                throw new BundleException(where + ": " + key + " is not a string");
-            }
-            return e.getAsString();
-        }
-
-        int positiveInt(String key) {
-            JsonElement e = require(key);
-            try {
-                if (e.isJsonPrimitive() && ((JsonPrimitive) e).isNumber()) {
-                    int v = e.getAsBigDecimal().intValueExact();
-                    if (v > 0) {
-                        return v;
-                    }
-                }
-            } catch (ArithmeticException ignored) {
-                // not an integer: reported below
-            }
-            throw new BundleException(where + ": " + key + " is " + e + ", expected a positive integer");
-        }
-
-        JsonArray array(String key) {
-            JsonElement e = require(key);
-            if (!e.isJsonArray()) {
-                throw new BundleException(where + ": " + key + " is not a list");
-            }
-            return e.getAsJsonArray();
-        }
-
-        JsonObject object(String key) {
-            JsonElement e = require(key);
-            if (!e.isJsonObject()) {
-                throw new BundleException(where + ": " + key + " is not an object");
-            }
-            return e.getAsJsonObject();
-        }
-
-        double[] doubles(String key) {
-            JsonArray a = array(key);
-            double[] out = new double[a.size()];
-            for (int i = 0; i < out.length; i++) {
-                JsonElement e = a.get(i);
-                if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-                    throw new BundleException(where + ": " + key + "[" + i + "] is not a number");
-                }
-                out[i] = e.getAsDouble();
-            }
-            return out;
-        }
-    }
-
     /**
      * The bytes of the graph of {@code role}, verified against the manifest's SHA-256 (read anew,
      * so that a file changed after {@link #load} is noticed).
@@ -553,61 +261,12 @@ public final class ModelBundle {
     }
 
     private byte[] readVerified(String role, boolean keep) {
-        Path path = file(role);
-        String expected = sha256.get(role);
-        MessageDigest digest = newSha256();
-        byte[] bytes = null;
-        try {
-            if (keep) {
-                bytes = Files.readAllBytes(path);
-                digest.update(bytes);
-            } else {
-                try (InputStream in = Files.newInputStream(path)) {
-                    byte[] buf = new byte[1 << 16];
-                    int n;
-                    while ((n = in.read(buf)) > 0) {
-                        digest.update(buf, 0, n);
-                    }
-                }
-            }
-        } catch (IOException e) {
-            throw new BundleException("bundle " + directory + ": cannot read " + path.getFileName() + ": " + e, e);
-        }
-        String actual = hex(digest.digest());
-        if (!actual.equals(expected)) {
-            throw new BundleException("bundle " + directory + ": checksum mismatch for " + path.getFileName()
-                    + " (manifest " + expected.substring(0, 12) + "..., file " + actual.substring(0, 12) + "...)");
-        }
-        return bytes;
-    }
-
-    private static MessageDigest newSha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is not available", e);
-        }
+        return BundleChecksums.verifyGraph(directory, file(role), sha256.get(role), keep);
     }
 
     /** Lower-case hex SHA-256 of a file. */
     public static String sha256Hex(Path file) throws IOException {
-        MessageDigest digest = newSha256();
-        try (InputStream in = Files.newInputStream(file)) {
-            byte[] buf = new byte[1 << 16];
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                digest.update(buf, 0, n);
-            }
-        }
-        return hex(digest.digest());
-    }
-
-    private static String hex(byte[] bytes) {
-        StringBuilder sb = new StringBuilder(bytes.length * 2);
-        for (byte b : bytes) {
-            sb.append(Character.forDigit((b >> 4) & 0xF, 16)).append(Character.forDigit(b & 0xF, 16));
-        }
-        return sb.toString();
+        return BundleChecksums.sha256Hex(file);
     }
 
     /** The bundle directory as given to {@link #load}. */

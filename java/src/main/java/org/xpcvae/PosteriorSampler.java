@@ -1,24 +1,12 @@
 package org.xpcvae;
 
-import ai.onnxruntime.NodeInfo;
-import ai.onnxruntime.OnnxJavaType;
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.TensorInfo;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -121,8 +109,6 @@ public final class PosteriorSampler implements AutoCloseable {
         }
     }
 
-    /** Input buffers are aligned to this many bytes (ONNX Runtime's reductions depend on alignment). */
-    private static final int ALIGN = 64;
     /** Decoder runs hold a multiple of this many rows (16 floats = 64 bytes). */
     private static final int ROW_GROUP = 16;
 
@@ -134,15 +120,14 @@ public final class PosteriorSampler implements AutoCloseable {
     private final OrtSession encoder;
     private final OrtSession contextGraph;
     private final OrtSession decoder;
+    private final SpectrumEncoder spectrumEncoder;
+    private final SourceDraws draws;
     // Constant per bundle (copied out of the immutable bundle once).
     private final int nw;
     private final int latent;
     private final int components;
     private final int contextSize;
     private final int nParams;
-    private final int drawsPerSample;
-    private final double[] low;
-    private final double[] high;
 
     /** A sampler with {@link Options#defaults()}. */
     public PosteriorSampler(ModelBundle bundle) {
@@ -163,30 +148,25 @@ public final class PosteriorSampler implements AutoCloseable {
         this.components = bundle.mixtureComponents();
         this.contextSize = bundle.contextSize();
         this.nParams = bundle.parameterCount();
-        this.drawsPerSample = bundle.drawsPerSample();
-        this.low = new double[nParams];
-        this.high = new double[nParams];
-        for (int p = 0; p < nParams; p++) {
-            low[p] = bundle.parameters().get(p).low();
-            high[p] = bundle.parameters().get(p).high();
-        }
         this.sessions = OrtSessions.create(bundle, options.intraOpThreads(), options.optLevel());
         this.env = sessions.environment();
         try {
             this.encoder = sessions.open(ModelBundle.ROLE_R1_ENCODER);
-            checkIo(encoder, ModelBundle.ROLE_R1_ENCODER,
-                    inputs("flux", new long[]{-1, nw}, "flux_error", new long[]{-1, nw}),
-                    inputs("mix_logits", new long[]{-1, components},
+            GraphInterface.check(bundle, encoder, ModelBundle.ROLE_R1_ENCODER,
+                    GraphInterface.shapes("flux", new long[]{-1, nw}, "flux_error", new long[]{-1, nw}),
+                    GraphInterface.shapes("mix_logits", new long[]{-1, components},
                             "mix_mean", new long[]{-1, components, latent},
                             "mix_log_std", new long[]{-1, components, latent}));
             this.contextGraph = sessions.open(ModelBundle.ROLE_DECODER_CONTEXT);
-            checkIo(contextGraph, ModelBundle.ROLE_DECODER_CONTEXT,
-                    inputs("flux", new long[]{-1, nw}, "flux_error", new long[]{-1, nw}),
-                    inputs("context", new long[]{-1, contextSize}));
+            GraphInterface.check(bundle, contextGraph, ModelBundle.ROLE_DECODER_CONTEXT,
+                    GraphInterface.shapes("flux", new long[]{-1, nw}, "flux_error", new long[]{-1, nw}),
+                    GraphInterface.shapes("context", new long[]{-1, contextSize}));
             this.decoder = sessions.open(ModelBundle.ROLE_DECODER_SAMPLE);
-            checkIo(decoder, ModelBundle.ROLE_DECODER_SAMPLE,
-                    inputs("context", new long[]{-1, contextSize}, "z", new long[]{-1, latent}),
-                    inputs("loc", new long[]{-1, nParams}, "log_scale", new long[]{-1, nParams}));
+            GraphInterface.check(bundle, decoder, ModelBundle.ROLE_DECODER_SAMPLE,
+                    GraphInterface.shapes("context", new long[]{-1, contextSize}, "z", new long[]{-1, latent}),
+                    GraphInterface.shapes("loc", new long[]{-1, nParams}, "log_scale", new long[]{-1, nParams}));
+            this.spectrumEncoder = new SpectrumEncoder(bundle, encoder, contextGraph);
+            this.draws = new SourceDraws(bundle, decoder, options);
         } catch (RuntimeException e) {
             sessions.closeAfter(e);
             throw e;
@@ -201,54 +181,6 @@ public final class PosteriorSampler implements AutoCloseable {
     /** {@link #open(Path)} with a string path. */
     public static PosteriorSampler open(String directory) {
         return open(Path.of(directory));
-    }
-
-    private static Map<String, long[]> inputs(Object... nameShape) {
-        Map<String, long[]> m = new LinkedHashMap<>();
-        for (int i = 0; i < nameShape.length; i += 2) {
-            m.put((String) nameShape[i], (long[]) nameShape[i + 1]);
-        }
-        return m;
-    }
-
-    private void checkIo(OrtSession s, String role, Map<String, long[]> in, Map<String, long[]> out) {
-        String file = bundle.file(role).getFileName().toString();
-        try {
-            checkNodes(file, "input", s.getInputInfo(), in);
-            checkNodes(file, "output", s.getOutputInfo(), out);
-        } catch (OrtException e) {
-            throw new BundleException("bundle " + bundle.directory() + ": " + file + ": cannot inspect graph: "
-                    + e.getMessage(), e);
-        }
-    }
-
-    private void checkNodes(String file, String kind, Map<String, NodeInfo> actual, Map<String, long[]> expected) {
-        String where = "bundle " + bundle.directory() + ": " + file;
-        for (Map.Entry<String, long[]> e : expected.entrySet()) {
-            NodeInfo info = actual.get(e.getKey());
-            if (info == null) {
-                throw new BundleException(where + " has no " + kind + " '" + e.getKey() + "' (it has "
-                        + actual.keySet() + ")");
-            }
-            if (!(info.getInfo() instanceof TensorInfo)) {
-                throw new BundleException(where + ": " + kind + " '" + e.getKey() + "' is not a tensor");
-            }
-            TensorInfo t = (TensorInfo) info.getInfo();
-            long[] shape = t.getShape();
-            long[] want = e.getValue();
-            boolean ok = t.type == OnnxJavaType.FLOAT && shape.length == want.length;
-            for (int i = 0; ok && i < shape.length; i++) {
-                ok = shape[i] == want[i] || (shape[i] < 0 && want[i] >= 0 && i > 0);
-            }
-            if (!ok) {
-                throw new BundleException(where + ": " + kind + " '" + e.getKey() + "' is " + t.type + " "
-                        + Arrays.toString(shape) + ", expected FLOAT " + Arrays.toString(want).replace("-1", "batch")
-                        + " with a dynamic batch dimension");
-            }
-        }
-        if (kind.equals("input") && actual.size() != expected.size()) {
-            throw new BundleException(where + " has inputs " + actual.keySet() + ", expected " + expected.keySet());
-        }
     }
 
     /** The bundle whose graphs this samples. */
@@ -354,12 +286,12 @@ public final class PosteriorSampler implements AutoCloseable {
         if (spectra.isEmpty()) {
             return Collections.emptyList();
         }
-        Workspace ws = acquire();
+        SamplerWorkspace ws = acquire();
         try {
-            Encoded[] encoded = encode(spectra, ws);
+            SourceDraws.EncoderOutputs[] encoded = spectrumEncoder.encode(spectra, ws);
             PosteriorSamples[] out = new PosteriorSamples[spectra.size()];
             for (int i = 0; i < out.length; i++) {
-                out[i] = sampleSource(spectra.get(i).sourceId(), sourceKeys[i], nSamples, seed, encoded[i], ws);
+                out[i] = draws.draw(spectra.get(i).sourceId(), sourceKeys[i], nSamples, seed, encoded[i], ws);
             }
             return Collections.unmodifiableList(Arrays.asList(out));
         } finally {
@@ -377,9 +309,9 @@ public final class PosteriorSampler implements AutoCloseable {
     public float[][] encoderOutputs(Spectrum spectrum) {
         checkOpen();
         Objects.requireNonNull(spectrum, "spectrum").validate(nw);
-        Workspace ws = acquire();
+        SamplerWorkspace ws = acquire();
         try {
-            Encoded e = encode(Collections.singletonList(spectrum), ws)[0];
+            SourceDraws.EncoderOutputs e = spectrumEncoder.encode(Collections.singletonList(spectrum), ws)[0];
             return new float[][]{e.logits.clone(), e.mean.clone(), e.logStd.clone(), e.context.clone()};
         } finally {
             release(ws);
@@ -392,301 +324,23 @@ public final class PosteriorSampler implements AutoCloseable {
         }
     }
 
-    // ---- work buffers ----------------------------------------------------------------------
-
-    /**
-     * Direct, 64-byte aligned buffers for the graph inputs and the decoder's outputs, used by one
-     * {@code sample} call at a time and then returned to the sampler's pool: no direct memory is
-     * allocated per call (direct buffers are only freed by the garbage collector, and allocating
-     * them zeroes memory).
-     */
-    private final class Workspace implements AutoCloseable {
-        final FloatBuffer flux = alignedFloats(ENCODER_CHUNK * nw);
-        final FloatBuffer fluxError = alignedFloats(ENCODER_CHUNK * nw);
-        final FloatBuffer mixLogits = alignedFloats(ENCODER_CHUNK * components);
-        final FloatBuffer mixMean = alignedFloats(ENCODER_CHUNK * components * latent);
-        final FloatBuffer mixLogStd = alignedFloats(ENCODER_CHUNK * components * latent);
-        final FloatBuffer contextOut = alignedFloats(ENCODER_CHUNK * contextSize);
-        final int rows = options.maxRowsPerRun();
-        final FloatBuffer context = alignedFloats(rows * contextSize);
-        final FloatBuffer z = alignedFloats(rows * latent);
-        final FloatBuffer loc = alignedFloats(rows * nParams);
-        final FloatBuffer logScale = alignedFloats(rows * nParams);
-        final float[] zRow = new float[rows * latent];
-        final float[] locRow = new float[rows * nParams];
-        final float[] logScaleRow = new float[rows * nParams];
-        /** A run's loc and log_scale in double, then the transform's intermediate values (toParameters). */
-        final double[] locD = new double[rows * nParams];
-        final double[] scaleD = new double[rows * nParams];
-        /** Standard normals of a run (latent, then parameter ones) and the uniforms they come from. */
-        final double[] eps = new double[rows * Math.max(latent, nParams)];
-        final double[] uniforms = new double[rows * Math.max(latent, nParams)];
-        /**
-         * Tensors over these buffers: the per-spectrum graphs' (r1_encoder's outputs, then
-         * decoder_context's; the inputs shared) and decoder_sample's.
-         */
-        final BoundTensors.BySize encoderRuns = new BoundTensors.BySize(env, ENCODER_CHUNK, t -> t
-                .input("flux", flux, t.rows(), nw)
-                .input("flux_error", fluxError, t.rows(), nw)
-                .addGraph()
-                .output("mix_logits", mixLogits, t.rows(), components)
-                .output("mix_mean", mixMean, t.rows(), components, latent)
-                .output("mix_log_std", mixLogStd, t.rows(), components, latent)
-                .addGraph()
-                .output("context", contextOut, t.rows(), contextSize));
-        final BoundTensors.BySize decoderRuns = new BoundTensors.BySize(env, rows, t -> t
-                .input("context", context, t.rows(), contextSize)
-                .input("z", z, t.rows(), latent)
-                .addGraph()
-                .output("loc", loc, t.rows(), nParams)
-                .output("log_scale", logScale, t.rows(), nParams));
-
-        /** Closes the tensors (the buffers are freed by the garbage collector). */
-        @Override
-        public void close() {
-            encoderRuns.close();
-            decoderRuns.close();
-        }
-    }
-
-    /** Idle workspaces (at most as many as threads ever sampled at once). */
-    private final ConcurrentLinkedQueue<Workspace> pool = new ConcurrentLinkedQueue<>();
-
-    private Workspace acquire() {
-        Workspace ws = pool.poll();
-        return ws != null ? ws : new Workspace();
-    }
-
-    private void release(Workspace ws) {
-        pool.offer(ws);
-        if (closed.get() && pool.remove(ws)) {
-            ws.close(); // returned after close(): nobody will take it again
-        }
-    }
-
-    private static FloatBuffer alignedFloats(int n) {
-        int bytes = (n * 4 + ALIGN - 1) / ALIGN * ALIGN + ALIGN;
-        return ByteBuffer.allocateDirect(bytes).alignedSlice(ALIGN).order(ByteOrder.nativeOrder()).asFloatBuffer();
-    }
-
-    // ---- per-spectrum graphs -----------------------------------------------------------------
-
-    /** Encoder outputs of one spectrum. */
-    private static final class Encoded {
-        float[] logits;
-        float[] mean;
-        float[] logStd;
-        float[] context;
-    }
-
     /** Most spectra per run of the two per-spectrum graphs. */
     static final int ENCODER_CHUNK = 64;
 
-    /**
-     * Runs {@code r1_encoder} and then {@code decoder_context} on the spectra of a call, up to
-     * {@link #ENCODER_CHUNK} spectra per run (one [m, 343] batch from 64-byte aligned memory), the
-     * outputs written into the workspace's buffers.
-     */
-    private Encoded[] encode(List<Spectrum> spectra, Workspace ws) {
-        Encoded[] out = new Encoded[spectra.size()];
-        int kl = components * latent;
-        for (int c0 = 0; c0 < out.length; c0 += ENCODER_CHUNK) {
-            int m = Math.min(ENCODER_CHUNK, out.length - c0);
-            ws.flux.clear();
-            ws.fluxError.clear();
-            for (int i = 0; i < m; i++) {
-                Spectrum s = spectra.get(c0 + i);
-                s.putFlux(ws.flux);
-                s.putFluxError(ws.fluxError);
-            }
-            String ids = m == 1 ? spectra.get(c0).sourceId()
-                    : spectra.get(c0).sourceId() + " .. " + spectra.get(c0 + m - 1).sourceId() + " (a batch of " + m + ")";
-            String role = ModelBundle.ROLE_R1_ENCODER;
-            try {
-                BoundTensors b = ws.encoderRuns.forRows(m);
-                b.run(encoder, 0, "source " + ids, role);
-                role = ModelBundle.ROLE_DECODER_CONTEXT;
-                b.run(contextGraph, 1, "source " + ids, role);
-            } catch (OrtException ex) {
-                throw new InferenceException("source " + ids + ": ONNX Runtime failed in " + role + ": "
-                        + ex.getMessage(), ex);
-            }
-            for (int i = 0; i < m; i++) {
-                Encoded e = new Encoded();
-                e.logits = floats(ws.mixLogits, i, components);
-                e.mean = floats(ws.mixMean, i, kl);
-                e.logStd = floats(ws.mixLogStd, i, kl);
-                e.context = floats(ws.contextOut, i, contextSize);
-                out[c0 + i] = e;
-            }
-            for (int i = 0; i < m; i++) {
-                Encoded e = out[c0 + i];
-                String id = spectra.get(c0 + i).sourceId();
-                requireFinite(id, ModelBundle.ROLE_R1_ENCODER, "mix_logits", e.logits);
-                requireFinite(id, ModelBundle.ROLE_R1_ENCODER, "mix_mean", e.mean);
-                requireFinite(id, ModelBundle.ROLE_R1_ENCODER, "mix_log_std", e.logStd);
-                requireFinite(id, ModelBundle.ROLE_DECODER_CONTEXT, "context", e.context);
-            }
-        }
-        return out;
+    // ---- work buffers ----------------------------------------------------------------------
+
+    /** Idle workspaces (at most as many as threads ever sampled at once). */
+    private final ConcurrentLinkedQueue<SamplerWorkspace> pool = new ConcurrentLinkedQueue<>();
+
+    private SamplerWorkspace acquire() {
+        SamplerWorkspace ws = pool.poll();
+        return ws != null ? ws : new SamplerWorkspace(env, bundle, options.maxRowsPerRun());
     }
 
-    // ---- per-draw part -----------------------------------------------------------------------
-
-    /** Draws of one source given its encoder outputs. */
-    private PosteriorSamples sampleSource(String id, long sourceKey, int n, long seed, Encoded e, Workspace ws) {
-        final int kk = components;
-        final int l = latent;
-        final int h = contextSize;
-        final int p = nParams;
-        final long d = drawsPerSample;
-        final long key = CounterRng.streamKey(seed, sourceKey);
-
-        // 1. mixture weights: softmax in double (subtract the max, exp, divide by the sum)
-        double max = Double.NEGATIVE_INFINITY;
-        for (int k = 0; k < kk; k++) {
-            max = Math.max(max, e.logits[k]);
-        }
-        double[] w = new double[kk];
-        double sum = 0.0;
-        for (int k = 0; k < kk; k++) {
-            w[k] = StrictMath.exp((double) e.logits[k] - max);
-            sum += w[k];
-        }
-        for (int k = 0; k < kk; k++) {
-            w[k] /= sum;
-        }
-        // component means and standard deviations in double
-        double[] mean = new double[kk * l];
-        double[] std = new double[kk * l];
-        for (int q = 0; q < kk * l; q++) {
-            mean[q] = e.mean[q];
-            std[q] = e.logStd[q];
-        }
-        expInPlace(std, kk * l);
-
-        double[] x = new double[n * p];
-        int rows = options.rowsPerRun(n);
-        // the spectrum's context, once per row of a run (the same for every run of this source)
-        ws.context.clear();
-        for (int r = 0; r < rows; r++) {
-            ws.context.put(e.context);
-        }
-        float[] z = ws.zRow;
-        float[] loc = ws.locRow;
-        float[] logScale = ws.logScaleRow;
-        double[] eps = ws.eps;
-        for (int j0 = 0; j0 < n; j0 += rows) {
-            int m = Math.min(rows, n - j0);
-            long runBase = (long) j0 * d;
-            // 2. latent vectors of draws j0 .. j0+m-1: the normals of the whole run first (counters
-            // b + 1 + q of draw j, b = j * D), so that their independent evaluations overlap
-            CounterRng.fillNormals(key, runBase + 1, d, m, l, ws.uniforms, eps);
-            for (int r = 0; r < m; r++) {
-                double u = CounterRng.uniform(key, runBase + r * d);
-                int comp = kk - 1;
-                double cum = 0.0;
-                for (int k = 0; k < kk; k++) {
-                    cum += w[k];
-                    if (u < cum) {
-                        comp = k;
-                        break;
-                    }
-                }
-                int c0 = comp * l;
-                int o = r * l;
-                for (int q = 0; q < l; q++) {
-                    z[o + q] = (float) (mean[c0 + q] + std[c0 + q] * eps[o + q]);
-                }
-            }
-            ws.z.clear();
-            ws.z.put(z, 0, m * l);
-            // 3. parameters: decoder_sample writes loc and log_scale into the workspace's buffers
-            runDecoder(id, ws, m);
-            ws.loc.position(0);
-            ws.loc.get(loc, 0, m * p);
-            ws.logScale.position(0);
-            ws.logScale.get(logScale, 0, m * p);
-            // parameter normals at counters b + 1 + L + q
-            CounterRng.fillNormals(key, runBase + 1 + l, d, m, p, ws.uniforms, eps);
-            toParameters(id, j0, m, ws, x);
-        }
-        return new PosteriorSamples(id, sourceKey, seed, bundle.parameters(), x);
-    }
-
-    /**
-     * Step 3 for the {@code m} draws of a run starting at draw {@code j0}: {@code x = low + (high - low)
-     * / (1 + exp(-(loc + exp(log_scale) * eps)))} from the run's decoder outputs and parameter normals
-     * in the workspace, into {@code x} from row {@code j0}. The same operations in the same order as
-     * one draw at a time, so the same bits, but in passes over the whole run on double arrays: C2
-     * compiles a {@code StrictMath.exp} loop over a {@code double[]} to code about three times
-     * faster than one whose argument comes from a {@code float[]} element (measured on JDK 17), and
-     * the arithmetic passes are plain loops it can vectorise.
-     */
-    private void toParameters(String id, int j0, int m, Workspace ws, double[] x) {
-        final int p = nParams;
-        final int n = m * p;
-        final float[] locF = ws.locRow;
-        final float[] logScaleF = ws.logScaleRow;
-        final double[] loc = ws.locD;
-        final double[] t = ws.scaleD;
-        final double[] eps = ws.eps;
-        for (int i = 0; i < n; i++) {
-            float lc = locF[i];
-            float ls = logScaleF[i];
-            if (!Float.isFinite(lc) || !Float.isFinite(ls)) {
-                throw new InferenceException("source " + id + ": decoder_sample produced a non-finite "
-                        + (Float.isFinite(lc) ? "log_scale" : "loc") + " for draw " + (j0 + i / p));
-            }
-            loc[i] = lc;
-            t[i] = ls;
-        }
-        expInPlace(t, n);
-        // -w: the logistic 1 / (1 + exp(-w)) takes exp(-w), and negating is exact
-        for (int i = 0; i < n; i++) {
-            t[i] = -(loc[i] + t[i] * eps[i]);
-        }
-        expInPlace(t, n);
-        for (int r = 0, i = 0; r < m; r++) {
-            int xo = (j0 + r) * p;
-            for (int q = 0; q < p; q++, i++) {
-                x[xo + q] = low[q] + (high[q] - low[q]) * (1.0 / (1.0 + t[i]));
-            }
-        }
-    }
-
-    /** {@code a[i] = StrictMath.exp(a[i])} for {@code i < n}. */
-    private static void expInPlace(double[] a, int n) {
-        for (int i = 0; i < n; i++) {
-            a[i] = StrictMath.exp(a[i]);
-        }
-    }
-
-    /** One run of {@code decoder_sample} on the first {@code m} rows of the workspace. */
-    private void runDecoder(String id, Workspace ws, int m) {
-        String role = ModelBundle.ROLE_DECODER_SAMPLE;
-        try {
-            ws.decoderRuns.forRows(m).run(decoder, 0, "source " + id, role);
-        } catch (OrtException ex) {
-            throw new InferenceException("source " + id + ": ONNX Runtime failed in " + role + ": "
-                    + ex.getMessage(), ex);
-        }
-    }
-
-    /** Row {@code row} of {@code n} floats of a bound output buffer, copied out. */
-    private static float[] floats(FloatBuffer b, int row, int n) {
-        float[] a = new float[n];
-        b.position(row * n);
-        b.get(a);
-        return a;
-    }
-
-    private static void requireFinite(String id, String role, String name, float[] a) {
-        for (float v : a) {
-            if (!Float.isFinite(v)) {
-                throw new InferenceException("source " + id + ": " + role + " produced a non-finite " + name
-                        + " (" + v + ")");
-            }
+    private void release(SamplerWorkspace ws) {
+        pool.offer(ws);
+        if (closed.get() && pool.remove(ws)) {
+            ws.close(); // returned after close(): nobody will take it again
         }
     }
 
@@ -701,7 +355,7 @@ public final class PosteriorSampler implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        for (Workspace ws; (ws = pool.poll()) != null; ) {
+        for (SamplerWorkspace ws; (ws = pool.poll()) != null; ) {
             ws.close();
         }
         sessions.close();

@@ -68,6 +68,11 @@ final class ProgressLine implements SummaryWriter {
     }
 
     @Override
+    public void commit(SamplesCsv samples) throws IOException {
+        inner.commit(samples);
+    }
+
+    @Override
     public void close() throws IOException {
         inner.close();
     }

@@ -11,6 +11,9 @@ import java.util.List;
  * Not thread-safe.
  */
 public final class SamplesCsv implements AutoCloseable {
+    /** What the messages call this file. */
+    static final String WHAT = "samples CSV";
+
     private final AtomicTextFile file;
     private final List<Parameter> parameters;
 
@@ -19,9 +22,17 @@ public final class SamplesCsv implements AutoCloseable {
         this.parameters = List.copyOf(parameters);
     }
 
-    /** Starts writing {@code target} (header written immediately, to the temporary file). */
+    /**
+     * Starts writing {@code target} (header written immediately, to the temporary file).
+     *
+     * @param target     the samples CSV to write
+     * @param parameters the model's parameters, in column order
+     * @return the open writer
+     * @throws OutputException naming the file if it cannot be written there
+     * @throws IOException     if the header cannot be written
+     */
     public static SamplesCsv create(Path target, List<Parameter> parameters) throws IOException {
-        AtomicTextFile f = AtomicTextFile.create(target);
+        AtomicTextFile f = AtomicTextFile.create(target, WHAT);
         try {
             Writer w = f.writer();
             w.write("source_id,draw");
@@ -57,9 +68,18 @@ public final class SamplesCsv implements AutoCloseable {
         }
     }
 
-    /** Finishes the file and moves it onto the target atomically. */
+    /**
+     * Finishes the file and moves it onto the target atomically; written beside a summary, commit
+     * both with {@link SummaryCsv#commit(SamplesCsv)} instead.
+     *
+     * @throws OutputException naming the file if it cannot be finished or moved
+     */
     public void commit() throws IOException {
         file.commit();
+    }
+
+    AtomicTextFile file() {
+        return file;
     }
 
     /** Discards the file unless committed. */

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.Writer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
@@ -17,6 +18,9 @@ import java.util.Objects;
  * The columns are {@link SummaryColumns}'. Not thread-safe.
  */
 public final class SummaryCsv implements SummaryWriter {
+    /** What the messages call this file. */
+    static final String WHAT = "summary CSV";
+
     private final AtomicTextFile file;
     private final List<Parameter> parameters;
     private long rows;
@@ -26,9 +30,18 @@ public final class SummaryCsv implements SummaryWriter {
         this.parameters = List.copyOf(parameters);
     }
 
-    /** Starts writing {@code target} (header written immediately, to the temporary file). */
+    /**
+     * Starts writing {@code target} (header written immediately, to the temporary file).
+     *
+     * @param target     the summary CSV to write
+     * @param parameters the model's parameters, in column order
+     * @return the open writer
+     * @throws OutputException naming the file if it cannot be written there (a directory, no
+     *                         permission, ...)
+     * @throws IOException     if the header cannot be written
+     */
     public static SummaryCsv create(Path target, List<Parameter> parameters) throws IOException {
-        AtomicTextFile f = AtomicTextFile.create(target);
+        AtomicTextFile f = AtomicTextFile.create(target, WHAT);
         SummaryCsv s = new SummaryCsv(f, parameters);
         try {
             s.line(header(parameters));
@@ -132,6 +145,11 @@ public final class SummaryCsv implements SummaryWriter {
     @Override
     public void commit() throws IOException {
         file.commit();
+    }
+
+    @Override
+    public void commit(SamplesCsv samples) throws IOException {
+        AtomicTextFile.commitAll(Arrays.asList(file, samples == null ? null : samples.file()));
     }
 
     @Override

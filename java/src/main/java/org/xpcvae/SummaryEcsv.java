@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.Writer;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
@@ -26,6 +27,9 @@ import java.util.Objects;
  * without commit leaves no file behind. Not thread-safe.
  */
 public final class SummaryEcsv implements SummaryWriter {
+    /** What the messages call this file. */
+    static final String WHAT = "summary ECSV";
+
     private final AtomicTextFile file;
     private final List<Parameter> parameters;
     private final List<SummaryColumns.Column> columns;
@@ -54,7 +58,7 @@ public final class SummaryEcsv implements SummaryWriter {
 
     /** Starts writing {@code target} (its temporary file is created now, beside it). */
     public static SummaryEcsv create(Path target, List<Parameter> parameters) throws IOException {
-        AtomicTextFile f = AtomicTextFile.create(target);
+        AtomicTextFile f = AtomicTextFile.create(target, WHAT);
         try {
             return new SummaryEcsv(f, parameters);
         } catch (RuntimeException e) {
@@ -125,10 +129,16 @@ public final class SummaryEcsv implements SummaryWriter {
 
     @Override
     public void commit() throws IOException {
+        commit(null);
+    }
+
+    @Override
+    public void commit(SamplesCsv samples) throws IOException {
         store.endRows();
         Writer w = file.writer();
+        // the table is written to the temporary file first: the renames of both files come after
         new EcsvTableWriter().writeStarTable(store.getStarTable(), new AsciiStream(w));
-        file.commit();
+        AtomicTextFile.commitAll(Arrays.asList(file, samples == null ? null : samples.file()));
     }
 
     @Override

@@ -10,7 +10,8 @@ import java.util.Locale;
  * and writes it atomically: nothing appears under the target's name before {@link #commit()}, and
  * {@link #close()} without commit leaves no file behind. Implementations: {@link SummaryCsv} (the
  * summary CSV of docs/formats.md) and {@link SummaryEcsv} (the same columns as ECSV, with units and
- * descriptions). Not thread-safe.
+ * descriptions). A summary and its draws are committed together ({@link #commit(SamplesCsv)}):
+ * both or neither. Every output failure is an {@link OutputException} naming the file. Not thread-safe.
  */
 public interface SummaryWriter extends AutoCloseable {
 
@@ -40,7 +41,7 @@ public interface SummaryWriter extends AutoCloseable {
      * A writer for {@code target} in the format of its extension ({@link Format#of}).
      *
      * @throws IllegalArgumentException for a FITS target (the Java engine writes CSV or ECSV)
-     * @throws IOException              if the temporary file beside the target cannot be created
+     * @throws OutputException          naming the file if the temporary file beside the target cannot be created
      */
     static SummaryWriter create(Path target, List<Parameter> parameters) throws IOException {
         switch (Format.of(target)) {
@@ -66,8 +67,22 @@ public interface SummaryWriter extends AutoCloseable {
     /** Data rows written so far. */
     long rowCount();
 
-    /** Finishes the file and moves it onto the target atomically. */
+    /**
+     * Finishes the file and moves it onto the target atomically.
+     *
+     * @throws OutputException naming the file if it cannot be finished or moved, or the JVM is
+     *                         shutting down (a stopped run leaves no output)
+     */
     void commit() throws IOException;
+
+    /**
+     * Finishes this file and {@code samples} and moves both onto their targets: both or neither
+     * (should the second move fail, the first output is deleted again).
+     *
+     * @param samples the draws written beside this summary; null commits the summary alone
+     * @throws OutputException naming the file that could not be finished or moved
+     */
+    void commit(SamplesCsv samples) throws IOException;
 
     /** Discards the file unless committed. */
     @Override

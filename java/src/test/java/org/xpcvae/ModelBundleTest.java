@@ -1,6 +1,7 @@
 package org.xpcvae;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -83,6 +84,14 @@ public class ModelBundleTest {
         loadFails(dir, "checksum mismatch for manifest.json"); // checked before it is parsed
         TestSupport.writeChecksum(dir);
         loadFails(dir, "manifest.json is not valid JSON");
+        // Gson's account in words: where, without its exception class names or advice to parse leniently
+        for (String text : new String[]{"not json {", "{\"description\": \"cut"}) {
+            Files.write(dir.resolve("manifest.json"), text.getBytes(StandardCharsets.UTF_8));
+            TestSupport.writeChecksum(dir);
+            String message = loadFails(dir, "manifest.json is not valid JSON: ", "line 1 column").getMessage();
+            assertFalse(message, message.contains("Exception") || message.contains("com.google")
+                    || message.contains("Lenient") || message.contains("LENIENT") || message.contains("\n"));
+        }
     }
 
     @Test

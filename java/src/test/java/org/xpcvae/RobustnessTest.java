@@ -425,6 +425,7 @@ public class RobustnessTest {
         Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
                 "infer", "--bundle", TestSupport.bundleDir().toString(), "--input", in.toString(), "--out",
                 out.toString(), "--samples", "20000", "--batch", "1")
+                .directory(dir.toFile()) // a crash would leave its hs_err_pid*.log here
                 .redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile()).start();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -438,6 +439,8 @@ public class RobustnessTest {
             p.destroy(); // SIGTERM
         }
         assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        // 128 + SIGTERM: the JVM stopped, it did not crash under ONNX Runtime (NativeRuns)
+        assertEquals(new String(Files.readAllBytes(dir.resolve("log.txt"))), 143, p.exitValue());
         assertEquals(Arrays.asList("in.csv", "log.txt"), listDir(dir));
     }
 

@@ -1,5 +1,7 @@
 package org.xpcvae.gaiaxp;
 
+import org.xpcvae.Csv;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -116,6 +118,11 @@ final class FileFormat {
         String plain = name.endsWith(".gz") ? name.substring(0, name.length() - 3) : name;
         Kind named = plain.endsWith(".fits") || plain.endsWith(".fit") ? Kind.FITS
                 : plain.endsWith(".ecsv") ? Kind.ECSV : plain.endsWith(".csv") ? Kind.CSV : null;
+        String signature = gzip || kind != null ? null : Csv.signatureProblem(head);
+        if (signature != null) {
+            // UTF-16 text, another compression: as the spectra-CSV grammar words it (both engines)
+            throw new SpectraFileException(file + ": " + signature);
+        }
         if (kind == null || ((named == Kind.FITS || named == Kind.ECSV) && kind != named)) {
             throw new SpectraFileException(file + ": " + (named != null
                     ? "named like a " + named.label() + " file, but its content is not " + named.label()

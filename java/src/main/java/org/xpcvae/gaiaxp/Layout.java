@@ -44,8 +44,15 @@ enum Layout {
         if (c.contains("flux") && c.contains("flux_error")) {
             return SAMPLED;
         }
-        String shown = String.join(", ", columns.subList(0, Math.min(8, columns.size())))
-                + (columns.size() > 8 ? ", ..." : "");
+        StringBuilder shown = new StringBuilder();
+        for (String name : columns.subList(0, Math.min(8, columns.size()))) {
+            // a control character in a column name (a binary file) shown as \xNN, as the Python engine does
+            StringBuilder escaped = new StringBuilder();
+            name.codePoints().forEach(cp -> escaped.append(cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)
+                    ? String.format("\\x%02x", cp) : new String(Character.toChars(cp))));
+            shown.append(shown.length() == 0 ? "" : ", ").append(escaped);
+        }
+        shown.append(columns.size() > 8 ? ", ..." : "");
         throw new SpectraFileException(file + ": not a recognised XP spectra layout (columns: " + shown
                 + "); expected Gaia archive XP continuous (bp_coefficients, rp_coefficients, ...), XP sampled (flux, "
                 + "flux_error arrays) or the project CSV (source_id, flux_0..flux_342, flux_error_0..flux_error_342; "

@@ -2,10 +2,13 @@ package org.xpcvae.spark;
 
 import org.apache.spark.SparkEnv;
 import org.apache.spark.SparkFiles;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.LongAccumulator;
+import org.xpcvae.BatchInference;
 import org.xpcvae.BundleException;
-import org.xpcvae.GoodnessOfFit;
 import org.xpcvae.ModelBundle;
-import org.xpcvae.PosteriorSampler;
+import org.xpcvae.SpectraCsv;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -20,34 +23,25 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * The model of one executor JVM: the bundle (checksums verified), one {@link PosteriorSampler}
- * and one {@link GoodnessOfFit}, opened by the first task that needs them, shared by all the
- * JVM's tasks (both are thread-safe) and closed when the JVM shuts down.
+ * The model of one executor JVM: the bundle (checksums verified) and one {@link BatchInference}
+ * (the CLI's per-row logic, with its sampler and forward model), opened by the first task that
+ * needs them, shared by all the JVM's tasks ({@link BatchInference#inferBatch} is thread-safe) and
+ * closed when the JVM shuts down.
  *
  * <p>Opening checks that the bundle is the one the driver loaded (same manifest, whose SHA-256
  * pins every graph's): a task never processes a row with another model than the driver's.
  */
 final class ExecutorModel {
     final ModelBundle bundle;
-    final PosteriorSampler sampler;
-    final GoodnessOfFit fit;
+    final BatchInference inference;
 
-    /** Open models by location, fingerprint and intra-op threads (one in a real executor). */
+    /** Open models by location, fingerprint and settings (one in a real executor, which runs one job). */
     private static final Map<String, ExecutorModel> OPEN = new HashMap<>();
     private static boolean hookAdded;
 
-    private ExecutorModel(ModelBundle bundle, int intraOpThreads) {
+    private ExecutorModel(ModelBundle bundle, BatchInference.Options options) {
         this.bundle = bundle;
-        this.sampler = new PosteriorSampler(bundle, PosteriorSampler.Options.defaults()
-                .withIntraOpThreads(intraOpThreads));
-        GoodnessOfFit f;
-        try {
-            f = new GoodnessOfFit(bundle, intraOpThreads);
-        } catch (RuntimeException e) {
-            sampler.close();
-            throw e;
-        }
-        this.fit = f;
+        this.inference = new BatchInference(bundle, options);
     }
 
     /**
@@ -58,11 +52,11 @@ final class ExecutorModel {
      * @return the loaded bundle
      * @throws BundleException if the bundle is unusable, naming the problem
      */
-    static ModelBundle check(Path directory, int intraOpThreads, boolean keep) {
+    static ModelBundle check(Path directory, BatchInference.Options options, boolean keep) {
         if (keep) {
-            return get(directory.toString(), fingerprint(directory), intraOpThreads).bundle;
+            return get(directory.toString(), fingerprint(directory), options).bundle;
         }
-        ExecutorModel m = new ExecutorModel(ModelBundle.load(directory), intraOpThreads);
+        ExecutorModel m = new ExecutorModel(ModelBundle.load(directory), options);
         m.close();
         return m.bundle;
     }
@@ -72,10 +66,12 @@ final class ExecutorModel {
      *
      * @param location    where the executors find the bundle ({@link #resolve})
      * @param fingerprint the driver's bundle's {@link #fingerprint}
+     * @param options     the job's settings (draws, seed, intra-op threads; one worker thread: the
+     *                    tasks are the parallelism)
      * @throws BundleException if the bundle is missing, corrupt or not the driver's
      */
-    static synchronized ExecutorModel get(String location, String fingerprint, int intraOpThreads) {
-        String key = location + "\n" + fingerprint + "\n" + intraOpThreads;
+    static synchronized ExecutorModel get(String location, String fingerprint, BatchInference.Options options) {
+        String key = location + "\n" + fingerprint + "\n" + options;
         ExecutorModel m = OPEN.get(key);
         if (m != null) {
             return m;
@@ -88,13 +84,31 @@ final class ExecutorModel {
                     + "its manifest.json has SHA-256 " + found + ", the driver's " + fingerprint
                     + " (ship the same bundle to every executor)");
         }
-        m = new ExecutorModel(bundle, intraOpThreads);
+        m = new ExecutorModel(bundle, options);
         OPEN.put(key, m);
         if (!hookAdded) {
             Runtime.getRuntime().addShutdownHook(new Thread(ExecutorModel::closeAll, "xpcvae-spark-model-close"));
             hookAdded = true;
         }
         return m;
+    }
+
+    /**
+     * The summary rows of one batch of input rows, in order ({@link BatchInference#inferBatch}: the
+     * CLI's per-row logic), counting ok and error rows.
+     *
+     * @param ids the output's source_id value of each row (Long or String; null for none)
+     */
+    List<Row> infer(StructType schema, List<SpectraCsv.Row> rows, List<Object> ids, LongAccumulator okRows,
+                    LongAccumulator errorRows) {
+        List<BatchInference.Outcome> outcomes = inference.inferBatch(rows);
+        List<Row> out = new ArrayList<>(outcomes.size());
+        for (int i = 0; i < outcomes.size(); i++) {
+            BatchInference.Outcome o = outcomes.get(i);
+            (o.ok() ? okRows : errorRows).add(1);
+            out.add(SummarySchema.row(schema, bundle.parameters(), o, ids.get(i)));
+        }
+        return out;
     }
 
     private static synchronized void closeAll() {
@@ -105,11 +119,7 @@ final class ExecutorModel {
     }
 
     private void close() {
-        try {
-            fit.close();
-        } finally {
-            sampler.close();
-        }
+        inference.close();
     }
 
     /**

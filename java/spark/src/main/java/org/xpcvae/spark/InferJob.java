@@ -1,6 +1,8 @@
 package org.xpcvae.spark;
 
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
@@ -11,28 +13,26 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
+import org.apache.spark.util.SerializableConfiguration;
+import org.xpcvae.BatchInference;
 import org.xpcvae.BundleException;
 import org.xpcvae.ModelBundle;
 import org.xpcvae.Parameter;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
-import java.util.concurrent.Callable;
 
 /**
- * Posterior inference as an Apache Spark job: the spectra of a Parquet input (docs/scale.md) in,
- * one summary row per input row out, as Parquet with the summary CSV's columns
- * ({@link SummarySchema}), values identical to those {@code xpcvae infer} (org.xpcvae.Main)
+ * Posterior inference as an Apache Spark job: the spectra of a Parquet input, or Gaia archive XP
+ * files read by the library's readers (docs/scale.md), in, one summary row per input row out, as
+ * Parquet with the summary CSV's columns ({@link SummarySchema}), values identical to those {@code xpcvae infer} (org.xpcvae.Main)
  * writes for the same spectra and seed.
  *
  * <ul>
@@ -73,9 +73,11 @@ public final class InferJob {
         private final int intraOpThreads;
         private final int partitions;
         private final PartitionInference.RowHook hook;
+        private final SpectraFiles.Format inputFormat;
 
         private Settings(String bundle, String executorBundle, String input, String output, int samples, long seed,
-                         int batchSize, int intraOpThreads, int partitions, PartitionInference.RowHook hook) {
+                         int batchSize, int intraOpThreads, int partitions, PartitionInference.RowHook hook,
+                         SpectraFiles.Format inputFormat) {
             this.bundle = Objects.requireNonNull(bundle, "bundle");
             this.executorBundle = executorBundle;
             this.input = Objects.requireNonNull(input, "input");
@@ -98,6 +100,7 @@ public final class InferJob {
             this.intraOpThreads = intraOpThreads;
             this.partitions = partitions;
             this.hook = hook;
+            this.inputFormat = Objects.requireNonNull(inputFormat, "inputFormat");
         }
 
         /**
@@ -112,7 +115,7 @@ public final class InferJob {
          * @return the settings
          */
         public static Settings of(String bundle, String input, String output) {
-            return new Settings(bundle, null, input, output, 1000, 42L, 64, 1, 0, null);
+            return new Settings(bundle, null, input, output, 1000, 42L, 64, 1, 0, null, SpectraFiles.Format.AUTO);
         }
 
         /**
@@ -123,31 +126,31 @@ public final class InferJob {
          */
         public Settings withExecutorBundle(String location) {
             return new Settings(bundle, location, input, output, samples, seed, batchSize, intraOpThreads,
-                    partitions, hook);
+                    partitions, hook, inputFormat);
         }
 
         /** @param n posterior draws per source (at least 1) @return these settings with {@code n} draws */
         public Settings withSamples(int n) {
             return new Settings(bundle, executorBundle, input, output, n, seed, batchSize, intraOpThreads,
-                    partitions, hook);
+                    partitions, hook, inputFormat);
         }
 
         /** @param s the random seed @return these settings with seed {@code s} */
         public Settings withSeed(long s) {
             return new Settings(bundle, executorBundle, input, output, samples, s, batchSize, intraOpThreads,
-                    partitions, hook);
+                    partitions, hook, inputFormat);
         }
 
         /** @param n spectra per sampler call in a task (at least 1) @return these settings with batches of {@code n} */
         public Settings withBatchSize(int n) {
             return new Settings(bundle, executorBundle, input, output, samples, seed, n, intraOpThreads,
-                    partitions, hook);
+                    partitions, hook, inputFormat);
         }
 
         /** @param n ONNX Runtime threads per graph run (at least 1) @return these settings with {@code n} threads */
         public Settings withIntraOpThreads(int n) {
             return new Settings(bundle, executorBundle, input, output, samples, seed, batchSize, n, partitions,
-                    hook);
+                    hook, inputFormat);
         }
 
         /**
@@ -157,12 +160,25 @@ public final class InferJob {
          */
         public Settings withPartitions(int n) {
             return new Settings(bundle, executorBundle, input, output, samples, seed, batchSize, intraOpThreads, n,
-                    hook);
+                    hook, inputFormat);
+        }
+
+        /**
+         * @param format how to read the input: {@code auto} (Parquet when the path looks like it:
+         *               a {@code .parquet} name, or a directory with {@code .parquet} files or
+         *               {@code _SUCCESS}; else spectra files), {@code parquet}, or {@code files}
+         *               (Gaia archive XP products or project CSV files: a file, a directory or a glob)
+         * @return these settings with the given input format
+         * @throws IllegalArgumentException for another format
+         */
+        public Settings withInputFormat(String format) {
+            return new Settings(bundle, executorBundle, input, output, samples, seed, batchSize, intraOpThreads,
+                    partitions, hook, SpectraFiles.Format.parse(format));
         }
 
         Settings withRowHook(PartitionInference.RowHook h) {
             return new Settings(bundle, executorBundle, input, output, samples, seed, batchSize, intraOpThreads,
-                    partitions, h);
+                    partitions, h, inputFormat);
         }
 
         /** @return the bundle directory as the driver sees it */
@@ -205,9 +221,14 @@ public final class InferJob {
             return intraOpThreads;
         }
 
-        /** @return partitions of the input (0: as read) */
+        /** @return partitions of the input (0: as read; one per file for spectra files) */
         public int partitions() {
             return partitions;
+        }
+
+        /** @return how the input is read: auto, parquet or files */
+        public String inputFormat() {
+            return inputFormat.name().toLowerCase(Locale.ROOT);
         }
     }
 
@@ -287,12 +308,15 @@ public final class InferJob {
         boolean keep = spark.sparkContext().isLocal() && settings.executorBundle() == null;
         ModelBundle.load(driverBundle); // its messages name a missing or corrupt bundle's problem best
         String fingerprint = ExecutorModel.fingerprint(driverBundle);
-        ModelBundle bundle = ExecutorModel.check(driverBundle, settings.intraOpThreads(), keep);
+        BatchInference.Options options = PartitionInference.TaskSettings.options(settings.samples(), settings.seed(),
+                settings.batchSize(), settings.intraOpThreads());
+        ModelBundle bundle = ExecutorModel.check(driverBundle, options, keep);
 
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
         org.apache.hadoop.fs.Path out = new org.apache.hadoop.fs.Path(settings.output());
         FileSystem fs;
         try {
-            fs = out.getFileSystem(spark.sparkContext().hadoopConfiguration());
+            fs = out.getFileSystem(conf);
             if (fs.exists(out)) {
                 throw new IllegalArgumentException("output " + out + " exists: give a new path (the job never "
                         + "replaces an output)");
@@ -301,19 +325,36 @@ public final class InferJob {
             throw new UncheckedIOException("cannot check the output " + out, e);
         }
 
-        Dataset<Row> in = spark.read().parquet(settings.input());
-        InputSchema input = InputSchema.check(settings.input(), in.schema());
-        Dataset<Row> rows = in.select(input.columns);
-        if (settings.partitions() > 0) {
-            rows = rows.repartition(settings.partitions());
-        }
-        StructType schema = SummarySchema.of(bundle.parameters(), input.sourceIdType);
         LongAccumulator ok = spark.sparkContext().longAccumulator("xpcvae ok rows");
         LongAccumulator failed = spark.sparkContext().longAccumulator("xpcvae error rows");
-        PartitionInference work = new PartitionInference(location, fingerprint, settings.intraOpThreads(),
-                settings.samples(), settings.seed(), settings.batchSize(), schema,
-                input.sourceIdType.equals(DataTypes.StringType), input.hasReadError, ok, failed, settings.hook);
-        Dataset<Row> summary = rows.mapPartitions(work, Encoders.row(schema));
+        SpectraFiles.Format format = SpectraFiles.Format.parse(settings.inputFormat());
+        boolean parquet = format == SpectraFiles.Format.PARQUET
+                || format == SpectraFiles.Format.AUTO && SpectraFiles.looksLikeParquet(settings.input(), conf);
+        StructType schema;
+        Dataset<Row> summary;
+        if (parquet) {
+            Dataset<Row> in = spark.read().parquet(settings.input());
+            InputSchema input = InputSchema.check(settings.input(), in.schema());
+            Dataset<Row> rows = in.select(input.columns);
+            if (settings.partitions() > 0) {
+                rows = rows.repartition(settings.partitions());
+            }
+            schema = SummarySchema.of(bundle.parameters(), input.sourceIdType);
+            PartitionInference work = new PartitionInference(new PartitionInference.TaskSettings(location,
+                    fingerprint, options, schema, ok, failed), input.sourceIdType.equals(DataTypes.StringType),
+                    input.hasReadError, settings.hook);
+            summary = rows.mapPartitions(work, Encoders.row(schema));
+        } else {
+            // spectra files: one file per partition (or --partitions P groups of them), each streamed
+            // through the library's reader inside its task
+            List<String> files = SpectraFiles.list(settings.input(), conf);
+            int slices = settings.partitions() > 0 ? Math.min(settings.partitions(), files.size()) : files.size();
+            schema = SummarySchema.of(bundle.parameters(), DataTypes.StringType);
+            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            FileInference work = new FileInference(new PartitionInference.TaskSettings(location, fingerprint,
+                    options, schema, ok, failed), jsc.broadcast(new SerializableConfiguration(conf)));
+            summary = spark.createDataFrame(jsc.parallelize(files, slices).mapPartitions(work), schema);
+        }
         // the encoder drops the columns' metadata: put the units and descriptions back
         Column[] described = new Column[schema.size()];
         for (int i = 0; i < described.length; i++) {
@@ -346,164 +387,6 @@ public final class InferJob {
         }
     }
 
-    /**
-     * The first {@code limit} rows of an output (by source_id) as a text table: medians with the
-     * half-width of the 68 % interval, the goodness of fit, and the message of error rows.
-     */
-    static String table(SparkSession spark, String output, int limit) {
-        Dataset<Row> d = spark.read().parquet(output);
-        List<Row> rows = d.orderBy("source_id").limit(limit).collectAsList();
-        List<String> params = new ArrayList<>();
-        StructType schema = d.schema();
-        for (String f : schema.fieldNames()) {
-            if (f.endsWith("_median")) {
-                params.add(f.substring(0, f.length() - "_median".length()));
-            }
-        }
-        StringBuilder sb = new StringBuilder();
-        int idWidth = 9;
-        for (Row r : rows) {
-            idWidth = Math.max(idWidth, String.valueOf(r.get(r.fieldIndex("source_id"))).length());
-        }
-        sb.append(String.format(Locale.ROOT, "%-" + idWidth + "s %-6s", "source_id", "status"));
-        for (String p : params) {
-            String unit = schema.apply(p + "_median").metadata().getString(SummarySchema.UNIT);
-            sb.append(String.format(Locale.ROOT, " %16s", p + (unit.isEmpty() ? "" : " [" + unit + "]")));
-        }
-        sb.append(String.format(Locale.ROOT, " %9s %3s  %s%n", "gof_chi2", "ood", "message / at_bound"));
-        for (Row r : rows) {
-            sb.append(String.format(Locale.ROOT, "%-" + idWidth + "s %-6s", r.get(r.fieldIndex("source_id")),
-                    r.<String>getAs("status")));
-            if (!"ok".equals(r.getAs("status"))) {
-                sb.append(' ').append(r.<String>getAs("message")).append(System.lineSeparator());
-                continue;
-            }
-            for (String p : params) {
-                double median = r.getAs(p + "_median");
-                double half = 0.5 * (r.<Double>getAs(p + "_p84") - r.<Double>getAs(p + "_p16"));
-                String fmt = p.equals("teff") ? "%.0f ± %.0f" : p.equals("ff") ? "%.3f ± %.3f" : "%.2f ± %.2f";
-                sb.append(String.format(Locale.ROOT, " %16s", String.format(Locale.ROOT, fmt, median, half)));
-            }
-            Double chi2 = r.getAs("gof_chi2");
-            Integer flag = r.getAs("ood_flag");
-            String atBound = r.getAs("at_bound");
-            sb.append(String.format(Locale.ROOT, " %9s %3s  %s%n", chi2 == null ? "-" : String.format(Locale.ROOT,
-                    "%.2f", chi2), flag == null ? "-" : flag.toString(), atBound == null ? "" : "at bound: " + atBound));
-        }
-        return sb.toString();
-    }
-
-    /** Parses a seed as {@code xpcvae infer} does ({@link org.xpcvae.CounterRng#parseSeed}). */
-    static final class SeedConverter implements CommandLine.ITypeConverter<Long> {
-        @Override
-        public Long convert(String value) {
-            try {
-                return org.xpcvae.CounterRng.parseSeed(value);
-            } catch (IllegalArgumentException e) {
-                throw new CommandLine.TypeConversionException(e.getMessage());
-            }
-        }
-    }
-
-    @Command(name = "xpcvae-spark", mixinStandardHelpOptions = true, version = "xpcvae-spark 0.1.0",
-            description = {"Posterior inference of every spectrum of a Parquet input as a Spark job; writes one "
-                    + "summary row per input row as Parquet (docs/scale.md).",
-                    "A source's random numbers are selected by (seed, source_id)."})
-    static final class Cli implements Callable<Integer> {
-        @Option(names = "--bundle", required = true, paramLabel = "DIR",
-                description = "model bundle on the driver: a directory, or NAME of --archives bundle.tar.gz#NAME "
-                        + "(loaded and checked before the job)")
-        String bundle;
-
-        @Option(names = "--executor-bundle", paramLabel = "LOCATION",
-                description = "where executors find the bundle: NAME of --archives bundle.tar.gz#NAME, or an absolute "
-                        + "path every executor can read (default: the --bundle path)")
-        String executorBundle;
-
-        @Option(names = "--input", required = true, paramLabel = "PARQUET", description = "input spectra (Parquet)")
-        String input;
-
-        @Option(names = "--output", required = true, paramLabel = "DIR",
-                description = "output summary (Parquet directory; must not exist)")
-        String output;
-
-        @Option(names = "--samples", defaultValue = "1000", paramLabel = "N",
-                description = "posterior draws per source (default: ${DEFAULT-VALUE})")
-        int samples;
-
-        @Option(names = "--seed", defaultValue = "42", paramLabel = "S", converter = SeedConverter.class,
-                description = "random seed (default: ${DEFAULT-VALUE})")
-        long seed;
-
-        @Option(names = "--batch", defaultValue = "64", paramLabel = "B",
-                description = "spectra per sampler call in a task (default: ${DEFAULT-VALUE})")
-        int batch;
-
-        @Option(names = "--intra-op-threads", defaultValue = "1", paramLabel = "T",
-                description = "ONNX Runtime threads per graph run (default: ${DEFAULT-VALUE})")
-        int intraOpThreads;
-
-        @Option(names = "--partitions", defaultValue = "0", paramLabel = "P",
-                description = "repartition the input into P partitions (default: as read)")
-        int partitions;
-
-        @Option(names = "--master", paramLabel = "URL",
-                description = "Spark master (default: spark-submit's, or -Dspark.master)")
-        String master;
-
-        @Option(names = "--show", defaultValue = "0", paramLabel = "N",
-                description = "print the first N output rows as a table (default: none)")
-        int show;
-
-        PrintStream out;
-        PrintStream err;
-
-        @Override
-        public Integer call() {
-            Settings settings;
-            try {
-                settings = Settings.of(bundle, input, output).withExecutorBundle(executorBundle)
-                        .withSamples(samples).withSeed(seed).withBatchSize(batch)
-                        .withIntraOpThreads(intraOpThreads).withPartitions(partitions);
-            } catch (IllegalArgumentException e) {
-                err.println("xpcvae-spark: error: " + e.getMessage());
-                return EXIT_FATAL;
-            }
-            SparkSession.Builder builder = SparkSession.builder().appName("xpcvae infer");
-            if (master != null) {
-                builder.master(master);
-            }
-            // a session this run did not start (a caller's, in the same JVM) is left running
-            boolean own = SparkSession.getDefaultSession().isEmpty();
-            SparkSession spark = builder.getOrCreate();
-            try {
-                Result r = run(spark, settings);
-                err.println("xpcvae-spark: " + r);
-                if (r.errorRows() > 0) {
-                    err.println("xpcvae-spark: " + r.errorRows() + " rows failed: status 'error', their message "
-                            + "says why");
-                }
-                if (show > 0) {
-                    out.print(table(spark, output, show));
-                    out.flush();
-                }
-                return 0;
-            } catch (BundleException | IllegalArgumentException e) {
-                err.println("xpcvae-spark: error: " + e.getMessage());
-                return EXIT_FATAL;
-            } catch (Exception e) {
-                // Spark's own exceptions (AnalysisException for a missing input, SparkException for a
-                // failed job) carry the cause
-                err.println("xpcvae-spark: error: the job failed: " + rootMessage(e));
-                return EXIT_FATAL;
-            } finally {
-                if (own) {
-                    spark.stop();
-                }
-            }
-        }
-    }
-
     /** The innermost cause's message (a task's failure reaches the driver wrapped several times). */
     static String rootMessage(Throwable e) {
         Throwable t = e;
@@ -519,7 +402,7 @@ public final class InferJob {
      * @return the exit status: 0 when the output was written (error rows included), 2 otherwise
      */
     public static int run(PrintStream out, PrintStream err, String... args) {
-        Cli cli = new Cli();
+        JobCommand cli = new JobCommand();
         cli.out = out;
         cli.err = err;
         CommandLine cl = new CommandLine(cli);

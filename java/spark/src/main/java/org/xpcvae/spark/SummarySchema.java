@@ -8,18 +8,19 @@ import org.apache.spark.sql.types.Metadata;
 import org.apache.spark.sql.types.MetadataBuilder;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
-import org.xpcvae.GoodnessOfFit;
+import org.xpcvae.BatchInference;
 import org.xpcvae.Parameter;
-import org.xpcvae.PosteriorSummary;
+import org.xpcvae.SummaryColumns;
 import org.xpcvae.SummaryCsv;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The Spark schema of the job's output: the summary CSV's columns ({@link SummaryCsv#header(List)},
- * docs/formats.md) with Spark types, each with its unit and description in the column metadata
- * (keys {@value #UNIT} and {@value #DESCRIPTION}, stored in the Parquet file's Spark schema).
+ * The Spark schema of the job's output: the library's summary columns ({@link SummaryColumns}:
+ * the summary CSV's names and order, docs/formats.md) with their Spark types, each with its unit
+ * and description in the column metadata (keys {@value #UNIT} and {@value #DESCRIPTION}, stored
+ * in the Parquet file's Spark schema).
  *
  * <p>A row's values are those of the summary CSV row the library writes for the same source
  * ({@link SummaryCsv#okRow}, {@link SummaryCsv#errorRow}): a field the CSV leaves empty is null,
@@ -31,9 +32,6 @@ public final class SummarySchema {
     /** Metadata key of a column's description. */
     public static final String DESCRIPTION = "description";
 
-    private static final String[] QUANTILE_WORDS = {"posterior median", "posterior 16th percentile",
-            "posterior 84th percentile", "posterior 2.5th percentile", "posterior 97.5th percentile"};
-
     private SummarySchema() {
     }
 
@@ -41,66 +39,56 @@ public final class SummarySchema {
      * The output schema for the given parameters.
      *
      * @param parameters   the bundle's parameters, in manifest order
-     * @param sourceIdType the type of the input's (and the output's) source_id: long or string
-     * @return the schema, its columns named and ordered as the summary CSV's
+     * @param sourceIdType the type of the output's source_id: long or string (the input's)
+     * @return the schema, its columns those of {@link SummaryColumns#of}, in its order
      */
     public static StructType of(List<Parameter> parameters, DataType sourceIdType) {
         if (!sourceIdType.equals(DataTypes.LongType) && !sourceIdType.equals(DataTypes.StringType)) {
             throw new IllegalArgumentException("source_id must be long or string, got " + sourceIdType.simpleString());
         }
-        List<String> header = SummaryCsv.header(parameters);
-        List<StructField> fields = new ArrayList<>(header.size());
-        fields.add(field("source_id", sourceIdType, false,
-                "the input row's source_id (Gaia DR3 source_id or any text); null when the input row has none", ""));
-        fields.add(field("status", DataTypes.StringType, false,
-                "ok, or error: the row's posterior could not be sampled (message says why, numeric columns are null)",
-                ""));
-        fields.add(field("message", DataTypes.StringType, true, "why the row failed; null in ok rows", ""));
-        fields.add(field("n_samples", DataTypes.IntegerType, true, "posterior draws summarised", ""));
-        for (Parameter p : parameters) {
-            for (int q = 0; q < PosteriorSummary.SUFFIXES.size(); q++) {
-                fields.add(field(p.name() + "_" + PosteriorSummary.SUFFIXES.get(q), DataTypes.DoubleType, true,
-                        p.description() + ": " + QUANTILE_WORDS[q], p.unit()));
-            }
-        }
-        fields.add(field("gof_chi2", DataTypes.DoubleType, true,
-                "reduced chi^2 of the forward model at the posterior median against the spectrum; "
-                        + "null when not computed (ood_reason says why)", ""));
-        fields.add(field("ood_flag", DataTypes.IntegerType, true,
-                "1 when gof_chi2 exceeds the bundle's threshold: the model does not describe the spectrum and "
-                        + "the posterior is not to be trusted; else 0", ""));
-        fields.add(field("ood_reason", DataTypes.StringType, true,
-                "why the row is flagged, or why gof_chi2 was not computed; null otherwise", ""));
-        fields.add(field("at_bound", DataTypes.StringType, true,
-                "';'-separated parameters whose posterior median lies in the outer bound fraction of the prior box",
-                ""));
-        List<String> names = new ArrayList<>();
-        for (StructField f : fields) {
-            names.add(f.name());
-        }
-        // the library owns the columns: fail loudly if they and these types ever disagree
-        if (!names.equals(header) || !names.subList(names.size() - 4, names.size()).equals(GoodnessOfFit.COLUMNS)) {
-            throw new IllegalStateException("output schema " + names + " does not match the summary CSV's "
-                    + header);
+        List<StructField> fields = new ArrayList<>();
+        for (SummaryColumns.Column c : SummaryColumns.of(parameters)) {
+            boolean id = c.name().equals("source_id");
+            DataType type = id ? sourceIdType : sparkType(c);
+            Metadata m = new MetadataBuilder().putString(DESCRIPTION, c.description()).putString(UNIT, c.unit())
+                    .build();
+            // source_id may be null in an error row (an input row without one); status never is
+            fields.add(new StructField(c.name(), type, !c.name().equals("status"), m));
         }
         return new StructType(fields.toArray(new StructField[0]));
     }
 
-    private static StructField field(String name, DataType type, boolean nullable, String description, String unit) {
-        Metadata m = new MetadataBuilder().putString(DESCRIPTION, description).putString(UNIT, unit).build();
-        // source_id may be null in an error row (an input row without one)
-        return new StructField(name, type, nullable || name.equals("source_id"), m);
+    private static DataType sparkType(SummaryColumns.Column c) {
+        Class<?> t = c.type();
+        if (t == String.class) {
+            return DataTypes.StringType;
+        }
+        if (t == Double.class) {
+            return DataTypes.DoubleType;
+        }
+        if (t == Integer.class) {
+            return DataTypes.IntegerType;
+        }
+        if (t == Short.class) {
+            return DataTypes.ShortType;
+        }
+        throw new IllegalStateException("summary column " + c + ": no Spark type for " + t.getName());
     }
 
     /**
-     * The output row of one summary CSV row.
+     * The output row of one outcome of {@link BatchInference#inferBatch}: the library's summary
+     * CSV row, typed.
      *
-     * @param schema   the output schema ({@link #of})
-     * @param fields   the CSV row's fields ({@link SummaryCsv#okRow}, {@link SummaryCsv#errorRow})
-     * @param sourceId the input's source_id value (Long or String; null when it had none)
+     * @param schema     the output schema ({@link #of})
+     * @param parameters the bundle's parameters
+     * @param outcome    the row's outcome
+     * @param sourceId   the input's source_id value (Long or String; null when it had none)
      * @return the row
      */
-    static Row row(StructType schema, List<String> fields, Object sourceId) {
+    static Row row(StructType schema, List<Parameter> parameters, BatchInference.Outcome outcome, Object sourceId) {
+        List<String> fields = outcome.ok()
+                ? SummaryCsv.okRow(parameters, outcome.summary(), outcome.fitColumns())
+                : SummaryCsv.errorRow(parameters, outcome.row().sourceId(), outcome.error());
         StructField[] f = schema.fields();
         if (fields.size() != f.length) {
             throw new IllegalArgumentException(fields.size() + " fields for " + f.length + " columns");
@@ -116,6 +104,8 @@ public final class SummarySchema {
                 values[i] = Double.parseDouble(text);
             } else if (t.equals(DataTypes.IntegerType)) {
                 values[i] = Integer.parseInt(text);
+            } else if (t.equals(DataTypes.ShortType)) {
+                values[i] = Short.parseShort(text);
             } else {
                 values[i] = text;
             }

@@ -309,7 +309,9 @@ public class InferJobTest {
         assertEquals(header, Arrays.asList(schema.fieldNames()));
         assertEquals(DataTypes.LongType, schema.apply("source_id").dataType());
         assertEquals(DataTypes.DoubleType, schema.apply("teff_p2.5").dataType());
-        assertEquals(DataTypes.IntegerType, schema.apply("ood_flag").dataType());
+        // int16, as the library's summary columns (SummaryColumns, the ECSV's type) say
+        assertEquals(DataTypes.ShortType, schema.apply("ood_flag").dataType());
+        assertEquals(DataTypes.IntegerType, schema.apply("n_samples").dataType());
         assertEquals("K", schema.apply("teff_median").metadata().getString(SummarySchema.UNIT));
         assertEquals("mag", schema.apply("a0_p84").metadata().getString(SummarySchema.UNIT));
         assertTrue(schema.apply("teff_p16").metadata().getString(SummarySchema.DESCRIPTION)
