@@ -35,6 +35,8 @@ from xpcvae.train.training import TrainConfig, split_indices
 #: gives the parameters of the wrapped modules in xpcvae.export.networks.GRAPHS)
 _PREFIXES = {"r1_encoder": ("inner.r1.", "r1."), "decoder_context": ("inner.r2.", "r2."),
              "decoder_sample": ("r2.", "r2.")}
+#: suffix of a bias stored as a column by xpcvae.export.graph_form.weights_as_left_operand
+_COLUMN = "_column"
 #: the feature-standardisation buffers, in the order the features use them
 _FEATURE_BUFFERS = ("flux_mean", "flux_std", "log_err_mean", "log_err_std")
 
@@ -82,6 +84,8 @@ def model_from_bundle(bundle_dir) -> tuple[CVAE, ModelBundle]:
         for name, value in inits.items():
             if name.startswith(onnx_prefix):
                 key = torch_prefix + name[len(onnx_prefix):]
+                if key.endswith(_COLUMN):  # a bias as a column (xpcvae.export.graph_form: W x + b[:, None])
+                    key, value = key[: -len(_COLUMN)], value.reshape(-1)
                 if key not in state:
                     raise BundleImportError(f"{role}.onnx: initializer {name} has no counterpart {key} in the CVAE")
                 loaded[key] = value
