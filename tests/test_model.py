@@ -136,3 +136,31 @@ def test_split_is_deterministic_and_disjoint():
     allidx = np.concatenate([a["train"], a["val"], a["test"]])
     assert len(np.unique(allidx)) == 1000
     assert len(a["test"]) == 50 and len(a["val"]) == 50
+
+
+def test_marginal_nll_is_the_mixture_of_the_decoder_densities_at_the_component_means():
+    """With vanishing component widths every draw is a component mean, so the estimate is exact:
+    p(x|y) = sum_k pi_k r2(x | y, mu_k), computed here component by component."""
+    from xpcvae.train.model import LOG_STD_MIN, logit_normal_log_prob
+
+    torch.manual_seed(0)
+    model = CVAE(CVAEConfig(mixture_components=3, trunk_widths=(16,), context_size=8, head_widths=(8,)))
+    last = model.r1.net[-1]
+    k, l = 3, model.cfg.latent_size
+    with torch.no_grad():  # log-std outputs pinned far below the clamp: sigma = exp(LOG_STD_MIN)
+        last.weight[k * (1 + l):] = 0.0
+        last.bias[k * (1 + l):] = -50.0
+    flux = 1.0 + 0.1 * torch.rand(4, 343)
+    err = 0.01 * torch.ones(4, 343)
+    x = torch.rand(4, 7)
+    got = model.marginal_nll(flux, err, x, samples=3)
+    feats = model.features(flux, err)
+    logits, mean, log_std = model.r1(feats)
+    assert torch.all(log_std == LOG_STD_MIN)
+    ctx = model.r2.context(feats)
+    per_comp = torch.stack([logit_normal_log_prob(x, *model.r2.sample_head(ctx, mean[:, j])) for j in range(k)], 1)
+    want = -torch.logsumexp(torch.log_softmax(logits, 1) + per_comp, 1)
+    torch.testing.assert_close(got, want, rtol=0, atol=2e-4 * float(want.abs().max()) + 1e-4)
+    got.sum().backward()  # differentiable in r1 and r2, and q takes no part
+    assert model.r1.net[0].weight.grad is not None and model.r2.head[0].weight.grad is not None
+    assert all(p.grad is None for p in model.q.parameters())

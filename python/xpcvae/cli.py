@@ -16,7 +16,7 @@ from xpcvae.commands.errors import CommandError
 # module path -> the sub-commands it registers
 COMMAND_MODULES = (
     "xpcvae.commands.forward_cmds",   # photosphere-fit, noise-fit, grid, inspect, plot-grid
-    "xpcvae.commands.train_cmds",     # train, evaluate
+    "xpcvae.commands.train_cmds",     # train, import-bundle, evaluate
     "xpcvae.commands.export_cmds",    # export, export-forward-model, infer
     "xpcvae.commands.bundle_cmds",    # upgrade-bundle
     "xpcvae.commands.real_cmds",      # validate-real, validate-accretion

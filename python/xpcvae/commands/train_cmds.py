@@ -1,4 +1,4 @@
-"""Sub-commands ``train`` and ``evaluate``."""
+"""Sub-commands ``train``, ``import-bundle`` and ``evaluate``."""
 
 from __future__ import annotations
 
@@ -36,9 +36,28 @@ def register(sub) -> None:
     p.add_argument("--residual-templates", action="store_true",
                    help="multiply training spectra by the measured residuals of real stars of similar Teff "
                         "(forward model at their APOGEE labels vs their spectra; xpcvae.simulate.observe)")
+    p.add_argument("--real-fraction", type=float, default=0.0, metavar="FRACTION",
+                   help="share of each batch made of real training-library photospheres veiled with the "
+                        "forward model's accretion at prior draws (xpcvae.train.real_photospheres)")
+    p.add_argument("--q-warmup", type=int, default=0, metavar="EPOCHS",
+                   help="train only the recognition encoder q for the first EPOCHS epochs (fine-tuning "
+                        "from xpcvae import-bundle, whose q is new)")
+    p.add_argument("--epoch-batches", type=int, default=None, metavar="N",
+                   help="batches per epoch, drawn from a fresh permutation of the training split (default: all)")
+    p.add_argument("--objective", choices=("elbo", "marginal"), default="elbo",
+                   help="elbo: the CVAE cost (reconstruction + KL to r1); marginal: -log p(x|y) of the inference "
+                        "networks estimated with draws from r1 (no recognition encoder; fine-tuning an imported bundle)")
+    p.add_argument("--marginal-samples", type=int, default=2, metavar="S",
+                   help="draws per mixture component of the marginal objective (more: a tighter estimate)")
     p.add_argument("--init-from", default=None, metavar="RUN",
                    help="fine-tune: start from RUN's best weights (same grid, same split, same architecture)")
     p.set_defaults(func=_train)
+
+    i = sub.add_parser("import-bundle", help="rebuild a training run from a bundle's ONNX weights (to fine-tune it)")
+    i.add_argument("--bundle", required=True, help="bundle directory, e.g. export/default")
+    i.add_argument("--out", required=True, help="new run directory, e.g. runs/imported")
+    i.add_argument("--grid", default=None, help="grid to record (default: the manifest's grid path)")
+    i.set_defaults(func=_import_bundle)
 
     e = sub.add_parser("evaluate", help="recovery and calibration on a run's held-out test split")
     e.add_argument("--run", required=True)
@@ -73,13 +92,24 @@ def _train(args) -> int:
                             g_mag_min=args.g_mag[0], g_mag_max=args.g_mag[1], seed=args.seed,
                             threads=args.threads, time_limit_s=args.time_limit,
                             error_shapes=args.error_shapes, model_error=args.model_error,
-                            residual_templates=args.residual_templates)
+                            residual_templates=args.residual_templates, real_fraction=args.real_fraction,
+                            q_warmup_epochs=args.q_warmup, objective=args.objective, marginal_samples=args.marginal_samples, epoch_batches=args.epoch_batches)
     trainer = Trainer(grid, args.out, NoiseModel.default(), model_cfg, train_cfg, grid_path=args.grid,
                       init_from=args.init_from)
     if trainer.epoch:
         print(f"resuming {args.out} at epoch {trainer.epoch}")
     result = trainer.fit()
     print(json.dumps(result, indent=2))
+    return 0
+
+
+def _import_bundle(args) -> int:
+    # lazy: torch and onnx only for this command
+    from xpcvae.train.import_bundle import import_bundle
+
+    run = import_bundle(args.bundle, args.out, grid_path=args.grid)
+    print(f"wrote {run}: the bundle's networks as best.pt (recognition encoder q new: fine-tune with "
+          f"--init-from {run} --q-warmup EPOCHS)")
     return 0
 
 

@@ -41,6 +41,20 @@ def target_lines(metrics: dict) -> list[str]:
     return lines
 
 
+def _objective_line(tcfg: dict) -> str:
+    """The cost and the data mix of a run that is not the plain CVAE on the grid ("" for one that is)."""
+    parts = []
+    if tcfg.get("objective", "elbo") == "marginal":
+        parts.append(f"cost -log p(x|y) of r1 and r2 (`--objective marginal`, {tcfg.get('marginal_samples', 2)} draws "
+                     "per mixture component; the KL settings do not apply)")
+    if tcfg.get("real_fraction", 0.0) > 0:
+        parts.append(f"{100 * tcfg['real_fraction']:g} % of each batch veiled real training-library photospheres "
+                     "(xpcvae.train.real_photospheres)")
+    if tcfg.get("epoch_batches"):
+        parts.append(f"epochs of {tcfg['epoch_batches']} batches")
+    return f"- Objective and data: {'; '.join(parts)}.\n" if parts else ""
+
+
 def write_card(bundle: Path, run: Path, eval_dir: Path, commands: str, notes: str = "") -> Path:
     """Copy the evaluation figures next to ``bundle`` and write its MODEL_CARD.md; returns the card's path."""
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -88,7 +102,7 @@ ONNX files {size / 1e6:.1f} MB in all.
   batch {tcfg['batch_size']}, KL weight 0 until epoch {tcfg['kl_start']:g} then logarithmic to 1 at epoch
   {tcfg['kl_end']:g}; {len(log)} epochs run, best validation cost at epoch {manifest['provenance']['checkpoint']['epoch']}
   (val cost {float(last['val_cost']):.3f} at the last epoch).
-- Hardware: {os.cpu_count()} CPU cores ({_cpu()}), no GPU; training wall time {train_s / 60:.1f} min
+{_objective_line(tcfg)}- Hardware: {os.cpu_count()} CPU cores ({_cpu()}), no GPU; training wall time {train_s / 60:.1f} min
   ({train_s / max(1, len(log)):.1f} s per epoch on average, other jobs sharing the machine at times).
 - Export check: ONNX Runtime vs PyTorch max |difference| over {manifest['export_check']['n_check']} test spectra:
   {', '.join(f"{k} {v:.1e}" for k, v in manifest['export_check']['max_abs_diff'].items())}.

@@ -38,6 +38,7 @@ class Run:
     - ``best.pt``: checkpoint with the lowest validation cost once KL annealing is over
     - ``log.csv`` and ``training.png``: the history, one row per epoch, and its figure
     - ``residual_templates.npz``: the run's residual templates, when it uses them
+    - ``real_photospheres.npz``: the run's pool of veiled real photospheres, when it trains on them
     - ``eval/``: the default output directory of ``xpcvae evaluate``
     """
 
@@ -78,6 +79,10 @@ class Run:
     @property
     def residual_templates_path(self) -> Path:
         return self.path / "residual_templates.npz"
+
+    @property
+    def real_photospheres_path(self) -> Path:
+        return self.path / "real_photospheres.npz"
 
     @property
     def eval_dir(self) -> Path:
@@ -175,6 +180,16 @@ class Run:
         if settings.get("residual_templates") and not path.exists():
             ResidualTemplates.from_library(ForwardConfig.from_grid_attrs(grid_attrs)).save(path)
         return ObservationModel.from_settings(noise, settings, residuals_path=path)
+
+    def real_photospheres(self, forward_config: ForwardConfig, seed: int):
+        """The run's pool of veiled real photospheres (:mod:`xpcvae.train.real_photospheres`), drawn
+        once (with ``seed``) and kept in the run so that a resumed run trains on the same pool."""
+        from xpcvae.train.real_photospheres import RealPhotospheres  # lazy: the library only when used
+
+        path = self.real_photospheres_path
+        if not path.exists():
+            RealPhotospheres.build(forward_config, seed=seed).save(path)
+        return RealPhotospheres.load(path)
 
     def observation_model(self, noise=None, overrides: dict | None = None) -> ObservationModel:
         """The observation model the run was trained with (its config's settings, its residual

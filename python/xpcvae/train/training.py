@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from xpcvae import params
 from xpcvae.atomic import atomic_path
+from xpcvae.forward.config import ForwardConfig
 from xpcvae.simulate.observe import ObservationModel, observe
 from xpcvae.train.model import CVAE, CVAEConfig, kl_annealing
 from xpcvae.train.run import Run, RunError
@@ -52,6 +53,11 @@ class TrainConfig:
     error_shapes: str = "family"  # reported-error distortion: "family" or "library" (xpcvae.simulate.observe)
     model_error: float = 0.0      # rms of the unreported fractional model error (xpcvae.simulate.observe)
     residual_templates: bool = False  # multiply by real stars' measured residuals (xpcvae.simulate.observe)
+    real_fraction: float = 0.0    # share of each batch made of veiled real photospheres (xpcvae.train.real_photospheres)
+    q_warmup_epochs: int = 0      # first epochs train only q(z|x,y) (after xpcvae import-bundle: q is new)
+    epoch_batches: int | None = None  # batches per epoch (a random part of the training split); None: all
+    objective: str = "elbo"       # "elbo" (CVAE: recon + KL(q || r1)) or "marginal" (-log p(x|y) of r1, r2; no q)
+    marginal_samples: int = 2     # draws per mixture component of the "marginal" objective
 
 
 def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict:
@@ -76,6 +82,14 @@ def noisy_batch(flux: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch
     if isinstance(noise, ObservationModel):
         return noise(flux, g_mag, generator, teff=teff)
     return observe(flux, noise, g_mag, generator)
+
+
+def mix_real(flux, sigma, x_unit, real, n: int, generator: torch.Generator):
+    """The simulated batch (flux, sigma, x_unit) with ``n`` rows of the real-photosphere pool ``real``
+    (:class:`~xpcvae.train.real_photospheres.RealPhotospheres`) appended."""
+    rf, re, rx = real.draw(n, generator)
+    return (torch.cat([flux, rf.to(flux.dtype)]), torch.cat([sigma, re.to(sigma.dtype)]),
+            torch.cat([x_unit, rx.to(x_unit.dtype)]))
 
 
 class Trainer:
@@ -127,6 +141,17 @@ class Trainer:
         if not isinstance(noise, ObservationModel):
             self.noise = self.run.build_observation_model(noise, asdict(self.cfg),
                                                           {k: _jsonable(v) for k, v in dict(grid.attrs).items()})
+        if not 0.0 <= self.cfg.real_fraction < 1.0:
+            raise ValueError(f"real_fraction must be in [0, 1), got {self.cfg.real_fraction}")
+        if self.cfg.objective not in ("elbo", "marginal"):
+            raise ValueError(f"objective must be 'elbo' or 'marginal', got {self.cfg.objective!r}")
+        if self.cfg.q_warmup_epochs < 0:
+            raise ValueError(f"q_warmup_epochs must be >= 0, got {self.cfg.q_warmup_epochs}")
+        self.real = None
+        if self.cfg.real_fraction > 0.0:
+            self.real = self.run.real_photospheres(
+                ForwardConfig.from_grid_attrs({k: _jsonable(v) for k, v in dict(grid.attrs).items()}),
+                seed=self.cfg.seed)
         if self.run.has_split():
             self.split = self.run.read_split()
         else:
@@ -197,6 +222,20 @@ class Trainer:
         return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * min(epoch, c.epochs) / c.epochs))
 
     # -- loop ------------------------------------------------------------------
+    def _freeze_for_q_warmup(self, warmup: bool) -> None:
+        """During the q warm-up only the recognition encoder learns: the inference networks (r1, r2 and
+        the input standardisation) of an imported bundle stay as they were while q catches up."""
+        for name, p in self.model.named_parameters():
+            p.requires_grad_(not warmup or name.startswith("q."))
+
+    def _loss_terms(self, flux, sigma, x_unit):
+        """(reconstruction, KL) per example: the CVAE's ELBO terms, or for the "marginal" objective
+        -log p(x|y) of the inference networks (:meth:`CVAE.marginal_nll`) and a zero KL."""
+        if self.cfg.objective == "marginal":
+            nll = self.model.marginal_nll(flux, sigma, x_unit, self.cfg.marginal_samples)
+            return nll, torch.zeros_like(nll)
+        return self.model.loss_terms(flux, sigma, x_unit)
+
     def _evaluate(self) -> tuple[float, float]:
         idx = torch.as_tensor(self.split["val"][: self.cfg.max_val])
         g = torch.Generator().manual_seed(self.cfg.seed + 7919)
@@ -209,7 +248,7 @@ class Trainer:
                 gm_c = gm[: len(chunk)]
                 gm = gm[len(chunk):]
                 flux, sigma = noisy_batch(self.flux[chunk], self.noise, gm_c, g, self.teff[chunk])
-                recon, kl = self.model.loss_terms(flux, sigma, self.x_unit[chunk])
+                recon, kl = self._loss_terms(flux, sigma, self.x_unit[chunk])
                 recon_sum += float(recon.sum())
                 kl_sum += float(kl.sum())
         return recon_sum / len(idx), kl_sum / len(idx)
@@ -219,11 +258,17 @@ class Trainer:
         t_start = time.time()
         train_idx = torch.as_tensor(self.split["train"])
         n_batches = max(1, len(train_idx) // c.batch_size)
+        if c.epoch_batches is not None:
+            if c.epoch_batches < 1:
+                raise ValueError(f"epoch_batches must be >= 1, got {c.epoch_batches}")
+            n_batches = min(n_batches, c.epoch_batches)  # short epochs: a fresh random part of the split each
         epochs = tqdm(range(self.epoch, c.epochs), initial=self.epoch, total=c.epochs,
                       desc="training", unit="epoch", disable=not progress)
         stopped = "completed"
+        n_real = int(round(c.batch_size * c.real_fraction / (1.0 - c.real_fraction))) if self.real else 0
         for epoch in epochs:
             t0 = time.time()
+            self._freeze_for_q_warmup(epoch < c.q_warmup_epochs)
             lr = self.lr_at(epoch)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
@@ -236,7 +281,10 @@ class Trainer:
                 idx = perm[b * c.batch_size : (b + 1) * c.batch_size]
                 gm = c.g_mag_min + (c.g_mag_max - c.g_mag_min) * torch.rand(len(idx), generator=g)
                 flux, sigma = noisy_batch(self.flux[idx], self.noise, gm, g, self.teff[idx])
-                recon, kl = self.model.loss_terms(flux, sigma, self.x_unit[idx])
+                x_unit = self.x_unit[idx]
+                if n_real:
+                    flux, sigma, x_unit = mix_real(flux, sigma, x_unit, self.real, n_real, g)
+                recon, kl = self._loss_terms(flux, sigma, x_unit)
                 beta = kl_annealing(epoch + b / n_batches, c.kl_start, c.kl_end)
                 loss = (recon + beta * kl).mean()
                 self.optimizer.zero_grad(set_to_none=True)
