@@ -328,7 +328,7 @@ def write_report(res: dict, out: Path) -> None:
         "- Random numbers `splitmix64-counter-v2` (AS241, one uniform per normal, a run's normals in one loop) "
         "instead of v1's Box-Muller (two uniforms, `log`, `sqrt` and `cos` per normal): the random numbers of a "
         f"draw took 0.861 µs with v1 (this report at commit b0b3815) and {_fmt(bd['random_numbers_us_per_draw'])} µs "
-        "here. The `Java before` columns run the first revision with v1, as it was written.",
+        "here.",
         "- The logit-normal transform of a run in passes over double arrays (loc and log_scale converted first): "
         "C2 compiles a `StrictMath.exp` loop whose argument is a `float[]` element to code about three times "
         "slower than one over a `double[]` (JDK 17: 30–40 against 9–13 ns per exponential).",
@@ -351,7 +351,10 @@ def write_report(res: dict, out: Path) -> None:
     ]
     if B:
         lines.append(f"- Before/after on this machine: the `Java before` columns are the sources of `{res['baseline_rev']}` "
-                     "measured by the same harness in the same run.")
+                     "(the first revision, random numbers v1 as written) measured by the same harness in the same run.")
+    else:
+        lines.append("- No `Java before` columns in this run: the first revision's sources did not compile with "
+                     "today's harness (`Bench` samples with source-keyed draws, which that revision lacks).")
     lines += [
         "",
         "## Commands",
