@@ -13,8 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 import org.junit.Rule;
 import org.junit.Test;
@@ -25,12 +23,6 @@ public class CsvTest {
 
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
-
-    private static List<String> listDir(Path dir) throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
-        }
-    }
 
     private static String row(String id, float[] flux, float[] err) {
         StringBuilder sb = new StringBuilder(id);
@@ -49,7 +41,7 @@ public class CsvTest {
         List<Spectrum> in = Arrays.asList(TestSupport.spectrum("1234567890123", 0), TestSupport.spectrum("name, with comma", 1),
                 TestSupport.spectrum("q\"uote", 2));
         SpectraCsv.write(f, in);
-        assertEquals(Arrays.asList("spectra.csv"), listDir(tmp.getRoot().toPath()));
+        assertEquals(Arrays.asList("spectra.csv"), TestSupport.listDir(tmp.getRoot().toPath()));
         List<SpectraCsv.Row> rows = SpectraCsv.readAll(f, N);
         assertEquals(3, rows.size());
         for (int i = 0; i < 3; i++) {
@@ -192,10 +184,10 @@ public class CsvTest {
             w.writeError("b", "source b: something, with a comma");
             // nothing visible under the final name before commit
             assertEquals(Arrays.asList("old content"), Files.readAllLines(target));
-            assertEquals(2, listDir(dir).size());
+            assertEquals(2, TestSupport.listDir(dir).size());
             w.commit();
         }
-        assertEquals(Arrays.asList("summary.csv"), listDir(dir));
+        assertEquals(Arrays.asList("summary.csv"), TestSupport.listDir(dir));
         List<String> lines = Files.readAllLines(target);
         assertEquals(3, lines.size());
         assertEquals(String.join(",", SummaryCsv.header(params)), lines.get(0));
@@ -218,7 +210,7 @@ public class CsvTest {
             w.writeError("c", "x");
         }
         assertEquals(lines, Files.readAllLines(target));
-        assertEquals(Arrays.asList("summary.csv"), listDir(dir));
+        assertEquals(Arrays.asList("summary.csv"), TestSupport.listDir(dir));
     }
 
     @Test

@@ -13,8 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 import org.junit.Rule;
 import org.junit.Test;
@@ -34,12 +32,6 @@ public class MainTest {
         stdout = out.toString(StandardCharsets.UTF_8);
         stderr = err.toString(StandardCharsets.UTF_8);
         return rc;
-    }
-
-    private static List<String> listDir(Path dir) throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
-        }
     }
 
     /** Four spectra; row 2 has a negative uncertainty. */
@@ -71,7 +63,7 @@ public class MainTest {
         assertEquals(stderr, Main.EXIT_SOURCES_FAILED, rc);
         assertTrue(stderr, stderr.contains("1 of 4 sources failed"));
         assertTrue(stderr, stderr.contains("ms/source"));
-        assertEquals(Arrays.asList("samples.csv", "summary.csv"), listDir(outDir)); // no temporary files
+        assertEquals(Arrays.asList("samples.csv", "summary.csv"), TestSupport.listDir(outDir)); // no temporary files
 
         List<String> lines = Files.readAllLines(out, StandardCharsets.UTF_8);
         assertEquals(5, lines.size());
@@ -164,13 +156,13 @@ public class MainTest {
         assertEquals(Main.EXIT_FATAL, run("infer", "--bundle", TestSupport.bundleDir().toString(), "--input",
                 dir.resolve("nope.csv").toString(), "--out", out.toString()));
         assertTrue(stderr, stderr.contains("no such file"));
-        assertEquals(Arrays.asList("bad.csv", "spectra.csv"), listDir(dir));
+        assertEquals(Arrays.asList("bad.csv", "spectra.csv"), TestSupport.listDir(dir));
         // usage errors
         assertEquals(2, run("infer", "--bundle", "x"));
         assertTrue(stderr, stderr.contains("Missing required options"));
         assertEquals(2, run("infer", "--bundle", TestSupport.bundleDir().toString(), "--input", in.toString(),
                 "--out", out.toString(), "--samples", "0"));
-        assertEquals(Arrays.asList("bad.csv", "spectra.csv"), listDir(dir));
+        assertEquals(Arrays.asList("bad.csv", "spectra.csv"), TestSupport.listDir(dir));
         // seeds are unsigned 64-bit integers: 2^64 - 1 is the largest, 2^64 and -1 are refused
         for (String seed : new String[]{"18446744073709551616", "-1", "1e3", ""}) {
             assertEquals(seed, Main.EXIT_FATAL, run("infer", "--bundle", TestSupport.bundleDir().toString(),
@@ -178,7 +170,7 @@ public class MainTest {
             assertTrue(stderr, stderr.contains("xpcvae infer: error: seed " + seed + " is not an integer in "
                     + "0..18446744073709551615 (seeds are unsigned 64-bit integers)"));
         }
-        assertEquals(Arrays.asList("bad.csv", "spectra.csv"), listDir(dir));
+        assertEquals(Arrays.asList("bad.csv", "spectra.csv"), TestSupport.listDir(dir));
         assertEquals(0, run("--help"));
         assertTrue(stdout, stdout.contains("infer"));
     }

@@ -16,8 +16,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 import org.junit.Rule;
 import org.junit.Test;
@@ -47,12 +45,6 @@ public class OutputsTest {
                 "--input", in.toString(), "--samples", "20"));
         args.addAll(Arrays.asList(more));
         return run(args.toArray(new String[0]));
-    }
-
-    private static List<String> listDir(Path dir) throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
-        }
     }
 
     private static Path spectra(Path dir, int n) throws IOException {
@@ -91,7 +83,7 @@ public class OutputsTest {
             assertRefused("--samples-out " + out + " is the input file --input " + in);
         }
         assertArrayEquals(spectra, Files.readAllBytes(in));
-        assertEquals(Arrays.asList("hard.csv", "in.csv", "link.csv", "sub"), listDir(dir));
+        assertEquals(Arrays.asList("hard.csv", "in.csv", "link.csv", "sub"), TestSupport.listDir(dir));
     }
 
     @Test
@@ -132,7 +124,7 @@ public class OutputsTest {
         assertEquals(Main.EXIT_FATAL, infer(in, "--out", out.toString(), "--samples-out", hard.toString()));
         assertRefused("are the same file (the same file under another name, or a link to it)");
         assertEquals(Arrays.asList("old"), Files.readAllLines(out));
-        assertEquals(Arrays.asList("dangling.csv", "hard.csv", "in.csv", "out.csv"), listDir(dir));
+        assertEquals(Arrays.asList("dangling.csv", "hard.csv", "in.csv", "out.csv"), TestSupport.listDir(dir));
     }
 
     @Test
@@ -162,8 +154,8 @@ public class OutputsTest {
         assertEquals(Main.EXIT_FATAL,
                 infer(in, "--out", out.toString(), "--samples-out", file.resolve("d.csv").toString()));
         assertRefused("cannot write the samples CSV " + file.resolve("d.csv") + ": " + file + " is not a directory");
-        assertEquals(Arrays.asList("adir", "afile", "in.csv"), listDir(dir));
-        assertEquals(Arrays.asList(), listDir(sub));
+        assertEquals(Arrays.asList("adir", "afile", "in.csv"), TestSupport.listDir(dir));
+        assertEquals(Arrays.asList(), TestSupport.listDir(sub));
     }
 
     @Test
@@ -173,7 +165,7 @@ public class OutputsTest {
         assertEquals(Main.EXIT_FATAL, infer(sub, "--out", dir.resolve("o.csv").toString()));
         // as the Python engine words it (SpectrumSources)
         assertRefused(sub + ": is a directory, expected a spectra file");
-        assertEquals(Arrays.asList("indir"), listDir(dir));
+        assertEquals(Arrays.asList("indir"), TestSupport.listDir(dir));
     }
 
     @Test
@@ -196,8 +188,8 @@ public class OutputsTest {
                     + ": cannot rename the finished temporary file onto it: "));
             assertTrue(e.getMessage(), e.getMessage().endsWith("; " + first + " removed again (all outputs or none)"));
         }
-        assertEquals(Arrays.asList("samples.csv"), listDir(dir));
-        assertEquals(Arrays.asList("keep"), listDir(second));
+        assertEquals(Arrays.asList("samples.csv"), TestSupport.listDir(dir));
+        assertEquals(Arrays.asList("keep"), TestSupport.listDir(second));
     }
 
     @Test
@@ -206,10 +198,10 @@ public class OutputsTest {
         List<Parameter> params = TestSupport.bundle().parameters();
         try (SummaryCsv summary = SummaryCsv.create(dir.resolve("s.csv"), params);
              SamplesCsv samples = SamplesCsv.create(dir.resolve("d.csv"), params)) {
-            assertEquals(2, listDir(dir).stream().filter(n -> n.endsWith(".partial")).count());
+            assertEquals(2, TestSupport.listDir(dir).stream().filter(n -> n.endsWith(".partial")).count());
             summary.commit(samples);
         }
-        assertEquals(Arrays.asList("d.csv", "s.csv"), listDir(dir));
+        assertEquals(Arrays.asList("d.csv", "s.csv"), TestSupport.listDir(dir));
     }
 
     /**
@@ -229,7 +221,7 @@ public class OutputsTest {
                 summary.writeError("s0", "source s0: broken");
                 summary.commit(samples);
             }
-            assertEquals(Arrays.asList("d.csv", target.getFileName().toString()), listDir(dir));
+            assertEquals(Arrays.asList("d.csv", target.getFileName().toString()), TestSupport.listDir(dir));
             assertTrue(new String(Files.readAllBytes(target), StandardCharsets.UTF_8).contains("source s0: broken"));
 
             Path failing = tmp.newFolder("failing-" + name).toPath();
@@ -247,7 +239,7 @@ public class OutputsTest {
                 assertTrue(e.getMessage(),
                         e.getMessage().endsWith(summaryTarget + " removed again (all outputs or none)"));
             }
-            assertEquals(Arrays.asList("d.csv"), listDir(failing));
+            assertEquals(Arrays.asList("d.csv"), TestSupport.listDir(failing));
         }
     }
 
@@ -269,7 +261,7 @@ public class OutputsTest {
         assertEquals(out, 0, p.exitValue());
         assertTrue(out, out.contains("not writing the summary CSV " + dir.resolve("s.csv")
                 + ": the run was stopped (the JVM is shutting down)"));
-        assertEquals(Arrays.asList(), listDir(dir));
+        assertEquals(Arrays.asList(), TestSupport.listDir(dir));
     }
 
     /** Ctrl-C (SIGINT) half-way through a run leaves neither the output nor a temporary file, exit status 130. */
@@ -287,8 +279,8 @@ public class OutputsTest {
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (listDir(dir).stream().filter(n -> n.endsWith(".partial")).count() < 2) {
-                assertTrue("the run never started writing: " + listDir(dir), System.nanoTime() < deadline);
+            while (TestSupport.listDir(dir).stream().filter(n -> n.endsWith(".partial")).count() < 2) {
+                assertTrue("the run never started writing: " + TestSupport.listDir(dir), System.nanoTime() < deadline);
                 assertTrue("the run ended early", p.isAlive());
                 Thread.sleep(20);
             }
@@ -299,6 +291,6 @@ public class OutputsTest {
             p.destroyForcibly();
         }
         assertEquals(130, p.exitValue());
-        assertEquals(Arrays.asList("in.csv"), listDir(dir));
+        assertEquals(Arrays.asList("in.csv"), TestSupport.listDir(dir));
     }
 }

@@ -22,8 +22,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 import org.junit.Rule;
 import org.junit.Test;
@@ -51,12 +49,6 @@ public class RobustnessTest {
                 new PrintStream(err, true, StandardCharsets.UTF_8), args);
         stderr = err.toString(StandardCharsets.UTF_8);
         return rc;
-    }
-
-    private static List<String> listDir(Path dir) throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
-        }
     }
 
     /** A data line of the spectra CSV as a list of fields. */
@@ -310,7 +302,7 @@ public class RobustnessTest {
                 assertTrue(row.get(2) + " should name " + problems.get(i), row.get(2).contains(problems.get(i)));
             }
         }
-        assertEquals(Arrays.asList("in.csv", "summary.csv"), listDir(dir));
+        assertEquals(Arrays.asList("in.csv", "summary.csv"), TestSupport.listDir(dir));
     }
 
     @Test
@@ -345,12 +337,12 @@ public class RobustnessTest {
     }
 
     private void fatal(Path dir, String bundle, Path in, String expected) throws IOException {
-        List<String> before = listDir(dir);
+        List<String> before = TestSupport.listDir(dir);
         Path out = dir.resolve("summary.csv");
         assertEquals(stderr, Main.EXIT_FATAL, run("infer", "--bundle", bundle, "--input", in.toString(), "--out",
                 out.toString(), "--samples", "20"));
         assertTrue(stderr + " should contain " + expected, stderr.contains(expected));
-        assertEquals(before, listDir(dir)); // no output, no temporary file
+        assertEquals(before, TestSupport.listDir(dir)); // no output, no temporary file
     }
 
     @Test
@@ -429,8 +421,8 @@ public class RobustnessTest {
                 .redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile()).start();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (listDir(dir).stream().noneMatch(n -> n.endsWith(".partial"))) {
-                assertTrue("the run never started writing: " + listDir(dir), System.nanoTime() < deadline);
+            while (TestSupport.listDir(dir).stream().noneMatch(n -> n.endsWith(".partial"))) {
+                assertTrue("the run never started writing: " + TestSupport.listDir(dir), System.nanoTime() < deadline);
                 assertTrue("the run ended early: " + new String(Files.readAllBytes(dir.resolve("log.txt"))), p.isAlive());
                 Thread.sleep(20);
             }
@@ -441,7 +433,7 @@ public class RobustnessTest {
         assertTrue(p.waitFor(30, TimeUnit.SECONDS));
         // 128 + SIGTERM: the JVM stopped, it did not crash under ONNX Runtime (NativeRuns)
         assertEquals(new String(Files.readAllBytes(dir.resolve("log.txt"))), 143, p.exitValue());
-        assertEquals(Arrays.asList("in.csv", "log.txt"), listDir(dir));
+        assertEquals(Arrays.asList("in.csv", "log.txt"), TestSupport.listDir(dir));
     }
 
 

@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 import org.junit.Rule;
 import org.junit.Test;
@@ -30,12 +29,6 @@ import uk.ac.starlink.util.FileDataSource;
 public class SummaryEcsvTest {
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
-
-    private static List<String> listDir(Path dir) throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
-        }
-    }
 
     /** A missing number as STIL reads an empty ECSV field back. */
     private static boolean missing(Object value) {
@@ -62,11 +55,11 @@ public class SummaryEcsvTest {
             w.writeError("b b", "source b b: flux_error[3] = -1 is not positive, \"quoted\"");
             w.writeOk(PosteriorSamples.of("c", 0, 1, params, s).summary(), List.of("", "", "not computed", ""));
             assertEquals(3, w.rowCount());
-            assertEquals(1, listDir(dir).size()); // only the hidden temporary file before commit
+            assertEquals(1, TestSupport.listDir(dir).size()); // only the hidden temporary file before commit
             assertFalse(Files.exists(target));
             w.commit();
         }
-        assertEquals(List.of("summary.ecsv"), listDir(dir));
+        assertEquals(List.of("summary.ecsv"), TestSupport.listDir(dir));
         assertTrue(Files.readAllLines(target).get(0).startsWith("# %ECSV 1.0"));
 
         StarTable t = read(target);
@@ -114,7 +107,7 @@ public class SummaryEcsvTest {
         try (SummaryWriter w = SummaryWriter.create(dir.resolve("s.ecsv"), TestSupport.bundle().parameters())) {
             w.writeError("x", "y");
         }
-        assertEquals(List.of(), listDir(dir));
+        assertEquals(List.of(), TestSupport.listDir(dir));
     }
 
     @Test

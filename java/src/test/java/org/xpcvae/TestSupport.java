@@ -12,11 +12,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /** Shared fixtures: the test bundle (system property {@code xpcvae.bundle}) and synthetic spectra. */
 final class TestSupport {
+    /** The names of the entries of {@code dir}, sorted (what a run left behind). */
+    static List<String> listDir(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
+        }
+    }
+
     private TestSupport() {
     }
 
