@@ -82,7 +82,7 @@ public class PosteriorSummaryTest {
     @Test
     public void summaryOfManyDrawsEqualsFullSortPercentiles() {
         List<Parameter> params = TestSupport.bundle().parameters();
-        java.util.SplittableRandom r = new java.util.SplittableRandom(8);
+        java.util.Random r = new java.util.Random(8);
         for (int t = 0; t < 40; t++) {
             int n = 64 + r.nextInt(t < 20 ? 2000 : 20000);
             double[][] s = new double[n][params.size()];
