@@ -216,6 +216,9 @@ def write_report(res: dict, out: Path) -> None:
         "|---|---|",
         f"| encoder graphs (r1_encoder + decoder_context), per source: alone (batch 1) / in a batch of 64 | "
         f"{_fmt(bd['encoder_us_per_source'])} µs / {_fmt(bd.get('encoder_batch64_us_per_source'))} µs |",
+        *([f"| — their memory floor: one thread reading their {_fmt(bd['encoder_weights_mb'])} MB (the two files; "
+           f"float64 weights, read once per spectrum at batch 1) | {_fmt(bd['encoder_weights_read_us'])} µs |"]
+          if "encoder_weights_read_us" in bd else []),
         f"| per draw, total ((t(N=1000) − t(N=1)) / 999) | {_fmt(bd['per_draw_us'])} µs |",
         f"| — of which decoder_sample (ONNX Runtime alone, runs of {bd['decoder_rows_per_run']} rows) | "
         f"{_fmt(bd['decoder_us_per_draw'])} µs |",
@@ -228,10 +231,17 @@ def write_report(res: dict, out: Path) -> None:
         "through Wichura's AS241 inverse normal CDF, whose central 85 % is pure arithmetic (bit-identical in "
         "Java and NumPy) and whose tails use fdlibm's `log` (the same on every JVM and CPU). Java generates a "
         "whole 512-draw run's normals in one branch-free loop (`CounterRng.fillNormals`); the 14 exponentials "
-        "of the transform use `StrictMath.exp` for the same reproducibility.",
+        "of the transform are `StrictMath.exp`'s values (fdlibm's `exp`, `Fdlibm.expInPlace`) for the same "
+        "reproducibility.",
         "",
         "## Distance to the limit",
         "",
+        *([f"- ONNX Runtime's share of a 1000-draw source: the per-spectrum graphs at batch 1 take "
+           f"{_fmt(bd['encoder_us_per_source'])} µs where merely reading their {_fmt(bd['encoder_weights_mb'])} MB "
+           f"of weights once takes one thread {_fmt(bd['encoder_weights_read_us'])} µs (memory-bound: float64 "
+           f"weights, each used once per spectrum), and decoder_sample {_fmt(1000 * bd['decoder_us_per_draw'])} µs "
+           "for the 1000 draws; what Java does around them (random numbers, transform, summary) comes on top."]
+          if "encoder_weights_read_us" in bd else []),
     ]
     peak = res["peak"]
     dec_gflops = 2 * mac / (bd["decoder_us_per_draw"] * 1e3)
@@ -332,13 +342,19 @@ def write_report(res: dict, out: Path) -> None:
         "- The logit-normal transform of a run in passes over double arrays (loc and log_scale converted first): "
         "C2 compiles a `StrictMath.exp` loop whose argument is a `float[]` element to code about three times "
         "slower than one over a `double[]` (JDK 17: 30–40 against 9–13 ns per exponential).",
+        "- The 14 exponentials of a draw through `Fdlibm.expInPlace`: fdlibm's main path of `exp` without its "
+        "branches on the range of the argument (the general reduction gives the same k, hi and lo there; "
+        "`StrictMath.exp` for the few arguments outside 2^-28 <= |x| < 708), bit-identical (JUnit `FdlibmTest`): "
+        "about 25 % less time per exponential than `StrictMath.exp` on a run's arguments (JDK 17).",
+        "- The summary's order statistics by bucket selection with 512 buckets for N = 1000 (was 1024) and work "
+        "arrays reused across parameters: the same values, about 20 µs less per source.",
         "- The uniforms of `CounterRng.fillNormals` from the bit pattern of the double 1 + m 2^-52 "
         "(then minus 1, plus 2^-53: exact, so the same values) instead of a long-to-double conversion: the 17 "
         "normals of a draw 1.3× faster.",
         "- Measured and left as they were: session options (optimisation levels, memory pattern, arena, "
         "denormals as zero, deterministic compute: no difference beyond noise); draw batches of 256 or 1024 rows "
-        "instead of 512 (within 2 %); a pure-Java, inlinable port of fdlibm's `exp` (bit-identical, no faster "
-        "than the JDK's own in the sampler); the tail deviates gathered and evaluated in separate vectorised "
+        "instead of 512 (within 2 %); an earlier pure-Java, inlinable port of fdlibm's `exp` (bit-identical, "
+        "no faster than the JDK's own in the sampler; the one above drops its range branches); the tail deviates gathered and evaluated in separate vectorised "
         "passes (no gain); a branch-free mixture-component choice (slower). "
         "Passing decoder_sample one context row for all draws ([1, H], broadcast by the graph's Add) gives the "
         "same bits and saves ~3 % of a draw, but relies on ONNX Runtime not checking the graph's shared batch "

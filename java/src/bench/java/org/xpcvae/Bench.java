@@ -39,7 +39,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *       (cycling through the input spectra, a new source key for every call);</li>
  *   <li><b>breakdown</b> (N = 1000): encoder graphs per source, {@code decoder_sample} alone per
  *       draw (the sampler's session options, a run of as many rows as the sampler uses), and the rest of a
- *       draw (random numbers, logit-normal transform, bookkeeping);</li>
+ *       draw (random numbers, logit-normal transform, bookkeeping); and the encoder graphs' memory floor
+ *       (one read of their files' bytes from memory, {@link #weightsRead});</li>
  *   <li><b>throughput</b>: one shared sampler, T worker threads each sampling batches of B
  *       spectra, sources/s over a fixed time after a warm-up;</li>
  *   <li><b>memory</b>: VmRSS/VmHWM of this process at start, after loading the sampler, after
@@ -234,9 +235,37 @@ public final class Bench {
         return r;
     }
 
+    /**
+     * The memory floor of the per-spectrum graphs at batch 1, which read each of their weights once
+     * per spectrum: the time one thread takes to read as many bytes as their two files hold (nearly
+     * all of it float64 weights) from an array too large for the core's L2 cache, best of 30 reads.
+     */
+    static Map<String, Object> weightsRead(ModelBundle bundle) throws IOException {
+        long bytes = Files.size(bundle.file(ModelBundle.ROLE_R1_ENCODER))
+                + Files.size(bundle.file(ModelBundle.ROLE_DECODER_CONTEXT));
+        long[] w = new long[Math.toIntExact(bytes / 8)];
+        Arrays.fill(w, 1L);
+        long sum = 0;
+        double best = Double.POSITIVE_INFINITY;
+        for (int rep = 0; rep < 30; rep++) {
+            long t = System.nanoTime();
+            for (long v : w) {
+                sum += v;
+            }
+            best = Math.min(best, (System.nanoTime() - t) / 1e3);
+        }
+        if (sum != 30L * w.length) {
+            throw new IllegalStateException("weights read: wrong sum");
+        }
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("encoder_weights_mb", bytes / 1e6);
+        r.put("encoder_weights_read_us", best);
+        return r;
+    }
+
     /** Where the time of a 1000-draw source goes. */
     static Map<String, Object> breakdown(PosteriorSampler sampler, ModelBundle bundle, List<Spectrum> spectra,
-                                         PosteriorSampler.Options options, Args a) throws OrtException {
+                                         PosteriorSampler.Options options, Args a) throws OrtException, IOException {
         int n = 1000;
         int reps = 400;
         Map<String, Object> r = new LinkedHashMap<>();
@@ -287,6 +316,7 @@ public final class Bench {
             ps.summary();
         }
         r.put("summary_us_per_source", (System.nanoTime() - t) / 1e3 / reps);
+        r.putAll(weightsRead(bundle));
 
         // decoder_sample alone, on the rows of one run, opened with the sampler's session options
         // (OrtSessions; a baseline revision without that class gets the current one, bench.py)

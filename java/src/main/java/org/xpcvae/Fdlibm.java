@@ -1,5 +1,5 @@
 /*
- * The algorithm and constants below are those of fdlibm 5.3 (e_log.c), translated to Java:
+ * The algorithms and constants below are those of fdlibm 5.3 (e_log.c, e_exp.c), translated to Java:
  *
  * ====================================================
  * Copyright (C) 1993 by Sun Microsystems, Inc. All rights reserved.
@@ -13,13 +13,14 @@
 package org.xpcvae;
 
 /**
- * {@link StrictMath#log} in pure Java, returning the values {@code StrictMath} returns, bit for
- * bit ({@code StrictMath} defines its results as those of fdlibm, whose algorithm this is; NaN
- * payloads aside). On JDK 11-17 {@code StrictMath.log} is a native call; compiled inline this
- * takes about 30 % less time (log of a uniform in (0, 1): 6.8 against 9.9 ns on the benchmark
- * machine). {@link CounterRng} uses it for the tails of its normal deviates (AS241), so that
- * draws are the same on every JVM and CPU. Equality with {@code StrictMath} is tested on
- * millions of arguments in {@code FdlibmTest}.
+ * {@link StrictMath#log} and {@link StrictMath#exp} in pure Java, returning the values
+ * {@code StrictMath} returns, bit for bit ({@code StrictMath} defines its results as those of
+ * fdlibm, whose algorithms these are; NaN payloads aside). On JDK 11-17 {@code StrictMath.log} is
+ * a native call; compiled inline this takes about 30 % less time (log of a uniform in (0, 1): 6.8
+ * against 9.9 ns on the benchmark machine). {@link CounterRng} uses it for the tails of its normal
+ * deviates (AS241), so that draws are the same on every JVM and CPU. {@link #expInPlace} serves
+ * the 14 exponentials of each posterior draw ({@link SourceDraws}). Equality with
+ * {@code StrictMath} is tested on millions of arguments in {@code FdlibmTest}.
  *
  * <p>(A port of fdlibm's {@code cos} served the Box-Muller deviates of
  * {@code splitmix64-counter-v1}; it left with v1.)
@@ -115,5 +116,56 @@ final class Fdlibm {
             return f - s * (f - r);
         }
         return dk * LN2_HI - ((s * (f - r) - dk * LN2_LO) - f);
+    }
+
+    // ---- exp (e_exp.c) --------------------------------------------------------------------
+
+    private static final long SIGN_BIT = 0x8000000000000000L;
+    private static final long HALF_BITS = 0x3FE0000000000000L; /* 0.5 */
+    private static final double INV_LN2 = 1.44269504088896338700e+00; /* 3ff71547 652b82fe */
+    private static final double P1 = 1.66666666666666019037e-01; /* 3FC55555 5555553E */
+    private static final double P2 = -2.77777777770155933842e-03; /* BF66C16C 16BEBD93 */
+    private static final double P3 = 6.61375632143793436117e-05; /* 3F11566A AF25DE2C */
+    private static final double P4 = -1.65339022054652515390e-06; /* BEBBBD41 C5D26BF1 */
+    private static final double P5 = 4.13813679705723846039e-08; /* 3E663769 72BEA4D0 */
+
+    /**
+     * {@code a[i] = StrictMath.exp(a[i])} for {@code i < n}, bit for bit, faster: the arguments
+     * with {@code 2^-28 <= |x| < 708} (all but a few of the sampler's) take fdlibm's main path
+     * inline, the others {@code StrictMath.exp} itself. Why the main path is fdlibm's, operation
+     * for operation, there: e_exp.c reduces {@code x = k ln2 + r} with
+     * {@code k = (int) (x / ln2 + copysign(0.5, x))} and {@code hi = x - k ln2hi}, {@code lo = k ln2lo},
+     * except that it sets k = 0 for {@code |x| <= 0.5 ln2} and k = +-1 for {@code |x| < 1.5 ln2}
+     * (judged on the high word), which the general formula also gives away from the high word
+     * {@code 0x3fd62e42} (sent to {@code StrictMath}); with k = +-1 or 0 the general hi and lo are
+     * exactly e_exp.c's (products with 1 and 0 are exact), and its k = 0 result
+     * {@code 1 - ((x c)/(c - 2) - x)} equals the general {@code 1 - ((lo - (r c)/(2 - c)) - hi)}
+     * with {@code lo = 0}, {@code hi = r = x} (negating is exact). For {@code |x| < 708},
+     * {@code k >= -1021}, where e_exp.c scales by adding k to the exponent, as here.
+     * About 20-30 % less time than a {@code StrictMath.exp} loop on a run's arguments (JDK 17, 3584
+     * arguments like the sampler's, one JVM, loaded 2-core machine: 7.3 against 9.7 ns an element at the
+     * median of 400 runs).
+     */
+    static void expInPlace(double[] a, int n) {
+        for (int i = 0; i < n; i++) {
+            double x = a[i];
+            long bits = Double.doubleToRawLongBits(x);
+            int hx = (int) (bits >>> 32) & 0x7fffffff;
+            if (hx < 0x3e300000 || hx >= 0x40862000 || hx == 0x3fd62e42) {
+                a[i] = StrictMath.exp(x); // tiny, large, non-finite, or e_exp.c's k = 0 boundary
+                continue;
+            }
+            // copysign(0.5, x) from the bits: a branch on the sign would be mispredicted half the time
+            double half = Double.longBitsToDouble((bits & SIGN_BIT) | HALF_BITS);
+            int k = (int) (INV_LN2 * x + half);
+            double t = k;
+            double hi = x - t * LN2_HI;
+            double lo = t * LN2_LO;
+            double r = hi - lo;
+            double rr = r * r;
+            double c = r - rr * (P1 + rr * (P2 + rr * (P3 + rr * (P4 + rr * P5))));
+            double y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+            a[i] = Double.longBitsToDouble(Double.doubleToRawLongBits(y) + ((long) k << 52));
+        }
     }
 }

@@ -55,6 +55,11 @@ public final class PosteriorSamples {
         return new PosteriorSamples(sourceId, sourceKey, seed, parameters, flat);
     }
 
+    /** The draws, row-major [N][P]: the array itself, not a copy (for the summary; never modified). */
+    double[] rowMajorView() {
+        return values;
+    }
+
     /** The source id of the spectrum. */
     public String sourceId() {
         return sourceId;

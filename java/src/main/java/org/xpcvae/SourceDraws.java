@@ -179,11 +179,9 @@ final class SourceDraws {
         }
     }
 
-    /** {@code a[i] = StrictMath.exp(a[i])} for {@code i < n}. */
+    /** {@code a[i] = StrictMath.exp(a[i])} for {@code i < n}, bit for bit ({@link Fdlibm#expInPlace}). */
     private static void expInPlace(double[] a, int n) {
-        for (int i = 0; i < n; i++) {
-            a[i] = StrictMath.exp(a[i]);
-        }
+        Fdlibm.expInPlace(a, n);
     }
 
     /** One run of {@code decoder_sample} on the first {@code m} rows of the workspace. */

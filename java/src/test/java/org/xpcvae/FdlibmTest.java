@@ -49,4 +49,49 @@ public class FdlibmTest {
             }
         }
     }
+
+    /** expInPlace on {@code xs} against StrictMath.exp of each element. */
+    private static void expSame(double[] xs) {
+        double[] a = xs.clone();
+        Fdlibm.expInPlace(a, a.length);
+        for (int i = 0; i < xs.length; i++) {
+            same("exp", xs[i], StrictMath.exp(xs[i]), a[i]);
+        }
+    }
+
+    @Test
+    public void expInPlaceEqualsStrictMathEverywhere() {
+        SplittableRandom r = new SplittableRandom(12);
+        java.util.Random g = new java.util.Random(12);
+        double[] xs = new double[4096];
+        for (int block = 0; block < 1000; block++) {
+            for (int i = 0; i < xs.length; i++) {
+                switch (i % 6) {
+                    case 0: xs[i] = Double.longBitsToDouble(r.nextLong()); break; // any double
+                    case 1: xs[i] = (r.nextDouble() - 0.5) * 1500; break; // past both thresholds
+                    case 2: xs[i] = (r.nextDouble() - 0.5) * 4; break; // e_exp.c's k = 0 and +-1 ranges
+                    case 3: xs[i] = (double) (float) (g.nextGaussian() * 3); break; // float32 decoder outputs
+                    case 4: xs[i] = Math.scalb(r.nextDouble() - 0.5, r.nextInt(-1080, 12)); break; // all scales
+                    default: xs[i] = g.nextGaussian() * 20; break;
+                }
+            }
+            expSame(xs);
+        }
+        // around every high word where e_exp.c or expInPlace changes path, both signs, any low word
+        int[] edges = {0x3e300000, 0x3fd62e42, 0x3FF0A2B2, 0x40862000, 0x40862E42, 0x7ff00000};
+        for (int edge : edges) {
+            for (int hw = edge - 2; hw <= edge + 2; hw++) {
+                for (int i = 0; i < xs.length; i++) {
+                    long low = i < 4 ? new long[]{0L, 1L, 0xFFFFFFFEL, 0xFFFFFFFFL}[i] : r.nextLong() & 0xFFFFFFFFL;
+                    long sign = (i & 1) == 0 ? 0L : 0x8000000000000000L;
+                    xs[i] = Double.longBitsToDouble(sign | ((long) hw << 32) | low);
+                }
+                expSame(xs);
+            }
+        }
+        expSame(new double[]{0.0, -0.0, 1.0, -1.0, Double.MIN_VALUE, -Double.MIN_VALUE, Double.MIN_NORMAL,
+            Double.MAX_VALUE, -Double.MAX_VALUE, Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY,
+            0.5 * Math.log(2), 1.5 * Math.log(2), Math.log(2), -Math.log(2), 708.0, -708.0, Math.nextDown(708.0),
+            Math.nextUp(-708.0), 709.782712893384, -745.1332191019411, 0x1.0p-28, -0x1.0p-28});
+    }
 }

@@ -74,6 +74,41 @@ public class PosteriorSummaryTest {
         }
     }
 
+    /**
+     * {@link PosteriorSummary#of} on many draws (the bucket selection, its work arrays reused from one
+     * parameter to the next, parameters with different ranges, ties, infinities and NaN) gives each
+     * parameter's {@link PosteriorSummary#percentile}, which sorts the column in full.
+     */
+    @Test
+    public void summaryOfManyDrawsEqualsFullSortPercentiles() {
+        List<Parameter> params = TestSupport.bundle().parameters();
+        java.util.Random r = new java.util.Random(8);
+        for (int t = 0; t < 40; t++) {
+            int n = 64 + r.nextInt(t < 20 ? 2000 : 20000);
+            double[][] s = new double[n][params.size()];
+            for (int j = 0; j < n; j++) {
+                for (int k = 0; k < params.size(); k++) {
+                    double v = k % 3 == 0 ? r.nextGaussian() * Math.pow(10, k - 3) + k
+                            : k % 3 == 1 ? r.nextInt(5) : 1.0 / (1.0 + Math.exp(-4 * r.nextGaussian()));
+                    if (t % 4 == 3 && r.nextInt(100) == 0) {
+                        v = new double[]{Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, -0.0}[k % 4];
+                    }
+                    s[j][k] = v;
+                }
+            }
+            PosteriorSamples samples = PosteriorSamples.of("s" + t, t, 1L, params, s);
+            PosteriorSummary sum = PosteriorSummary.of(samples);
+            for (int k = 0; k < params.size(); k++) {
+                double[] column = samples.column(k);
+                for (int q = 0; q < PosteriorSummary.QUANTILES.length; q++) {
+                    double expected = PosteriorSummary.percentile(column, PosteriorSummary.QUANTILES[q]);
+                    assertEquals("n " + n + " parameter " + k + " quantile " + q, Double.doubleToRawLongBits(expected),
+                            Double.doubleToRawLongBits(sum.get(k, q)));
+                }
+            }
+        }
+    }
+
     /** The quickselect of {@link PosteriorSummary#of} reads exactly the values a full sort puts there. */
     @Test
     public void selectionGivesTheSortedOrderStatistics() {
