@@ -24,7 +24,8 @@ def _result() -> dict:
     n = 1000
     runs = [_run("java-cli", n, 10.0, 10.0, threads=1), _run("java-cli", n, 5.0, 10.0, threads=2),
             _run("spark", n, 12.0, 12.0, cores=1), _run("spark", n, 8.0, 16.0, cores=2)]
-    small = {"java-cli": _run("java-cli", 200, 2.0, 2.0, threads=1), "spark": _run("spark", 200, 4.0, 4.0, cores=1)}
+    small = {"java-cli": _run("java-cli", 200, 2.0, 2.0, threads=1), "spark": _run("spark", 200, 4.0, 4.0, cores=1),
+             "java-cli-2": _run("java-cli", 200, 1.0, 2.0, threads=2), "spark-2": _run("spark", 200, 4.0, 6.0, cores=2)}
     result = {"command": "python -m xpcvae.tools.spark_bench --quick", "date": "2026-11-28 05:00 UTC", "quick": True,
               "machine": {"cpu": "test CPU", "cpus": 2, "load_before": [1.0, 1.0, 1.0], "load_after": [2.0, 2.0, 2.0]},
               "spectra": n, "samples": 200, "batch": 64, "partitioning": "row groups", "runs": runs,
@@ -48,6 +49,7 @@ def _result() -> dict:
         "marginal_cpu_ms_per_source"]
     result["cpu_fixed_and_per_source"] = cost
     result["extrapolation"] = spark_bench.extrapolate(result)
+    result["marginal_rates"] = spark_bench.marginal_rates(runs, small)
     return result
 
 
@@ -107,3 +109,17 @@ def test_the_projection_for_dedicated_cores_follows_from_the_cpu_costs():
     assert abs(p["large_n_spark_local2_over_cli_2_threads"] - 0.005 / 0.007) < 1e-9
     assert abs(p["large_n_spark_local1_to_local2"] - 0.01 / 0.007) < 1e-9
     assert "not a measurement" in p["kind"]
+
+
+def test_the_marginal_rates_cancel_the_fixed_cost_of_a_run():
+    m = _result()["marginal_rates"]
+    # 800 more spectra: CLI 1 thread in 10 - 2 s, 2 threads in 5 - 1 s; job local[1] in 12 - 4 s,
+    # local[2] in 8 - 4 s
+    assert m["rate"] == {"java-cli 1 thread": 100.0, "java-cli 2 threads": 200.0, "spark local[1]": 100.0,
+                         "spark local[2]": 200.0}
+    assert m["spark_local1_to_local2"] == 2.0 and m["cli_1_to_2_threads"] == 2.0
+    assert "not the targets" in m["kind"] and m["runs"] == "200 and 1000 spectra"
+    text = markdown(_result(), "docs/spark-bench.json")
+    assert "spark local[2] 200/s; `local[1]` -> `local[2]` 2.00x, the CLI from 1 to 2 threads 2.00x." in text
+    # the targets' ratio is still the long runs': 125/s over 83.3/s
+    assert "**1.50x** (target >= 1.7x" in text

@@ -15,8 +15,10 @@ ids 0..N-1; both engines key a source's draws by its id):
 * the Spark job (``org.xpcvae.spark.InferJob`` through ``xpcvae-spark-local``) on ``local[1]`` and
   ``local[2]``, the input read as ``--partitions`` row groups, one partition each (``--shuffle``:
   the job's ``--partitions``, a repartition, instead);
-* the CLI (1 thread) and the job (``local[1]``) once more on the first 200 spectra: their fixed
-  CPU cost per run apart from the CPU cost per spectrum;
+* the CLI (1 and 2 threads) and the job (``local[1]`` and ``local[2]``) once more on the first 200
+  spectra: their fixed CPU cost per run apart from the CPU cost per spectrum (1 thread/core), and
+  each configuration's marginal (steady-state) rate, the fixed cost cancelled (:func:`marginal_rates`;
+  the targets stay judged on the N-spectrum runs);
 * whether the ``local[2]`` output equals the CLI's summary, value for value;
 * input bytes per spectrum: the Parquet of ``xpcvae to-parquet`` against the project CSV, and
   output bytes per spectrum;
@@ -56,6 +58,8 @@ from xpcvae.tools.machine import cpu_model
 ROOT = Path(__file__).resolve().parents[3]
 CLI = ROOT / "java" / "build" / "install" / "xpcvae" / "bin" / "xpcvae"
 SPARK_LOCAL = ROOT / "java" / "spark" / "build" / "install" / "xpcvae-spark" / "bin" / "xpcvae-spark-local"
+#: the launcher's class-data archive (java/spark/build.gradle, task classArchive); used when present
+SPARK_CLASS_ARCHIVE = SPARK_LOCAL.parents[1] / "lib" / "xpcvae-spark.jsa"
 GAIA_DR3_SOURCES = 220_000_000
 #: spectra of the runs that measure the fixed cost of a run
 SMALL = 200
@@ -163,6 +167,35 @@ def _size(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.glob("part-*"))
     return path.stat().st_size
+
+
+def marginal_rates(runs: list[dict], small: dict) -> dict:
+    """The steady-state rate of each configuration: the spectra the long run sampled beyond the
+    short run's over the extra run time, (N - n) / (t_N - t_n), from the engine's own timings
+    (``run_s``; end to end from the wall times). The fixed cost of a run (bundle loading, Spark's
+    planning, class loading and JIT compilation) cancels. Reported beside the targets, which stay
+    judged on the N-spectrum runs' rates."""
+    # (engine, threads or cores) -> the short run's key in ``small``, the configuration's name
+    configurations = {("java-cli", 1): ("java-cli", "java-cli 1 thread"),
+                      ("java-cli", 2): ("java-cli-2", "java-cli 2 threads"),
+                      ("spark", 1): ("spark", "spark local[1]"), ("spark", 2): ("spark-2", "spark local[2]")}
+    rates, end_to_end = {}, {}
+    for r in runs:
+        small_key, name = configurations[(r["engine"], r.get("threads", r.get("cores")))]
+        short = small.get(small_key)
+        if short is None:
+            continue
+        extra = r["sources"] - short["sources"]
+        rates[name] = extra / (r["run_s"] - short["run_s"])
+        end_to_end[name] = extra / (r["wall_s"] - short["wall_s"])
+    out = {"kind": "marginal (steady-state) rates from two run lengths, not the targets' rates",
+           "runs": f"{small['spark']['sources']} and {runs[0]['sources']} spectra",
+           "rate": rates, "rate_end_to_end": end_to_end}
+    if "spark local[1]" in rates and "spark local[2]" in rates:
+        out["spark_local1_to_local2"] = rates["spark local[2]"] / rates["spark local[1]"]
+    if "java-cli 1 thread" in rates and "java-cli 2 threads" in rates:
+        out["cli_1_to_2_threads"] = rates["java-cli 2 threads"] / rates["java-cli 1 thread"]
+    return out
 
 
 def extrapolate(result: dict) -> dict:
@@ -297,9 +330,14 @@ def main(argv=None) -> int:
             small_input = work / "small-split.parquet"
             small_split = split_parquet(small_parquet, small_input, partitions)
         shutil.rmtree(work / "spark-small.parquet", ignore_errors=True)
+        shutil.rmtree(work / "spark-small-2.parquet", ignore_errors=True)
         small = {"java-cli": run_cli(bundle, small_csv, work / "cli-small.csv", samples, 1),
                  "spark": run_spark(bundle, small_input, work / "spark-small.parquet", samples, 1,
-                                    partitions, small_split)}
+                                    partitions, small_split),
+                 # the 2-thread/core configurations too: their marginal rates (marginal_rates)
+                 "java-cli-2": run_cli(bundle, small_csv, work / "cli-small-2.csv", samples, 2),
+                 "spark-2": run_spark(bundle, small_input, work / "spark-small-2.parquet", samples, 2,
+                                      partitions, small_split)}
         cost = {}
         for engine, full in (("java-cli", runs[0]), ("spark", runs[2])):
             marginal = (full["cpu_s"] - small[engine]["cpu_s"]) / (n - small_n)
@@ -319,6 +357,7 @@ def main(argv=None) -> int:
             "machine": {"cpu": cpu_model(), "cpus": os.cpu_count(), "load_before": runs[0]["load_before"],
                         "load_after": _load(), "uptime": subprocess.run(["uptime"], capture_output=True,
                                                                         text=True).stdout.strip()},
+            "spark_class_archive": SPARK_CLASS_ARCHIVE.is_file() and os.environ.get("XPCVAE_SPARK_CDS", "1") != "0",
             "spectra": n, "samples": samples, "batch": 64,
             "partitioning": runs[2]["partitioning"],
             "runs": runs,
@@ -334,6 +373,7 @@ def main(argv=None) -> int:
                 "cpu_per_source_spark_local1_over_local2": cpu[("spark", 1)] / cpu[("spark", 2)],
             },
             "cpu_fixed_and_per_source": cost,
+            "marginal_rates": marginal_rates(runs, small),
             "local2_output_equals_cli": same_as_cli(work / "cli-2.csv", work / "spark-2.parquet"),
             "bytes_per_spectrum": {
                 "input_csv": _size(csv) / n,

@@ -75,6 +75,16 @@ def markdown(result: dict, json_path: str | None = None) -> str:
         f"{cost['java-cli']['fixed_cpu_s']:.1f} CPU-s + {cost['java-cli']['marginal_cpu_ms_per_source']:.2f} ms "
         f"(job / CLI per spectrum: {cost['spark_over_cli_marginal']:.2f}).",
     ]
+    marginal = result.get("marginal_rates")
+    if marginal and "spark_local1_to_local2" in marginal:
+        rate = marginal["rate"]
+        lines.append(
+            f"- Marginal (steady-state) rates, from two run lengths ({marginal['runs']}: the extra spectra over the "
+            "extra run time, the fixed cost of a run cancelled; **not the targets' rates**, which are those of the "
+            "runs above): " + ", ".join(f"{name} {r:.0f}/s" for name, r in rate.items())
+            + f"; `local[1]` -> `local[2]` {marginal['spark_local1_to_local2']:.2f}x"
+            + (f", the CLI from 1 to 2 threads {marginal['cli_1_to_2_threads']:.2f}x"
+               if "cli_1_to_2_threads" in marginal else "") + ".")
     proj = result.get("projection_dedicated_cores")
     if proj:
         lines.append(

@@ -20,6 +20,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.stream.Stream;
 
 /**
@@ -59,6 +61,69 @@ final class ExecutorModel {
         ExecutorModel m = new ExecutorModel(ModelBundle.load(directory), options);
         m.close();
         return m.bundle;
+    }
+
+    /**
+     * {@link #check} on a thread of its own: opening the graphs in ONNX Runtime takes seconds, which
+     * the driver spends meanwhile reading the input's schema and planning the job (they do not
+     * scale with the executors' cores: the less of them in series, the better the job scales).
+     *
+     * @return the opening, to {@link Opening#await} before the job's first task
+     */
+    static Opening checkInBackground(Path directory, BatchInference.Options options, boolean keep) {
+        FutureTask<ModelBundle> task = new FutureTask<>(() -> check(directory, options, keep));
+        Thread t = new Thread(task, "xpcvae-spark-model-check");
+        t.setDaemon(true);
+        t.start();
+        return new Opening(task);
+    }
+
+    /** A {@link #check} under way ({@link #checkInBackground}). */
+    static final class Opening {
+        private final FutureTask<ModelBundle> task;
+
+        private Opening(FutureTask<ModelBundle> task) {
+            this.task = task;
+        }
+
+        /**
+         * Waits for the check.
+         *
+         * @return the loaded bundle
+         * @throws BundleException if the bundle is unusable ({@link #check}'s exception)
+         */
+        ModelBundle await() {
+            try {
+                return task.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new BundleException("interrupted while opening the bundle", e);
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof RuntimeException) {
+                    throw (RuntimeException) cause;
+                }
+                if (cause instanceof Error) {
+                    throw (Error) cause;
+                }
+                throw new BundleException("cannot open the bundle: " + cause, cause);
+            }
+        }
+
+        /**
+         * Waits for the check, for a driver that failed meanwhile: an unusable bundle is reported
+         * first, as when the bundle was checked first.
+         *
+         * @return the check's exception, null if it succeeded
+         */
+        RuntimeException failure() {
+            try {
+                await();
+                return null;
+            } catch (RuntimeException e) {
+                return e;
+            }
+        }
     }
 
     /**

@@ -1,19 +1,11 @@
 package org.xpcvae.spark;
 
-import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructField;
-import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
-import org.apache.spark.util.SerializableConfiguration;
 import org.xpcvae.BatchInference;
 import org.xpcvae.BundleException;
 import org.xpcvae.ModelBundle;
@@ -36,9 +28,10 @@ import java.util.Objects;
  * writes for the same spectra and seed.
  *
  * <ul>
- *   <li>The driver loads the bundle first (checksums, graphs): an unusable bundle fails the job
- *       before any row. Each executor JVM then opens the bundle once, checks its checksums and
- *       that it is the driver's bundle (same manifest) before its first row, and shares one
+ *   <li>The driver loads the bundle first (checksums, then the graphs, opened in ONNX Runtime
+ *       while Spark plans the job): an unusable bundle fails the job before any row. Each
+ *       executor JVM then opens the bundle once, checks its checksums and that it is the
+ *       driver's bundle (same manifest) before its first row, and shares one
  *       {@link org.xpcvae.PosteriorSampler} among its tasks ({@link ExecutorModel}).</li>
  *   <li>A source's draws are keyed by (seed, source_id), not by its position: the output does
  *       not depend on the partitioning, and a retried task writes the same rows.</li>
@@ -181,6 +174,11 @@ public final class InferJob {
                     partitions, h, inputFormat);
         }
 
+        /** @return the tests' row hook, null in production */
+        PartitionInference.RowHook hook() {
+            return hook;
+        }
+
         /** @return the bundle directory as the driver sees it */
         public String bundle() {
             return bundle;
@@ -306,62 +304,36 @@ public final class InferJob {
         String location = settings.executorBundle() != null ? settings.executorBundle() : driverBundle.toString();
         // local mode with the driver's bundle: the tasks run in this JVM and use the model opened here
         boolean keep = spark.sparkContext().isLocal() && settings.executorBundle() == null;
-        ModelBundle.load(driverBundle); // its messages name a missing or corrupt bundle's problem best
+        // manifest and checksums first: its messages name a missing or corrupt bundle's problem best
+        ModelBundle bundle = ModelBundle.load(driverBundle);
         String fingerprint = ExecutorModel.fingerprint(driverBundle);
         BatchInference.Options options = PartitionInference.TaskSettings.options(settings.samples(), settings.seed(),
                 settings.batchSize(), settings.intraOpThreads());
-        ModelBundle bundle = ExecutorModel.check(driverBundle, options, keep);
-
-        Configuration conf = spark.sparkContext().hadoopConfiguration();
-        org.apache.hadoop.fs.Path out = new org.apache.hadoop.fs.Path(settings.output());
+        // the graphs opened in ONNX Runtime while Spark reads the input's schema and plans the job;
+        // awaited before the job starts, so an unusable bundle still fails it before any row
+        ExecutorModel.Opening opening = ExecutorModel.checkInBackground(driverBundle, options, keep);
+        Dataset<Row> summary;
         FileSystem fs;
-        try {
-            fs = out.getFileSystem(conf);
-            if (fs.exists(out)) {
-                throw new IllegalArgumentException("output " + out + " exists: give a new path (the job never "
-                        + "replaces an output)");
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot check the output " + out, e);
-        }
-
+        org.apache.hadoop.fs.Path out = new org.apache.hadoop.fs.Path(settings.output());
         LongAccumulator ok = spark.sparkContext().longAccumulator("xpcvae ok rows");
         LongAccumulator failed = spark.sparkContext().longAccumulator("xpcvae error rows");
-        SpectraFiles.Format format = SpectraFiles.Format.parse(settings.inputFormat());
-        boolean parquet = format == SpectraFiles.Format.PARQUET
-                || format == SpectraFiles.Format.AUTO && SpectraFiles.looksLikeParquet(settings.input(), conf);
-        StructType schema;
-        Dataset<Row> summary;
-        if (parquet) {
-            Dataset<Row> in = spark.read().parquet(settings.input());
-            InputSchema input = InputSchema.check(settings.input(), in.schema());
-            Dataset<Row> rows = in.select(input.columns);
-            if (settings.partitions() > 0) {
-                rows = rows.repartition(settings.partitions());
+        try {
+            fs = out.getFileSystem(spark.sparkContext().hadoopConfiguration());
+            summary = SummaryPlan.of(spark, settings, bundle, location, fingerprint, options, fs, out, ok, failed);
+        } catch (IOException e) {
+            throw reported(opening, new UncheckedIOException("cannot check the output " + out, e));
+        } catch (RuntimeException e) {
+            throw reported(opening, e);
+        } catch (Exception e) {
+            // Spark's AnalysisException for a missing input: checked, but thrown undeclared
+            RuntimeException unusable = opening.failure();
+            if (unusable != null) {
+                unusable.addSuppressed(e);
+                throw unusable;
             }
-            schema = SummarySchema.of(bundle.parameters(), input.sourceIdType);
-            PartitionInference work = new PartitionInference(new PartitionInference.TaskSettings(location,
-                    fingerprint, options, schema, ok, failed), input.sourceIdType.equals(DataTypes.StringType),
-                    input.hasReadError, settings.hook);
-            summary = rows.mapPartitions(work, Encoders.row(schema));
-        } else {
-            // spectra files: one file per partition (or --partitions P groups of them), each streamed
-            // through the library's reader inside its task
-            List<String> files = SpectraFiles.list(settings.input(), conf);
-            int slices = settings.partitions() > 0 ? Math.min(settings.partitions(), files.size()) : files.size();
-            schema = SummarySchema.of(bundle.parameters(), DataTypes.StringType);
-            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            FileInference work = new FileInference(new PartitionInference.TaskSettings(location, fingerprint,
-                    options, schema, ok, failed), jsc.broadcast(new SerializableConfiguration(conf)));
-            summary = spark.createDataFrame(jsc.parallelize(files, slices).mapPartitions(work), schema);
+            throw e;
         }
-        // the encoder drops the columns' metadata: put the units and descriptions back
-        Column[] described = new Column[schema.size()];
-        for (int i = 0; i < described.length; i++) {
-            StructField f = schema.fields()[i];
-            described[i] = summary.col("`" + f.name() + "`").as(f.name(), f.metadata());
-        }
-        summary = summary.select(described);
+        opening.await();
         try {
             summary.write().mode(SaveMode.ErrorIfExists).parquet(settings.output());
         } catch (Exception e) {
@@ -371,6 +343,16 @@ public final class InferJob {
         }
         return new Result(settings.output(), ok.value(), failed.value(), (System.nanoTime() - t0) / 1e9,
                 bundle.parameters());
+    }
+
+    /** {@code failure}, or the bundle's, if it proved unusable meanwhile (reported first). */
+    private static RuntimeException reported(ExecutorModel.Opening opening, RuntimeException failure) {
+        RuntimeException unusable = opening.failure();
+        if (unusable == null) {
+            return failure;
+        }
+        unusable.addSuppressed(failure);
+        return unusable;
     }
 
     /**

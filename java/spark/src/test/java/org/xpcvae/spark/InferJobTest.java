@@ -451,6 +451,37 @@ public class InferJobTest {
     }
 
     @Test
+    public void aBundleWhoseGraphOnnxRuntimeRefusesIsReportedBeforeAMissingInput() throws Exception {
+        // checksums that match (the manifest and its own checksum rewritten), but no ONNX graph:
+        // the driver's manifest check passes; ONNX Runtime refuses the graph while Spark reads
+        // the input, whose absence must not hide the bundle's problem
+        Path refused = copyBundle("refused-bundle");
+        Path graph = refused.resolve("decoder_sample.onnx");
+        String before = ModelBundle.sha256Hex(graph);
+        Files.write(graph, "not an ONNX graph".getBytes(StandardCharsets.UTF_8));
+        Path manifest = refused.resolve(ModelBundle.MANIFEST);
+        String text = new String(Files.readAllBytes(manifest), StandardCharsets.UTF_8);
+        assertTrue(text.contains(before));
+        Files.write(manifest, text.replace(before, ModelBundle.sha256Hex(graph)).getBytes(StandardCharsets.UTF_8));
+        Files.write(refused.resolve(ModelBundle.CHECKSUM_FILE),
+                (ModelBundle.sha256Hex(manifest) + "  " + ModelBundle.MANIFEST + "\n").getBytes(StandardCharsets.UTF_8));
+        String out = newOutput("never-refused.parquet");
+        String missing = newOutput("no-such-input.parquet");
+        long tasks = tasksStarted();
+        try {
+            InferJob.run(spark, InferJob.Settings.of(refused.toString(), missing, out).withSamples(SAMPLES));
+            fail("a bundle ONNX Runtime cannot load was accepted");
+        } catch (BundleException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("cannot load decoder_sample.onnx"));
+            // the input's own error is kept, suppressed
+            assertEquals(1, e.getSuppressed().length);
+            assertTrue(e.getSuppressed()[0].toString(), e.getSuppressed()[0].getMessage().contains("no-such-input"));
+        }
+        assertEquals("no task ran", tasks, tasksStarted());
+        assertFalse(Files.exists(Paths.get(out)));
+    }
+
+    @Test
     public void anExecutorBundleOtherThanTheDriversFailsBeforeAnyRow() throws IOException {
         // a valid bundle, but not the driver's: another manifest
         Path other = copyBundle("other-bundle");
