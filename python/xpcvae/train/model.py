@@ -229,8 +229,9 @@ def convolved_logit_normal_log_prob(x_unit, loc, log_scale, x_error_unit):
       p_obs(x) ~ sum_k w_k / sqrt(pi) N(x; t_k, s^2).
 
     Against a brute-force convolution the result is within 3e-4 in log density where r2 is
-    symmetric enough in u and 0.03 for a skewed r2 at a bound (tests/test_label_noise.py). Parameters with error 0 take :func:`logit_normal_log_density` itself,
-    so zero errors give exactly the unconvolved cost.
+    symmetric enough in u and 0.03 for a skewed r2 at a bound (tests/test_label_noise.py).
+    Parameters with error 0 take :func:`logit_normal_log_density` itself, so zero errors give
+    exactly the unconvolved cost.
     """
     t = torch.as_tensor(_GH_T, dtype=x_unit.dtype, device=x_unit.device)
     log_w = torch.as_tensor(np.log(_GH_W / math.sqrt(math.pi)), dtype=x_unit.dtype, device=x_unit.device)
