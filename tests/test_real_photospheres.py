@@ -81,9 +81,55 @@ def test_a_pool_with_a_test_star_is_refused(pool):
 
 
 def test_training_stars_never_include_a_test_star(small_library):
-    stars, theta = training_stars(small_library)
+    stars, theta, error, unknown = training_stars(small_library)
     assert len(stars) > 100 and not is_test_star(stars.source_id).any()
     np.testing.assert_array_equal(theta[:, I["teff"]], stars.teff)
+    assert error.shape == theta.shape and unknown >= 0
+
+
+def test_the_pool_carries_each_row_s_label_errors(small_library, pool, tmp_path):
+    """APOGEE's errors of the row's star, the Salaris [M/H] error, a positive A0 error, and 0 for the
+    injected (exact) accretion labels; kept through the file; in unit-box units for the cost."""
+    row = {int(s): k for k, s in enumerate(small_library.source_id)}
+    lib_rows = np.array([row[int(s)] for s in pool.source_id])
+    np.testing.assert_array_equal(pool.theta_error[:, I["teff"]], small_library.teff_err[lib_rows])
+    np.testing.assert_array_equal(pool.theta_error[:, I["logg"]], small_library.logg_err[lib_rows])
+    np.testing.assert_array_equal(pool.theta_error[:, I["mh"]], small_library.mh_err[lib_rows])
+    assert np.all(pool.theta_error[:, I["a0"]] > 0)
+    for name in ACCRETION:
+        assert np.all(pool.theta_error[:, I[name]] == 0)
+    np.testing.assert_allclose(pool.x_error_unit.numpy(), pool.theta_error / (params.HIGH - params.LOW), rtol=1e-6)
+    pool.save(tmp_path / "pool.npz")
+    np.testing.assert_array_equal(RealPhotospheres.load(tmp_path / "pool.npz").theta_error, pool.theta_error)
+    # a pool without label errors (drawn before they were recorded) cannot serve --label-noise
+    old = RealPhotospheres(pool.flux.numpy(), pool.flux_error.numpy(), pool.theta, pool.source_id,
+                           pool.weight.numpy(), pool.meta)
+    old.draw(3, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="no label errors"):
+        old.draw(3, torch.Generator().manual_seed(0), label_errors=True)
+    bad = pool.theta_error.copy()
+    bad[0, I["teff"]] = np.nan
+    with pytest.raises(ValueError, match="label errors"):
+        RealPhotospheres(pool.flux.numpy(), pool.flux_error.numpy(), pool.theta, pool.source_id,
+                         pool.weight.numpy(), pool.meta, bad)
+
+
+def test_mixed_batches_carry_zero_label_errors_for_simulated_rows(pool):
+    from xpcvae.train.training import mix_real
+
+    flux = torch.ones(5, 343)
+    f, s, x, e = mix_real(flux, flux, torch.zeros(5, 7), pool, 3, torch.Generator().manual_seed(0), True)
+    assert e.shape == (8, 7) and torch.all(e[:5] == 0)
+    for i in range(5, 8):  # each real row's errors are those of its pool row
+        match = [j for j in range(len(pool)) if torch.equal(pool.x_unit[j], x[i])]
+        assert match and any(torch.equal(pool.x_error_unit[j], e[i]) for j in match)
+
+
+def test_label_noise_without_real_rows_is_refused(tiny_grid, noise, tmp_path):
+    from xpcvae.train.training import Trainer, TrainConfig
+
+    with pytest.raises(ValueError, match="label_noise"):
+        Trainer(tiny_grid, tmp_path / "r", noise, None, TrainConfig(epochs=1, label_noise=True))
 
 
 def test_teff_weights_flatten_the_teff_distribution():
@@ -117,15 +163,16 @@ def test_training_mixes_real_rows_into_batches_and_q_warmup_trains_only_q(tiny_g
     run.mkdir()
     pool.save(Run(run).real_photospheres_path)  # the run uses this pool rather than drawing one
     tcfg = TrainConfig(epochs=1, batch_size=128, lr=1e-3, kl_start=0, kl_end=0, g_mag_min=11, g_mag_max=15,
-                       threads=2, seed=5, real_fraction=0.25, q_warmup_epochs=1)
+                       threads=2, seed=5, real_fraction=0.25, q_warmup_epochs=1, label_noise=True)
     trainer = Trainer(tiny_grid, run, noise, None, tcfg, init_from=tiny_run)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     drawn = []
     draw = trainer.real.draw
-    trainer.real.draw = lambda n, g: (drawn.append(n), draw(n, g))[1]
+    trainer.real.draw = lambda n, g, **kw: (drawn.append((n, kw.get("label_errors"))), draw(n, g, **kw))[1]
     result = trainer.fit(progress=False)
     assert np.isfinite(trainer.history[-1]["train_cost"])
-    assert drawn and set(drawn) == {round(128 * 0.25 / 0.75)}  # 43 real rows with every 128 simulated
+    # 43 real rows with every 128 simulated, drawn with their label errors (label_noise)
+    assert drawn and set(drawn) == {(round(128 * 0.25 / 0.75), True)}
     after = trainer.model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.startswith("q.") for k in changed)

@@ -49,6 +49,9 @@ def register(sub) -> None:
                         "networks estimated with draws from r1 (no recognition encoder; fine-tuning an imported bundle)")
     p.add_argument("--marginal-samples", type=int, default=2, metavar="S",
                    help="draws per mixture component of the marginal objective (more: a tighter estimate)")
+    p.add_argument("--label-noise", action="store_true",
+                   help="with --real-fraction: the cost of a real row convolves the network's density with the "
+                        "row's label errors (APOGEE's, the A0 fit's), so the posteriors are not widened by them")
     p.add_argument("--init-from", default=None, metavar="RUN",
                    help="fine-tune: start from RUN's best weights (same grid, same split, same architecture)")
     p.set_defaults(func=_train)
@@ -93,7 +96,8 @@ def _train(args) -> int:
                             threads=args.threads, time_limit_s=args.time_limit,
                             error_shapes=args.error_shapes, model_error=args.model_error,
                             residual_templates=args.residual_templates, real_fraction=args.real_fraction,
-                            q_warmup_epochs=args.q_warmup, objective=args.objective, marginal_samples=args.marginal_samples, epoch_batches=args.epoch_batches)
+                            q_warmup_epochs=args.q_warmup, objective=args.objective, marginal_samples=args.marginal_samples,
+                            epoch_batches=args.epoch_batches, label_noise=args.label_noise)
     trainer = Trainer(grid, args.out, NoiseModel.default(), model_cfg, train_cfg, grid_path=args.grid,
                       init_from=args.init_from)
     if trainer.epoch:

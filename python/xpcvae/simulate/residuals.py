@@ -41,6 +41,31 @@ def fit_a0(flux, flux_error, model_a0_zero, fwd: ForwardConfig, step: float = 0.
     return model_a0_zero * 10.0 ** (-0.4 * best_a[:, None] * k[None, :]), best_a, best
 
 
+def a0_uncertainty(flux, flux_error, model_a0_zero, a0, fwd: ForwardConfig, step: float = 0.05) -> np.ndarray:
+    """1-sigma uncertainty (N,) of the A0 found by :func:`fit_a0` (grid ``step``), NaN where the
+    chi^2 curve is not convex there.
+
+    The chi^2 = (W - 1) * gof_chi2 curve is approximated by a parabola through three grid points
+    around the best A0 (shifted inwards at the prior bounds): sigma_fit = sqrt(2 / chi2''), the
+    Delta chi^2 = 1 interval (Press et al., Numerical Recipes, section 15.6). It is scaled by
+    sqrt(max(gof_chi2, 1)) -- the Birge ratio: where the model misfits the spectrum (the emulator's
+    error, absorbed partly by A0) the formal interval is too narrow by that factor -- and the
+    rounding of the best A0 to the grid (uniform, variance step^2 / 12) is added in quadrature.
+    """
+    k = ExtinctionCurve(fwd.extinction_curve, fwd.rv).relative(WAVELENGTH)
+    hi = params.HIGH[params.INDEX["a0"]]
+    a = np.asarray(a0, dtype=float)
+    centre = np.clip(a, step, hi - step)[:, None]
+    dof = np.shape(flux)[1] - 1
+    chi2 = [dof * reduced_chi2(flux, flux_error, model_a0_zero * 10.0 ** (-0.4 * (centre + d) * k))
+            for d in (-step, 0.0, step)]
+    curvature = (chi2[0] - 2.0 * chi2[1] + chi2[2]) / step**2
+    best = reduced_chi2(flux, flux_error, model_a0_zero * 10.0 ** (-0.4 * a[:, None] * k))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma_fit = np.where(curvature > 0, np.sqrt(2.0 / curvature), np.nan)
+    return np.sqrt(sigma_fit**2 * np.maximum(best, 1.0) + step**2 / 12.0)
+
+
 def relative_residual(flux, flux_error, model):
     """(observed / scaled model - 1, flux_error / scaled model, scaled model), (N, 343) each: both
     spectra mean-normalised, the model scaled by the weighted least-squares factor of the gof."""

@@ -50,6 +50,9 @@ def _objective_line(tcfg: dict) -> str:
     if tcfg.get("real_fraction", 0.0) > 0:
         parts.append(f"{100 * tcfg['real_fraction']:g} % of each batch veiled real training-library photospheres "
                      "(xpcvae.train.real_photospheres)")
+    if tcfg.get("label_noise"):
+        parts.append("the real rows' cost convolves r2 with their label errors (`--label-noise`, "
+                     "xpcvae.train.model.convolved_logit_normal_log_prob)")
     if tcfg.get("epoch_batches"):
         parts.append(f"epochs of {tcfg['epoch_batches']} batches")
     return f"- Objective and data: {'; '.join(parts)}.\n" if parts else ""

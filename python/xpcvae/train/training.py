@@ -58,6 +58,7 @@ class TrainConfig:
     epoch_batches: int | None = None  # batches per epoch (a random part of the training split); None: all
     objective: str = "elbo"       # "elbo" (CVAE: recon + KL(q || r1)) or "marginal" (-log p(x|y) of r1, r2; no q)
     marginal_samples: int = 2     # draws per mixture component of the "marginal" objective
+    label_noise: bool = False     # real rows: r2 convolved with their label errors (xpcvae.train.model.decoder_log_prob)
 
 
 def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict:
@@ -84,12 +85,18 @@ def noisy_batch(flux: torch.Tensor, noise, g_mag: torch.Tensor, generator: torch
     return observe(flux, noise, g_mag, generator)
 
 
-def mix_real(flux, sigma, x_unit, real, n: int, generator: torch.Generator):
+def mix_real(flux, sigma, x_unit, real, n: int, generator: torch.Generator, label_errors: bool = False):
     """The simulated batch (flux, sigma, x_unit) with ``n`` rows of the real-photosphere pool ``real``
-    (:class:`~xpcvae.train.real_photospheres.RealPhotospheres`) appended."""
-    rf, re, rx = real.draw(n, generator)
-    return (torch.cat([flux, rf.to(flux.dtype)]), torch.cat([sigma, re.to(sigma.dtype)]),
-            torch.cat([x_unit, rx.to(x_unit.dtype)]))
+    (:class:`~xpcvae.train.real_photospheres.RealPhotospheres`) appended; with ``label_errors`` a fourth
+    element, the label errors on the unit box: 0 for the simulated rows (their labels are exact),
+    the pool's for the real rows."""
+    drawn = real.draw(n, generator, label_errors=label_errors)
+    rf, re, rx = drawn[:3]
+    out = (torch.cat([flux, rf.to(flux.dtype)]), torch.cat([sigma, re.to(sigma.dtype)]),
+           torch.cat([x_unit, rx.to(x_unit.dtype)]))
+    if not label_errors:
+        return out
+    return out + (torch.cat([torch.zeros_like(x_unit), drawn[3].to(x_unit.dtype)]),)
 
 
 class Trainer:
@@ -145,6 +152,8 @@ class Trainer:
             raise ValueError(f"real_fraction must be in [0, 1), got {self.cfg.real_fraction}")
         if self.cfg.objective not in ("elbo", "marginal"):
             raise ValueError(f"objective must be 'elbo' or 'marginal', got {self.cfg.objective!r}")
+        if self.cfg.label_noise and self.cfg.real_fraction <= 0.0:
+            raise ValueError("label_noise applies to the real rows' labels: it needs real_fraction > 0")
         if self.cfg.q_warmup_epochs < 0:
             raise ValueError(f"q_warmup_epochs must be >= 0, got {self.cfg.q_warmup_epochs}")
         self.real = None
@@ -228,13 +237,14 @@ class Trainer:
         for name, p in self.model.named_parameters():
             p.requires_grad_(not warmup or name.startswith("q."))
 
-    def _loss_terms(self, flux, sigma, x_unit):
+    def _loss_terms(self, flux, sigma, x_unit, x_error=None):
         """(reconstruction, KL) per example: the CVAE's ELBO terms, or for the "marginal" objective
-        -log p(x|y) of the inference networks (:meth:`CVAE.marginal_nll`) and a zero KL."""
+        -log p(x|y) of the inference networks (:meth:`CVAE.marginal_nll`) and a zero KL; ``x_error``:
+        label errors (unit box) the decoder density is convolved with."""
         if self.cfg.objective == "marginal":
-            nll = self.model.marginal_nll(flux, sigma, x_unit, self.cfg.marginal_samples)
+            nll = self.model.marginal_nll(flux, sigma, x_unit, self.cfg.marginal_samples, x_error)
             return nll, torch.zeros_like(nll)
-        return self.model.loss_terms(flux, sigma, x_unit)
+        return self.model.loss_terms(flux, sigma, x_unit, x_error)
 
     def _evaluate(self) -> tuple[float, float]:
         idx = torch.as_tensor(self.split["val"][: self.cfg.max_val])
@@ -281,10 +291,12 @@ class Trainer:
                 idx = perm[b * c.batch_size : (b + 1) * c.batch_size]
                 gm = c.g_mag_min + (c.g_mag_max - c.g_mag_min) * torch.rand(len(idx), generator=g)
                 flux, sigma = noisy_batch(self.flux[idx], self.noise, gm, g, self.teff[idx])
-                x_unit = self.x_unit[idx]
-                if n_real:
+                x_unit, x_error = self.x_unit[idx], None
+                if n_real and c.label_noise:
+                    flux, sigma, x_unit, x_error = mix_real(flux, sigma, x_unit, self.real, n_real, g, True)
+                elif n_real:
                     flux, sigma, x_unit = mix_real(flux, sigma, x_unit, self.real, n_real, g)
-                recon, kl = self._loss_terms(flux, sigma, x_unit)
+                recon, kl = self._loss_terms(flux, sigma, x_unit, x_error)
                 beta = kl_annealing(epoch + b / n_batches, c.kl_start, c.kl_end)
                 loss = (recon + beta * kl).mean()
                 self.optimizer.zero_grad(set_to_none=True)
