@@ -8,6 +8,8 @@ the same way: the model at a star's APOGEE Teff, log g, [M/H], no accretion, A0 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from xpcvae import params
@@ -87,10 +89,31 @@ def library_residuals(forward_config: ForwardConfig, lib=None) -> tuple[np.ndarr
     stars = select_test_set(lib, held_out=False)  # in-box stars outside the test set
     bright = np.flatnonzero(np.isfinite(stars.g_mag) & (stars.g_mag < RESIDUAL_MAX_G))
     stars = stars.subset(bright)
+    fit = fit_at_labels(stars, forward_config)
+    ok = fit.ok
+    return fit.residual[ok], stars.teff[ok], np.asarray(stars.source_id, dtype=np.int64)[ok]
+
+
+@dataclass(frozen=True)
+class LabelFit:
+    """The forward model at real stars' labels with A0 fitted (:func:`fit_at_labels`)."""
+
+    theta: np.ndarray  # (M, 7) the labels, A0 column = the fitted A0
+    model_a0_zero: np.ndarray  # (M, 343) the model at the labels with A0 = 0
+    a0: np.ndarray  # (M,) the fitted A0
+    residual: np.ndarray  # (M, 343) relative residual of the spectra against the fitted model
+    ok: np.ndarray  # (M,) bool: finite residuals, none beyond RESIDUAL_MAX_ABS (not a broken spectrum)
+
+
+def fit_at_labels(stars, forward_config: ForwardConfig) -> LabelFit:
+    """The forward model at ``stars``' APOGEE labels, A0 fitted on the grid (:func:`fit_a0`), and
+    the relative residuals that decide which spectra are usable: the one place the residual
+    templates and the real-photosphere pool take their stars' model from."""
     theta = label_theta(stars)
     theta[:, params.INDEX["a0"]] = 0.0
     model0 = model_spectra(theta, forward_config)
-    m_fit, _, _ = fit_a0(stars.flux, stars.flux_error, model0, forward_config)
+    m_fit, a0_fit, _ = fit_a0(stars.flux, stars.flux_error, model0, forward_config)
     resid, _, _ = relative_residual(stars.flux, stars.flux_error, m_fit)
     ok = np.all(np.isfinite(resid), axis=1) & np.all(np.abs(resid) <= RESIDUAL_MAX_ABS, axis=1)
-    return resid[ok], stars.teff[ok], np.asarray(stars.source_id, dtype=np.int64)[ok]
+    theta[:, params.INDEX["a0"]] = a0_fit
+    return LabelFit(theta, model0, a0_fit, resid, ok)

@@ -47,11 +47,11 @@ import torch
 from xpcvae import params
 from xpcvae.atomic import atomic_path
 from xpcvae.data.library import TRAINING_STARS, is_test_star, load_library
-from xpcvae.data.realstars import label_theta, select_test_set
+from xpcvae.data.realstars import select_test_set
 from xpcvae.forward.config import ForwardConfig
-from xpcvae.forward.model import ForwardModel, model_spectra
+from xpcvae.forward.model import ForwardModel
 from xpcvae.simulate.noise import NoiseModel, usable_stars
-from xpcvae.simulate.residuals import RESIDUAL_MAX_ABS, a0_uncertainty, fit_a0, relative_residual
+from xpcvae.simulate.residuals import a0_uncertainty, fit_at_labels
 from xpcvae.simulate.veiling import veil
 
 #: veilings drawn per star for the pool
@@ -86,18 +86,13 @@ def training_stars(lib=None, forward_config: ForwardConfig | None = None):
         raise AssertionError("real photospheres: a real-data test star was selected for training")
     usable = usable_stars(lib)[stars.index] & np.isfinite(stars.g_mag)
     stars = stars.subset(np.flatnonzero(usable))
-    theta = label_theta(stars)
-    theta[:, params.INDEX["a0"]] = 0.0
-    model0 = model_spectra(theta, fwd)
-    m_fit, a0_fit, _ = fit_a0(stars.flux, stars.flux_error, model0, fwd)
-    resid, _, _ = relative_residual(stars.flux, stars.flux_error, m_fit)
-    ok = np.all(np.isfinite(resid), axis=1) & np.all(np.abs(resid) <= RESIDUAL_MAX_ABS, axis=1)
-    theta[:, params.INDEX["a0"]] = a0_fit
+    fit = fit_at_labels(stars, fwd)
+    theta, ok = fit.theta, fit.ok
     error = np.zeros_like(theta)
     error[:, params.INDEX["teff"]] = lib.teff_err[stars.index]
     error[:, params.INDEX["logg"]] = lib.logg_err[stars.index]
     error[:, params.INDEX["mh"]] = lib.mh_err[stars.index]
-    error[:, params.INDEX["a0"]] = a0_uncertainty(stars.flux, stars.flux_error, model0, a0_fit, fwd)
+    error[:, params.INDEX["a0"]] = a0_uncertainty(stars.flux, stars.flux_error, fit.model_a0_zero, fit.a0, fwd)
     known = np.all(np.isfinite(error) & (error >= 0), axis=1)
     keep = np.flatnonzero(ok & known)
     return stars.subset(keep), theta[keep], error[keep], int(np.sum(ok & ~known))
