@@ -13,7 +13,6 @@ import com.google.gson.JsonObject;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,12 +42,9 @@ public class RobustnessTest {
     private String stderr = "";
 
     private int run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int rc = Main.run(new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8), args);
-        stderr = err.toString(StandardCharsets.UTF_8);
-        return rc;
+        TestSupport.CliRun r = TestSupport.runMain(args);
+        stderr = r.stderr;
+        return r.rc;
     }
 
     /** A data line of the spectra CSV as a list of fields. */

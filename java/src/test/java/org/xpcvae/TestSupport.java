@@ -6,7 +6,9 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +21,25 @@ import java.util.stream.Stream;
 
 /** Shared fixtures: the test bundle (system property {@code xpcvae.bundle}) and synthetic spectra. */
 final class TestSupport {
+    /** What one in-process run of the command line returned and wrote to standard error. */
+    static final class CliRun {
+        final int rc;
+        final String stderr;
+
+        CliRun(int rc, String stderr) {
+            this.rc = rc;
+            this.stderr = stderr;
+        }
+    }
+
+    /** {@link Main#run} with {@code args}, its standard output discarded. */
+    static CliRun runMain(String... args) {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int rc = Main.run(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), args);
+        return new CliRun(rc, err.toString(StandardCharsets.UTF_8));
+    }
+
     /** The names of the entries of {@code dir}, sorted (what a run left behind). */
     static List<String> listDir(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
